@@ -1,0 +1,175 @@
+"""The `orusage` command line: parses options, calls the library, turns errors into exit codes.
+
+Exit codes (every command):
+  0  done (quarantined rows are counted, not failures)
+  1  the run could not proceed: one line `Error: ...` on stderr; the lake is unchanged
+  2  usage error (a bad option or argument)
+  75 another run holds the lake lock (retry later)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.errors import EXIT_FAILED, OrusageError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+EXIT_CODES_HELP = """
+\b
+Exit codes:
+  0   done (quarantined rows are counted, not failures)
+  1   the run could not proceed (missing path, unreadable or corrupt
+      file, disk full): one line `Error: ...`; the lake is unchanged
+  2   usage error
+  75  another run holds the lake lock; retry later or use --wait
+"""
+
+
+def lake_option(func):
+    return click.option(
+        "--lake",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Lake directory. Default: $ORUSAGE_LAKE, else ./lake.",
+    )(func)
+
+
+def resolve_lake(lake: Path | None) -> Path:
+    from pipeline.lake import default_lake
+
+    return lake if lake is not None else default_lake()
+
+
+class Group(click.Group):
+    """Turns library errors into one line and an exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OrusageError as exc:
+            click.echo(exc.message(), err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted. The lake was not changed by this run; run it again.", err=True)
+            ctx.exit(130)
+        except OSError as exc:
+            name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            click.echo(f"Error: {name}{exc.strerror or exc}. Check the path, permissions and free disk space.", err=True)
+            ctx.exit(EXIT_FAILED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("ORUSAGE_DEBUG"):
+                raise
+            click.echo(
+                f"Error: internal error ({type(exc).__name__}: {exc}). Nothing was published; "
+                "run again with ORUSAGE_DEBUG=1 for the traceback and report it.",
+                err=True,
+            )
+            ctx.exit(EXIT_FAILED)
+
+
+@click.group(cls=Group, context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
+@click.version_option(package_name="orusage")
+def main():
+    """orusage: OpenRouter generation exports -> a validated Parquet lake -> usage and cost reports.
+
+    \b
+    Quick start:
+      orusage ingest data/sample          # build ./lake from the bundled sample
+      orusage quarantine                  # what was set aside, and why
+    """
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@lake_option
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON object on stdout.")
+@click.option("--force", is_flag=True, help="Read files even if a file with the same sha256 was ingested before.")
+@click.option(
+    "--schema-contract",
+    type=click.Choice(["evolve", "freeze"]),
+    default="evolve",
+    show_default=True,
+    help="evolve: keep unknown top-level keys in the `_extra` column; freeze: quarantine such rows.",
+)
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait up to SECONDS for the lake lock.")
+def ingest(paths, lake, as_json, force, schema_contract, wait):
+    """Validate JSONL exports of generation records and add them to the lake.
+
+    PATHS are files or directories (searched recursively) of .jsonl, .ndjson or .json (one JSON
+    record per line), plain or compressed (.gz, .zst). A line is a bare record or the API
+    envelope {"data": {...}}. Valid rows are published to <lake>/generations/date=YYYY-MM-DD/ in
+    one atomic step; invalid rows go to <lake>/quarantine/ with every reason; records identical to
+    one already kept are counted as duplicates. A file already ingested (same sha256) is skipped.
+
+    \b
+    Example:
+      orusage ingest exports/ --lake ./lake --json
+    """
+    from pipeline.ingest import Options
+    from pipeline.ingest import ingest as run_ingest
+
+    summary = run_ingest(
+        list(paths), resolve_lake(lake), Options(force=force, schema_contract=schema_contract, wait=wait)
+    )
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        from pipeline.summary import render_summary
+
+        render_summary(summary)
+
+
+@main.group(invoke_without_command=True, epilog=EXIT_CODES_HELP)
+@lake_option
+@click.option("--run", "run_id", default=None, help="Only rows quarantined by this run.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
+@click.pass_context
+def quarantine(ctx, lake, run_id, limit, as_json):
+    """List quarantined rows with their reasons (newest run first).
+
+    \b
+    Examples:
+      orusage quarantine                       # the latest rows, one line each
+      orusage quarantine --run 20261126T0500   # one run's rows
+      orusage quarantine show FILE:LINE        # one row in full, with its raw text
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["lake"] = resolve_lake(lake)
+    if ctx.invoked_subcommand is not None:
+        return
+    from pipeline.quarantine import list_rows, render_rows
+
+    rows = list_rows(ctx.obj["lake"], run_id=run_id, limit=limit)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+    else:
+        render_rows(rows, ctx.obj["lake"])
+
+
+@quarantine.command("show")
+@click.argument("where")
+@click.pass_context
+def quarantine_show(ctx, where):
+    """Show quarantined rows in full: WHERE is an id, or FILE:LINE (FILE may be a suffix of the path).
+
+    \b
+    Example:
+      orusage quarantine show bad-lines.jsonl:7
+    """
+    from pipeline.quarantine import find_rows, render_full
+
+    render_full(find_rows(ctx.obj["lake"], where))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

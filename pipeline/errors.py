@@ -1,0 +1,48 @@
+"""Typed errors that keep their inputs; the CLI turns them into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+# Exit codes shared by every command (documented in `orusage --help` and the README).
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run could not proceed; nothing was changed
+EXIT_USAGE = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another writer holds the lake lock; retry later
+
+
+class OrusageError(Exception):
+    """An error a user can act on: `what` happened, `fix` says how to fix it."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, what: str, fix: str):
+        super().__init__(what)
+        self.what = what.rstrip(".")
+        self.fix = fix
+
+    def message(self) -> str:
+        return f"Error: {self.what}. {self.fix}".rstrip()
+
+
+class InputError(OrusageError):
+    """An input file cannot be used (missing, unsupported, unreadable, corrupt)."""
+
+    def __init__(self, path: str, what: str, fix: str):
+        super().__init__(f"{path}: {what}", fix)
+        self.path = path
+
+
+class LakeError(OrusageError):
+    """The lake cannot be written (disk full, permissions, a broken layout)."""
+
+
+class LockHeld(OrusageError):
+    exit_code = EXIT_LOCKED
+
+    def __init__(self, pid: int | None, started: str | None):
+        who = f"pid {pid if pid is not None else '?'}, started {started or '?'}"
+        super().__init__(
+            f"another run ({who}) holds the lake lock",
+            "Retry later, or pass --wait SECONDS to wait for it.",
+        )
+        self.pid = pid
+        self.started = started

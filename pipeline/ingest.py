@@ -1,0 +1,541 @@
+"""One ingest run: input files -> validated rows in a new lake version, published atomically.
+
+A row walks one way: bytes -> typed batch (parse.py) -> valid or quarantined (validate.py) ->
+staged Parquet in the run's private version -> duplicates settled against the run and the lake
+-> published. Every row read ends in exactly one place: written, quarantined or counted as an
+identical duplicate, and the run refuses to publish if those do not add up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.errors import LakeError, OrusageError
+from pipeline.lake import Lake, _disk_error
+from pipeline.parse import Parser
+from pipeline.read import DEFAULT_CHUNK_BYTES, discover, iter_chunks, sha256_of
+from pipeline.schema import FieldTable, lake_arrow_schema, load_table
+from pipeline.validate import failure_reasons
+
+SCHEMA_CONTRACTS = ("evolve", "freeze")
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("reasons", pa.list_(pa.string()), nullable=False),
+        pa.field("raw", pa.string(), nullable=False),
+        pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("rows_read", pa.int64(), nullable=False),
+        pa.field("rows_written", pa.int64(), nullable=False),
+        pa.field("rows_quarantined", pa.int64(), nullable=False),
+        pa.field("rows_duplicate", pa.int64(), nullable=False),
+    ]
+)
+
+
+@dataclass
+class Options:
+    force: bool = False
+    schema_contract: str = "evolve"
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    wait: float = 0.0
+
+
+@dataclass
+class FileStats:
+    path: str
+    size: int
+    sha256: str
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    skipped: str | None = None  # why the file was not read (already ingested)
+
+
+@dataclass
+class RunState:
+    run_id: str
+    started: datetime
+    table: FieldTable
+    contract: str
+    files: list[FileStats] = field(default_factory=list)
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
+
+
+# --- writers ---------------------------------------------------------------------------------
+
+
+class PartitionWriter:
+    """Writes valid rows into `generations/date=YYYY-MM-DD/part-<run>-<n>.parquet` through the
+    declared Arrow schema, buffering per date so that row groups stay large."""
+
+    FLUSH_ROWS = 200_000
+    MAX_OPEN = 64
+
+    def __init__(self, root: Path, run_id: str, schema: pa.Schema):
+        self.root, self.run_id, self.schema = root, run_id, schema
+        self.pending: dict[str, list[pa.Table]] = {}
+        self.pending_rows = 0
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.seq = 0
+        self.paths: list[Path] = []
+
+    def add(self, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        micros = pc.cast(rows.column("created_at"), pa.int64())
+        days = pc.cast(pc.floor(pc.divide(pc.cast(micros, pa.float64()), 86_400_000_000.0)), pa.int64())
+        unique = pc.unique(days).to_pylist()
+        for day in unique:
+            part = rows.filter(pc.equal(days, day)) if len(unique) > 1 else rows
+            date = (np.datetime64(0, "D") + np.timedelta64(day, "D")).astype(str)
+            self.pending.setdefault(date, []).append(part)
+        self.pending_rows += rows.num_rows
+        if self.pending_rows >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for date, parts in self.pending.items():
+            writer = self.writers.get(date)
+            if writer is None:
+                if len(self.writers) >= self.MAX_OPEN:
+                    self._close_writers()
+                self.seq += 1
+                path = self.root / f"date={date}" / f"part-{self.run_id}-{self.seq:05d}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+                self.writers[date] = writer
+                self.paths.append(path)
+            writer.write_table(pa.concat_tables(parts))
+        self.pending.clear()
+        self.pending_rows = 0
+
+    def _close_writers(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
+
+    def close(self) -> list[Path]:
+        self.flush()
+        self._close_writers()
+        return self.paths
+
+
+class QuarantineWriter:
+    def __init__(self, path: Path, run_id: str, now: datetime):
+        self.path, self.run_id, self.now = path, run_id, now
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def add(self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]):
+        if not lines:
+            return
+        n = len(lines)
+        table = pa.table(
+            {
+                "run_id": pa.array([self.run_id] * n, pa.string()),
+                "source_file": pa.array([source_file] * n, pa.string()),
+                "source_line": pa.array(lines, pa.int64()),
+                "id": pa.array(ids, pa.string()),
+                "reasons": pa.array(reasons, pa.list_(pa.string())),
+                "raw": pa.array(raws, pa.string()),
+                "quarantined_at": pa.array([self.now] * n, pa.timestamp("us", tz="UTC")),
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, QUARANTINE_SCHEMA, compression="zstd")
+        self.writer.write_table(table)
+        self.rows += n
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def ingest(paths: list[Path], lake_root: Path, options: Options | None = None) -> dict:
+    """Ingest `paths` into the lake at `lake_root`; returns the run summary (also written to
+    `<lake>/_runs/<run_id>.json`). Raises OrusageError when the run cannot proceed; then the
+    lake is left as it was."""
+    options = options or Options()
+    if options.schema_contract not in SCHEMA_CONTRACTS:
+        raise ValueError(options.schema_contract)
+    clock = time.monotonic()
+    files = discover([Path(p) for p in paths])
+    started = datetime.now(timezone.utc)
+    state = RunState(new_run_id(started), started, load_table(), options.schema_contract)
+    lake = Lake(lake_root)
+    with lake.lock(wait=options.wait):
+        lake.clean_stale()
+        try:
+            summary = _run(lake, files, state, options, clock)
+        except OSError as exc:
+            raise _disk_error(exc, "writing the run's files") from exc
+        finally:
+            if lake.staging.exists():
+                import shutil
+
+                shutil.rmtree(lake.staging, ignore_errors=True)
+        lake.clean_stale()
+    return summary
+
+
+def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock: float) -> dict:
+    known = {} if options.force else lake.ingested_hashes()
+    version = lake.new_version(state.run_id)
+    work = lake.staging / state.run_id
+    work.mkdir(parents=True, exist_ok=True)
+    schema = lake_arrow_schema(state.table)
+    writer = PartitionWriter(version / "generations", state.run_id, schema)
+    quarantine = QuarantineWriter(version / "quarantine" / f"{state.run_id}.parquet", state.run_id, state.started)
+    parser = Parser(state.table)
+    seen_hashes: dict[str, str] = {}
+    try:
+        for path in files:
+            stats = FileStats(str(path.resolve()), path.stat().st_size, sha256_of(path))
+            state.files.append(stats)
+            if stats.sha256 in known:
+                stats.skipped = f"already ingested by run {known[stats.sha256]}"
+                continue
+            if stats.sha256 in seen_hashes:
+                stats.skipped = f"same content as {seen_hashes[stats.sha256]} in this run"
+                continue
+            seen_hashes[stats.sha256] = stats.path
+            for chunk in iter_chunks(path, options.chunk_bytes):
+                _process_chunk(chunk, stats, state, parser, writer, quarantine, schema)
+        new_files = writer.close()
+    finally:
+        parser.close()
+    _settle_duplicates(lake, version, new_files, state, quarantine, schema, work)
+    quarantine.close()
+    warnings = _warnings(new_files, state.table)
+    summary = _summary(state, warnings, lake, clock)
+    _check_conservation(summary)
+    if summary["files"] == 0:
+        return summary  # nothing new: the lake stays exactly as it was
+    _write_manifest(version, state)
+    (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lake.publish(version)
+    summary["seconds"] = round(time.monotonic() - clock, 3)
+    return summary
+
+
+def _process_chunk(chunk, stats: FileStats, state: RunState, parser: Parser, writer, quarantine, schema) -> None:
+    source = stats.path
+    for number, text in chunk.bad_utf8:
+        stats.rows_read += 1
+        stats.rows_quarantined += 1
+        quarantine.add(source, [number], [None], [["line: not valid UTF-8"]], [text])
+    if len(chunk.lines) == 0:
+        return
+    idx = pa.array(np.arange(len(chunk.lines), dtype=np.int64))
+    parsed = parser.parse(pa.table({"idx": idx, "line": chunk.lines}))
+    nonblank = pc.invert(parsed.column("_blank"))
+    parsed = parsed.filter(nonblank)
+    if parsed.num_rows == 0:
+        return
+    stats.rows_read += parsed.num_rows
+    positions = parsed.column("idx").to_numpy()
+
+    reasons: dict[int, list[str]] = {}
+    read_failed = pc.greater(pc.list_value_length(parsed.column("_errors")), 0)
+    for row in pc.indices_nonzero(read_failed).to_pylist():
+        reasons[row] = parsed.column("_errors")[row].as_py()
+    if state.contract == "freeze":
+        has_extra = pc.greater(pc.fill_null(pc.list_value_length(parsed.column("_extra_keys")), 0), 0)
+        for row in pc.indices_nonzero(has_extra).to_pylist():
+            keys = parsed.column("_extra_keys")[row].as_py()
+            reasons.setdefault(row, []).extend(f"{k}: unknown key (schema contract is freeze)" for k in keys)
+
+    record = parsed.select(list(state.table.names))
+    for row, found in failure_reasons(pl.from_arrow(record), state.table).items():
+        already = reasons.get(row, [])
+        if any(r.startswith("line:") for r in already):
+            continue
+        flagged = {r.split(":", 1)[0].split("[", 1)[0] for r in already}
+        extra = [r for r in found if r.split(":", 1)[0] not in flagged]
+        if extra:
+            reasons.setdefault(row, []).extend(extra)
+
+    if reasons:
+        bad = sorted(reasons)
+        raw = pc.take(chunk.lines, pa.array(positions[bad]))
+        quarantine.add(
+            source,
+            chunk.line_numbers[positions[bad]].tolist(),
+            pc.take(parsed.column("id"), pa.array(bad)).to_pylist(),
+            [reasons[r] for r in bad],
+            [s.rstrip("\r\n") for s in raw.to_pylist()],
+        )
+        stats.rows_quarantined += len(bad)
+        keep = np.ones(parsed.num_rows, dtype=bool)
+        keep[bad] = False
+        parsed = parsed.filter(pa.array(keep))
+        positions = positions[keep]
+    if parsed.num_rows == 0:
+        return
+    n = parsed.num_rows
+    rows = parsed.select(list(state.table.names) + ["_extra", "_record_hash"])
+    rows = rows.append_column("_source_file", pa.array([source] * n, pa.string()))
+    rows = rows.append_column("_source_line", pa.array(chunk.line_numbers[positions]))
+    rows = rows.append_column("_run_id", pa.array([state.run_id] * n, pa.string()))
+    rows = rows.append_column("_ingested_at", pa.array([state.started] * n, pa.timestamp("us", tz="UTC")))
+    writer.add(rows.select(schema.names).cast(schema))
+    stats.rows_written += n
+
+
+# --- duplicates ------------------------------------------------------------------------------
+
+
+_DUPLICATES_SQL = """
+WITH new AS (
+    SELECT id, _record_hash AS h, _source_file, _source_line, filename
+    FROM read_parquet($new_files, filename = true)
+),
+old AS (
+    SELECT id, _record_hash AS h, _run_id, _source_file, _source_line
+    FROM read_parquet($old_files)
+    WHERE $has_old AND id IN (SELECT id FROM new)
+),
+repeated AS (
+    SELECT id FROM new GROUP BY id HAVING count(*) > 1
+    UNION
+    SELECT id FROM old
+),
+ranked AS (
+    SELECT n.*, f.ord,
+        row_number() OVER w AS rn,
+        first_value(n.h) OVER w AS first_h,
+        first_value(n._source_file) OVER w AS first_file,
+        first_value(n._source_line) OVER w AS first_line
+    FROM new n JOIN files f USING (_source_file)
+    WHERE n.id IN (SELECT id FROM repeated)
+    WINDOW w AS (PARTITION BY n.id ORDER BY f.ord, n._source_line
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+)
+SELECT r.id, r.filename, r._source_file, r._source_line,
+    CASE WHEN coalesce(o.h, r.first_h) = r.h THEN 'duplicate' ELSE 'conflict' END AS verdict,
+    coalesce(o._source_file, r.first_file) AS kept_file,
+    coalesce(o._source_line, r.first_line) AS kept_line,
+    o._run_id AS kept_run
+FROM ranked r LEFT JOIN old o USING (id)
+WHERE o.id IS NOT NULL OR r.rn > 1
+ORDER BY r._source_file, r._source_line
+"""
+
+
+def _settle_duplicates(lake, version: Path, new_files: list[Path], state: RunState, quarantine, schema, work: Path):
+    """Drop identical duplicates and quarantine conflicting ones, by id, within the run and
+    against the lake; the copy kept first stays."""
+    if not new_files:
+        return
+    new_set = set(new_files)
+    old_files = [p for p in sorted((version / "generations").glob("date=*/*.parquet")) if p not in new_set]
+    con = duckdb.connect()
+    try:
+        con.execute("SET memory_limit = '1GB'")
+        con.execute("SET temp_directory = ?", [str(work / "duckdb-tmp")])
+        order = pa.table(
+            {
+                "_source_file": pa.array([f.path for f in state.files], pa.string()),
+                "ord": pa.array(range(len(state.files)), pa.int64()),
+            }
+        )
+        con.register("files", order)
+        found = con.sql(
+            _DUPLICATES_SQL,
+            params={
+                "new_files": [str(p) for p in new_files],
+                "old_files": [str(p) for p in old_files] or [str(new_files[0])],
+                "has_old": bool(old_files),
+            },
+        ).to_arrow_table()
+    finally:
+        con.close()
+    if found.num_rows == 0:
+        return
+    by_path = {s.path: s for s in state.files}
+    rows = found.to_pylist()
+    conflicts: dict[str, list[dict]] = {}
+    for row in rows:
+        stats = by_path[row["_source_file"]]
+        stats.rows_written -= 1
+        if row["verdict"] == "duplicate":
+            stats.rows_duplicate += 1
+        else:
+            stats.rows_quarantined += 1
+            conflicts.setdefault(row["_source_file"], []).append(row)
+    # Rewrite the staged files that held dropped rows, without them.
+    for filename in sorted({row["filename"] for row in rows}):
+        drop = {(row["_source_file"], row["_source_line"]) for row in rows if row["filename"] == filename}
+        table = pq.read_table(filename, schema=schema)
+        keys = list(zip(table.column("_source_file").to_pylist(), table.column("_source_line").to_pylist()))
+        mask = pa.array([k not in drop for k in keys])
+        kept = table.filter(mask)
+        os.unlink(filename)
+        if kept.num_rows:
+            pq.write_table(kept, filename, compression="zstd")
+    for source, items in conflicts.items():
+        raws = _fetch_lines(Path(source), {row["_source_line"] for row in items})
+        quarantine.add(
+            source,
+            [row["_source_line"] for row in items],
+            [row["id"] for row in items],
+            [[_conflict_reason(row)] for row in items],
+            [raws.get(row["_source_line"], "") for row in items],
+        )
+
+
+def _conflict_reason(row: dict) -> str:
+    where = f"{row['kept_file']}:{row['kept_line']}"
+    if row["kept_run"]:
+        where += f" (run {row['kept_run']})"
+    return f"id: conflicting duplicate, other content than the record kept from {where}"
+
+
+def _fetch_lines(path: Path, wanted: set[int]) -> dict[int, str]:
+    """The raw text of a few lines of a file (for rows found bad after they were staged)."""
+    out: dict[int, str] = {}
+    for chunk in iter_chunks(path):
+        numbers = chunk.line_numbers
+        if len(numbers) == 0:
+            continue
+        hits = [i for i, n in enumerate(numbers.tolist()) if n in wanted]
+        for i in hits:
+            out[int(numbers[i])] = chunk.lines[i].as_py().rstrip("\r\n")
+        if len(out) == len(wanted):
+            break
+    return out
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+
+def _warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
+    """Unknown values of open enums and unknown top-level keys among the rows written."""
+    files = [str(p) for p in new_files if p.exists()]
+    if not files:
+        return []
+    parts = []
+    for path, f in table.enum_fields:
+        known = ", ".join("'" + v.replace("'", "''") + "'" for v in f.enum)
+        if path.startswith("provider_responses[]."):
+            column = f"unnest(provider_responses).{f.name}"
+            source = f"(SELECT {column} AS v FROM read_parquet($files))"
+        else:
+            source = f'(SELECT "{f.name}" AS v FROM read_parquet($files))'
+        parts.append(
+            f"SELECT 'unknown_enum_value' AS kind, '{path}' AS field, v AS value, count(*) AS rows "
+            f"FROM {source} WHERE v IS NOT NULL AND v NOT IN ({known}) GROUP BY v"
+        )
+    parts.append(
+        "SELECT 'extra_key' AS kind, '_extra' AS field, k AS value, count(*) AS rows FROM "
+        "(SELECT unnest(json_keys(_extra)) AS k FROM read_parquet($files) WHERE _extra IS NOT NULL) GROUP BY k"
+    )
+    con = duckdb.connect()
+    try:
+        result = con.sql(" UNION ALL ".join(parts) + " ORDER BY kind, field, value", params={"files": files})
+        return [dict(zip(("kind", "field", "value", "rows"), r)) for r in result.fetchall()]
+    finally:
+        con.close()
+
+
+def _summary(state: RunState, warnings: list[dict], lake: Lake, clock: float) -> dict:
+    read = [f for f in state.files if f.skipped is None]
+    total = Counter()
+    for f in read:
+        total.update(
+            rows_read=f.rows_read,
+            rows_written=f.rows_written,
+            rows_quarantined=f.rows_quarantined,
+            rows_duplicate=f.rows_duplicate,
+        )
+    return {
+        "run_id": state.run_id,
+        "started_at": state.started.isoformat().replace("+00:00", "Z"),
+        "lake": str(lake.root.resolve()),
+        "schema_contract": state.contract,
+        "files": len(read),
+        "files_skipped": len(state.files) - len(read),
+        "rows_read": total["rows_read"],
+        "rows_written": total["rows_written"],
+        "rows_quarantined": total["rows_quarantined"],
+        "rows_duplicate": total["rows_duplicate"],
+        "warnings": warnings,
+        "seconds": round(time.monotonic() - clock, 3),
+        "file_details": [
+            {
+                "path": f.path,
+                "size": f.size,
+                "sha256": f.sha256,
+                "skipped": f.skipped,
+                "rows_read": f.rows_read,
+                "rows_written": f.rows_written,
+                "rows_quarantined": f.rows_quarantined,
+                "rows_duplicate": f.rows_duplicate,
+            }
+            for f in state.files
+        ],
+    }
+
+
+def _check_conservation(summary: dict) -> None:
+    for item in summary["file_details"] + [summary]:
+        accounted = item["rows_written"] + item["rows_quarantined"] + item["rows_duplicate"]
+        if item["rows_read"] != accounted:
+            raise LakeError(
+                f"rows do not add up for {item.get('path', 'the run')}: read {item['rows_read']}, "
+                f"written + quarantined + duplicate = {accounted}",
+                "Nothing was published; please report this as a bug with the input file.",
+            )
+
+
+def _write_manifest(version: Path, state: RunState) -> None:
+    read = [f for f in state.files if f.skipped is None]
+    if not read:
+        return
+    columns = {name: [getattr(f, name) for f in read] for name in ("path", "size", "sha256")}
+    columns.update({name: [getattr(f, name) for f in read] for name in MANIFEST_SCHEMA.names if name.startswith("rows_")})
+    columns["run_id"] = [state.run_id] * len(read)
+    columns["ingested_at"] = [state.started] * len(read)
+    table = pa.table({name: columns[name] for name in MANIFEST_SCHEMA.names}, schema=MANIFEST_SCHEMA)
+    pq.write_table(table, version / "_manifest" / f"{state.run_id}.parquet")
+
+
+def is_error(exc: BaseException) -> bool:
+    return isinstance(exc, OrusageError)

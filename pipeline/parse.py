@@ -1,0 +1,238 @@
+"""Lines of JSON -> a typed batch, with the JSON-level checks that a typed frame cannot show.
+
+One DuckDB query, generated from the field table, parses a chunk of raw lines. For each line it
+unwraps the API envelope, checks that every present key holds its declared JSON type (a string is
+never coerced into a number or a boolean, an integer field refuses 25.5), parses `created_at`,
+collects unknown top-level keys into `_extra`, and returns the typed columns with a list of the
+reasons the line failed (`_errors`, empty when none). Value rules (non-empty, >= 0, finite,
+nullability) are left to the pandera schema in `validate.py`.
+
+Everything is vectorised inside DuckDB; no line becomes a Python object here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.schema import Field, FieldTable, attempt_duckdb_type, load_table
+
+# DuckDB's json_type names for each declared scalar type.
+_JSON_TYPES = {
+    "string": ("VARCHAR",),
+    "int": ("BIGINT", "UBIGINT", "DOUBLE"),
+    "float": ("BIGINT", "UBIGINT", "DOUBLE"),
+    "bool": ("BOOLEAN",),
+    "timestamp": ("VARCHAR",),
+    "provider_responses": ("ARRAY",),
+}
+_EXPECTED = {
+    "string": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "timestamp": "ISO 8601 string",
+    "provider_responses": "array",
+}
+_JSON_NAMES = {
+    "VARCHAR": "string",
+    "BIGINT": "integer",
+    "UBIGINT": "integer",
+    "DOUBLE": "number",
+    "BOOLEAN": "boolean",
+    "ARRAY": "array",
+    "OBJECT": "object",
+    "NULL": "null",
+}
+
+# An ISO 8601 instant: date, `T` or space, time with optional fraction, optional `Z` or offset.
+ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?$"
+
+INT64_MAX = 9223372036854775807
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_name_sql(type_expr: str) -> str:
+    cases = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(v)}" for k, v in _JSON_NAMES.items())
+    return f"(CASE {type_expr} {cases} ELSE lower({type_expr}) END)"
+
+
+def _int_ok(value: str, jtype: str) -> str:
+    """SQL that is true when a JSON number fits an int64 field (integral float allowed)."""
+    return (
+        f"(CASE WHEN {jtype} = 'BIGINT' THEN true "
+        f"WHEN {jtype} = 'UBIGINT' THEN TRY_CAST({value} AS UBIGINT) <= {INT64_MAX} "
+        f"WHEN {jtype} = 'DOUBLE' THEN (TRY_CAST({value} AS DOUBLE) = floor(TRY_CAST({value} AS DOUBLE)) "
+        f"AND abs(TRY_CAST({value} AS DOUBLE)) < 9.2e18) ELSE false END)"
+    )
+
+
+def _typed_scalar(value: str, jtype: str, ftype: str) -> str:
+    """SQL for the typed value of a JSON scalar whose type was checked; NULL otherwise."""
+    if ftype == "string":
+        return f"(CASE WHEN {jtype} = 'VARCHAR' THEN json_extract_string({value}, '$') END)"
+    if ftype == "int":
+        return (
+            f"(CASE WHEN {jtype} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({value} AS BIGINT) "
+            f"WHEN {jtype} = 'DOUBLE' AND {_int_ok(value, jtype)} THEN TRY_CAST(TRY_CAST({value} AS DOUBLE) AS BIGINT) END)"
+        )
+    if ftype == "float":
+        return f"(CASE WHEN {jtype} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST({value} AS DOUBLE) END)"
+    if ftype == "bool":
+        return f"(CASE WHEN {jtype} = 'BOOLEAN' THEN TRY_CAST({value} AS BOOLEAN) END)"
+    if ftype == "timestamp":
+        text = f"json_extract_string({value}, '$')"
+        return (
+            f"(CASE WHEN {jtype} = 'VARCHAR' AND regexp_full_match({text}, {_sql_str(ISO_INSTANT)}) "
+            f"THEN TRY_CAST({text} AS TIMESTAMPTZ) END)"
+        )
+    raise ValueError(ftype)
+
+
+def _type_errors(label: str, value: str, jtype: str, field: Field) -> list[str]:
+    """SQL expressions, each NULL or one reason string, for a value of `field` (absent = NULL)."""
+    allowed = ", ".join(_sql_str(t) for t in _JSON_TYPES[field.type] + ("NULL",))
+    errors = [
+        f"CASE WHEN {jtype} IS NOT NULL AND {jtype} NOT IN ({allowed}) THEN "
+        f"{_sql_str(label + ': expected ' + _EXPECTED[field.type] + ', got ')} || {_json_name_sql(jtype)} END"
+    ]
+    if field.type == "int":
+        errors.append(
+            f"CASE WHEN {jtype} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND NOT {_int_ok(value, jtype)} THEN "
+            f"{_sql_str(label + ': expected integer, got ')} || {value}::VARCHAR END"
+        )
+    if field.type == "timestamp":
+        errors.append(
+            f"CASE WHEN {jtype} = 'VARCHAR' AND {_typed_scalar(value, jtype, 'timestamp')} IS NULL THEN "
+            f"{_sql_str(label + ': not an ISO 8601 instant: ')} || {value}::VARCHAR END"
+        )
+    return errors
+
+
+def build_parse_sql(table: FieldTable | None = None, *, relation: str = "lines") -> str:
+    """The query that turns `relation(idx, line)` into typed columns plus `_errors` and `_extra`."""
+    table = table or load_table()
+    known = "[" + ", ".join(_sql_str(f.name) for f in table.fields) + "]"
+    paths = "[" + ", ".join(_sql_str("/" + f.name) for f in table.fields) + "]"
+
+    value_cols, typed_cols, error_exprs = [], [], []
+    for i, f in enumerate(table.fields, start=1):
+        v, t = f"v[{i}]", f"t_{i}"
+        value_cols.append(f"json_type(v[{i}]) AS {t}")
+        if not f.absent_ok:
+            error_exprs.append(f"CASE WHEN {t} IS NULL THEN {_sql_str(f.name + ': key missing')} END")
+        if f.type == "provider_responses":
+            error_exprs += _attempt_errors(f.name, v, t, table)
+            typed_cols.append(
+                f"(CASE WHEN {t} = 'ARRAY' THEN json_transform({v}, "
+                f"{_sql_str('[' + _attempt_structure(table) + ']')}) END)::{attempt_duckdb_type(table)}[] AS \"{f.name}\""
+            )
+        else:
+            error_exprs += _type_errors(f.name, v, t, f)
+            typed_cols.append(f"{_typed_scalar(v, t, f.type)} AS \"{f.name}\"")
+
+    hashed = ", ".join(f'"{f.name}" := "{f.name}"' for f in table.fields) + ", _extra := _extra"
+    errors = "list_filter([" + ", ".join(error_exprs) + "]::VARCHAR[], lambda e: e IS NOT NULL)"
+    return f"""
+WITH src AS (
+    SELECT idx, line, json_valid(line) AS ok
+    FROM {relation}
+),
+obj AS (
+    SELECT idx, line, ok,
+        CASE WHEN ok THEN json_type(line) END AS top_type,
+        CASE
+            WHEN NOT ok THEN NULL
+            WHEN json_type(line) = 'OBJECT' AND json_type(line, '/data') = 'OBJECT'
+                 AND json_type(line, '/id') IS NULL THEN json_extract(line, '/data')
+            ELSE line::JSON
+        END AS rec
+    FROM src
+),
+vals AS (
+    SELECT idx, line, ok, top_type, rec,
+        CASE WHEN top_type = 'OBJECT' THEN json_extract(rec, {paths}) END AS v,
+        CASE WHEN top_type = 'OBJECT'
+             THEN list_filter(json_keys(rec), lambda k: NOT list_contains({known}, k)) END AS extra_keys
+    FROM obj
+),
+typed AS (
+    SELECT idx, line, ok, top_type, rec, v, extra_keys, {", ".join(value_cols)}
+    FROM vals
+)
+, result AS (
+SELECT
+    idx,
+    (NOT ok AND trim(line, ' \t\r\n') = '') AS _blank,
+    CASE
+        WHEN NOT ok THEN ['line: not valid JSON']
+        WHEN top_type <> 'OBJECT' THEN ['line: expected a JSON object, got ' || {_json_name_sql("top_type")}]
+        ELSE {errors}
+    END AS _errors,
+    CASE WHEN len(extra_keys) > 0 THEN json_merge_patch(rec, {_sql_str(json.dumps(dict.fromkeys(table.names)))})::VARCHAR
+    END AS _extra,
+    extra_keys AS _extra_keys,
+    {", ".join(typed_cols)}
+FROM typed
+)
+SELECT *, md5(to_json(struct_pack({hashed})))::VARCHAR AS _record_hash
+FROM result
+ORDER BY idx
+"""
+
+
+def _attempt_structure(table: FieldTable) -> str:
+    names = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
+    return "{" + ", ".join(f'"{f.name}": "{names[f.type]}"' for f in table.attempt_fields) + "}"
+
+
+def _attempt_errors(name: str, v: str, t: str, table: FieldTable) -> list[str]:
+    """Reasons for a `provider_responses` value: an array of objects with declared member types."""
+    errors = [
+        f"CASE WHEN {t} IS NOT NULL AND {t} NOT IN ('ARRAY', 'NULL') THEN "
+        f"{_sql_str(name + ': expected array, got ')} || {_json_name_sql(t)} END",
+        f"CASE WHEN {t} = 'ARRAY' AND NOT list_bool_and(list_transform(json_extract({v}, '$[*]'), "
+        f"lambda e: json_type(e) = 'OBJECT')) THEN {_sql_str(name + '[]: expected object')} END",
+    ]
+    for f in table.attempt_fields:
+        label = f"{name}[].{f.name}"
+        allowed = ", ".join(_sql_str(x) for x in _JSON_TYPES[f.type] + ("NULL",))
+        member = f"json_type(e, {_sql_str('/' + f.name)})"
+        check = f"coalesce({member} IN ({allowed}), true)"
+        if f.type == "int":
+            value = f"json_extract(e, {_sql_str('/' + f.name)})"
+            check = f"({check} AND coalesce({member} NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR {_int_ok(value, member)}, true))"
+        errors.append(
+            f"CASE WHEN {t} = 'ARRAY' AND NOT list_bool_and(list_transform(json_extract({v}, '$[*]'), "
+            f"lambda e: json_type(e) <> 'OBJECT' OR {check})) "
+            f"THEN {_sql_str(label + ': expected ' + _EXPECTED[f.type])} END"
+        )
+    return errors
+
+
+class Parser:
+    """Parses chunks of lines on one DuckDB connection with a prepared query text."""
+
+    def __init__(self, table: FieldTable | None = None, threads: int | None = None):
+        self.table = table or load_table()
+        self.sql = build_parse_sql(self.table)
+        self.con = duckdb.connect()
+        self.con.execute("LOAD icu; SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def parse(self, lines: pa.Table) -> pa.Table:
+        """`lines` has columns idx (int64) and line (string); returns the typed batch."""
+        self.con.register("lines", lines)
+        try:
+            return self.con.sql(self.sql).to_arrow_table()
+        finally:
+            self.con.unregister("lines")
+
+    def close(self) -> None:
+        self.con.close()
