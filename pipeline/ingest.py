@@ -261,23 +261,18 @@ def _process_chunk(chunk, stats: FileStats, state: RunState, parser: Parser, wri
         stats.rows_read += 1
         stats.rows_quarantined += 1
         quarantine.add(source, [number], [None], [["line: not valid UTF-8"]], [text])
-    if len(chunk.lines) == 0:
-        return
-    idx = pa.array(np.arange(len(chunk.lines), dtype=np.int64))
-    parsed = parser.parse(pa.table({"idx": idx, "line": chunk.lines}))
-    nonblank = pc.invert(parsed.column("_blank"))
-    parsed = parsed.filter(nonblank)
+    parsed = parser.parse_chunk(chunk)
     if parsed.num_rows == 0:
         return
     stats.rows_read += parsed.num_rows
-    positions = parsed.column("idx").to_numpy()
+    positions = parsed.column("pos").to_numpy()
 
     reasons: dict[int, list[str]] = {}
-    read_failed = pc.greater(pc.list_value_length(parsed.column("_errors")), 0)
+    read_failed = pc.fill_null(pc.greater(pc.list_value_length(parsed.column("_errors")), 0), False)
     for row in pc.indices_nonzero(read_failed).to_pylist():
         reasons[row] = parsed.column("_errors")[row].as_py()
     if state.contract == "freeze":
-        has_extra = pc.greater(pc.fill_null(pc.list_value_length(parsed.column("_extra_keys")), 0), 0)
+        has_extra = pc.fill_null(pc.greater(pc.list_value_length(parsed.column("_extra_keys")), 0), False)
         for row in pc.indices_nonzero(has_extra).to_pylist():
             keys = parsed.column("_extra_keys")[row].as_py()
             reasons.setdefault(row, []).extend(f"{k}: unknown key (schema contract is freeze)" for k in keys)
@@ -310,7 +305,7 @@ def _process_chunk(chunk, stats: FileStats, state: RunState, parser: Parser, wri
     if parsed.num_rows == 0:
         return
     n = parsed.num_rows
-    rows = parsed.select(list(state.table.names) + ["_extra", "_record_hash"])
+    rows = parsed.select(list(state.table.names) + ["_extra"])
     rows = rows.append_column("_source_file", pa.array([source] * n, pa.string()))
     rows = rows.append_column("_source_line", pa.array(chunk.line_numbers[positions]))
     rows = rows.append_column("_run_id", pa.array([state.run_id] * n, pa.string()))
@@ -322,34 +317,46 @@ def _process_chunk(chunk, stats: FileStats, state: RunState, parser: Parser, wri
 # --- duplicates ------------------------------------------------------------------------------
 
 
-_DUPLICATES_SQL = """
-WITH new AS (
-    SELECT id, _record_hash AS h, _source_file, _source_line, filename
-    FROM read_parquet($new_files, filename = true)
+def duplicates_sql(table: FieldTable) -> str:
+    """Rows of the run's new files whose id was kept before (earlier in the run, or in the lake),
+    with the verdict: `duplicate` when the content (every record field and `_extra`) is identical
+    to the copy kept, else `conflict`. Only ids seen twice are ever compared in full."""
+    content = ", ".join(f'"{name}" := "{name}"' for name in table.names) + ", _extra := _extra"
+    return f"""
+WITH new_ids AS (
+    SELECT id, _source_file FROM read_parquet($new_files)
 ),
-old AS (
-    SELECT id, _record_hash AS h, _run_id, _source_file, _source_line
-    FROM read_parquet($old_files)
-    WHERE $has_old AND id IN (SELECT id FROM new)
+old_ids AS (
+    SELECT id FROM read_parquet($old_files) WHERE $has_old AND id IN (SELECT id FROM new_ids)
 ),
 repeated AS (
-    SELECT id FROM new GROUP BY id HAVING count(*) > 1
+    SELECT id FROM new_ids GROUP BY id HAVING count(*) > 1
     UNION
-    SELECT id FROM old
+    SELECT id FROM old_ids
+),
+old AS (
+    SELECT id, struct_pack({content}) AS content, _run_id, _source_file, _source_line
+    FROM read_parquet($old_files)
+    WHERE $has_old AND id IN (SELECT id FROM old_ids)
+),
+cand AS (
+    SELECT n.id, n.filename, n._source_file, n._source_line, f.ord, struct_pack({content}) AS content
+    FROM read_parquet($new_files, filename = true) n JOIN files f USING (_source_file)
+    WHERE n.id IN (SELECT id FROM repeated)
 ),
 ranked AS (
-    SELECT n.*, f.ord,
+    SELECT c.*,
         row_number() OVER w AS rn,
-        first_value(n.h) OVER w AS first_h,
-        first_value(n._source_file) OVER w AS first_file,
-        first_value(n._source_line) OVER w AS first_line
-    FROM new n JOIN files f USING (_source_file)
-    WHERE n.id IN (SELECT id FROM repeated)
-    WINDOW w AS (PARTITION BY n.id ORDER BY f.ord, n._source_line
+        first_value(c.content) OVER w AS first_content,
+        first_value(c._source_file) OVER w AS first_file,
+        first_value(c._source_line) OVER w AS first_line
+    FROM cand c
+    WINDOW w AS (PARTITION BY c.id ORDER BY c.ord, c._source_line
                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 )
 SELECT r.id, r.filename, r._source_file, r._source_line,
-    CASE WHEN coalesce(o.h, r.first_h) = r.h THEN 'duplicate' ELSE 'conflict' END AS verdict,
+    CASE WHEN coalesce(o.content, r.first_content) IS NOT DISTINCT FROM r.content
+         THEN 'duplicate' ELSE 'conflict' END AS verdict,
     coalesce(o._source_file, r.first_file) AS kept_file,
     coalesce(o._source_line, r.first_line) AS kept_line,
     o._run_id AS kept_run
@@ -378,7 +385,7 @@ def _settle_duplicates(lake, version: Path, new_files: list[Path], state: RunSta
         )
         con.register("files", order)
         found = con.sql(
-            _DUPLICATES_SQL,
+            duplicates_sql(state.table),
             params={
                 "new_files": [str(p) for p in new_files],
                 "old_files": [str(p) for p in old_files] or [str(new_files[0])],

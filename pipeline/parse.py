@@ -7,7 +7,12 @@ collects unknown top-level keys into `_extra`, and returns the typed columns wit
 reasons the line failed (`_errors`, empty when none). Value rules (non-empty, >= 0, finite,
 nullability) are left to the pandera schema in `validate.py`.
 
-Everything is vectorised inside DuckDB; no line becomes a Python object here.
+Two paths give the same result. The fast path hands a block's bytes to Arrow's JSON reader with
+an explicit schema: it refuses any value of the wrong JSON type, an unknown key or a malformed
+line, so a block it accepts is exactly what the strict path would produce (envelopes are
+unwrapped, `created_at` goes through the same parse). A block it refuses goes to the strict path,
+one DuckDB query generated from the field table that gives every reason for every line. Both are
+vectorised; no line becomes a Python object here.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 
-from pipeline.schema import Field, FieldTable, attempt_duckdb_type, load_table
+from pipeline.schema import Field, FieldTable, attempt_duckdb_type, load_table, record_arrow_schema
 
 # DuckDB's json_type names for each declared scalar type.
 _JSON_TYPES = {
@@ -136,7 +144,6 @@ def build_parse_sql(table: FieldTable | None = None, *, relation: str = "lines")
             error_exprs += _type_errors(f.name, v, t, f)
             typed_cols.append(f"{_typed_scalar(v, t, f.type)} AS \"{f.name}\"")
 
-    hashed = ", ".join(f'"{f.name}" := "{f.name}"' for f in table.fields) + ", _extra := _extra"
     errors = "list_filter([" + ", ".join(error_exprs) + "]::VARCHAR[], lambda e: e IS NOT NULL)"
     return f"""
 WITH src AS (
@@ -180,8 +187,7 @@ SELECT
     {", ".join(typed_cols)}
 FROM typed
 )
-SELECT *, md5(to_json(struct_pack({hashed})))::VARCHAR AS _record_hash
-FROM result
+SELECT * FROM result
 ORDER BY idx
 """
 
@@ -215,24 +221,131 @@ def _attempt_errors(name: str, v: str, t: str, table: FieldTable) -> list[str]:
     return errors
 
 
-class Parser:
-    """Parses chunks of lines on one DuckDB connection with a prepared query text."""
+def parsed_schema(table: FieldTable) -> pa.Schema:
+    """What both paths return: position in the chunk, the typed record, `_extra`, and (strict
+    path only) the reasons and unknown key names."""
+    fields = [pa.field("pos", pa.int64(), nullable=False)]
+    fields += [f.with_nullable(True) for f in record_arrow_schema(table)]
+    fields += [
+        pa.field("_extra", pa.string()),
+        pa.field("_errors", pa.list_(pa.string())),
+        pa.field("_extra_keys", pa.list_(pa.string())),
+    ]
+    return pa.schema(fields)
 
-    def __init__(self, table: FieldTable | None = None, threads: int | None = None):
+
+def _fast_read_schema(table: FieldTable) -> pa.Schema:
+    record = [pa.field(f.name, pa.string() if f.name == "created_at" else f.type) for f in record_arrow_schema(table)]
+    return pa.schema(record + [pa.field("data", pa.struct(record))])
+
+
+_TIMESTAMP_SQL = f"""
+SELECT CASE WHEN regexp_full_match(s, {_sql_str(ISO_INSTANT)}) THEN TRY_CAST(s AS TIMESTAMPTZ) END AS ts
+FROM created
+"""
+
+
+class Parser:
+    """Parses blocks of lines; one DuckDB connection per parser."""
+
+    FAST_BLOCK = 4 * 1024 * 1024
+
+    def __init__(self, table: FieldTable | None = None):
         self.table = table or load_table()
         self.sql = build_parse_sql(self.table)
+        self.schema = parsed_schema(self.table)
+        self.fast_schema = _fast_read_schema(self.table)
+        self.required = [f.name for f in self.table.fields if not f.nullable]
         self.con = duckdb.connect()
         self.con.execute("LOAD icu; SET TimeZone = 'UTC'")
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
 
-    def parse(self, lines: pa.Table) -> pa.Table:
-        """`lines` has columns idx (int64) and line (string); returns the typed batch."""
-        self.con.register("lines", lines)
+    def parse_fast(self, body: pa.Buffer, positions: np.ndarray) -> pa.Table | None:
+        """Typed rows of a block whose non-blank lines are at `positions`, or None when the
+        block needs the strict path (any bad value, unknown key, missing required key...)."""
         try:
-            return self.con.sql(self.sql).to_arrow_table()
+            raw = pj.read_json(
+                pa.BufferReader(body),
+                read_options=pj.ReadOptions(block_size=self.FAST_BLOCK, use_threads=True),
+                parse_options=pj.ParseOptions(explicit_schema=self.fast_schema, unexpected_field_behavior="error"),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None
+        if raw.num_rows != len(positions):
+            return None
+        names = list(self.table.names)
+        data = raw.column("data")
+        columns = {name: raw.column(name) for name in names}
+        if data.null_count < len(data):
+            envelope = pc.is_valid(data)
+            for name in names:
+                if pc.any(pc.and_(envelope, pc.is_valid(columns[name]))).as_py():
+                    return None  # a `data` key beside record keys: not a plain envelope
+            index = self.fast_schema.get_field_index("data")
+            members = {f.name: i for i, f in enumerate(self.fast_schema.field(index).type)}
+            columns = {
+                name: pc.if_else(envelope, pc.struct_field(data, [members[name]]), columns[name]) for name in names
+            }
+        if any(columns[name].null_count for name in self.required):
+            return None
+        stamps = self._timestamps(columns["created_at"])
+        if stamps is None:
+            return None
+        columns["created_at"] = stamps
+        n = raw.num_rows
+        out = {"pos": pa.array(positions, pa.int64())}
+        out.update(columns)
+        out["_extra"] = pa.nulls(n, pa.string())
+        out["_errors"] = pa.nulls(n, pa.list_(pa.string()))
+        out["_extra_keys"] = pa.nulls(n, pa.list_(pa.string()))
+        return pa.table(out).cast(self.schema)
+
+    def _timestamps(self, text: pa.ChunkedArray) -> pa.ChunkedArray | None:
+        self.con.register("created", pa.table({"s": text}))
+        try:
+            stamps = self.con.sql(_TIMESTAMP_SQL).to_arrow_table().column("ts")
+        finally:
+            self.con.unregister("created")
+        return None if stamps.null_count else stamps
+
+    def parse_strict(self, lines: pa.Array, positions: np.ndarray) -> pa.Table:
+        """Every line at `positions` of `lines`, typed where possible, with `_errors`."""
+        chosen = lines.take(pa.array(positions)) if len(positions) != len(lines) else lines
+        self.con.register("lines", pa.table({"idx": pa.array(positions, pa.int64()), "line": chosen}))
+        try:
+            result = self.con.sql(self.sql).to_arrow_table()
         finally:
             self.con.unregister("lines")
+        result = result.filter(pc.invert(result.column("_blank")))
+        result = result.rename_columns(["pos" if c == "idx" else c for c in result.column_names])
+        return result.select(self.schema.names).cast(self.schema)
+
+    def parse_chunk(self, chunk, piece_bytes: int = 1024 * 1024) -> pa.Table:
+        """The chunk's non-blank lines, typed: fast path for the whole chunk, else piece by
+        piece (about `piece_bytes` each), with the strict path only for pieces that need it."""
+        keep = np.flatnonzero(~chunk.blank)
+        if len(keep) == 0:
+            return self.schema.empty_table()
+        whole = self._try_fast(chunk, 0, len(chunk.line_numbers), keep)
+        if whole is not None:
+            return whole
+        parts = []
+        starts = chunk.offsets[:-1]
+        bounds = [0]
+        while bounds[-1] < len(chunk.line_numbers):
+            target = starts[bounds[-1]] + piece_bytes
+            nxt = int(np.searchsorted(starts, target, side="left"))
+            bounds.append(min(max(nxt, bounds[-1] + 1), len(chunk.line_numbers)))
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            positions = keep[(keep >= a) & (keep < b)]
+            if len(positions) == 0:
+                continue
+            fast = self._try_fast(chunk, a, b, positions)
+            parts.append(fast if fast is not None else self.parse_strict(chunk.lines, positions))
+        return pa.concat_tables(parts)
+
+    def _try_fast(self, chunk, a: int, b: int, positions: np.ndarray) -> pa.Table | None:
+        body = chunk.body.slice(int(chunk.offsets[a]), int(chunk.offsets[b] - chunk.offsets[a]))
+        return self.parse_fast(body, positions)
 
     def close(self) -> None:
         self.con.close()

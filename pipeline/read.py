@@ -88,8 +88,11 @@ def sha256_of(path: Path, block: int = 8 * 1024 * 1024) -> str:
 class LineChunk:
     """A block of consecutive physical lines of one file."""
 
+    body: pa.Buffer  # the block's bytes (valid UTF-8 lines only when bad_utf8 is empty)
+    offsets: np.ndarray  # int64, n + 1: line i is body[offsets[i]:offsets[i + 1]]
     lines: pa.Array  # string, each value one line (trailing CR/LF kept; JSON ignores it)
     line_numbers: np.ndarray  # int64, 1-based
+    blank: np.ndarray  # bool: the line is empty apart from its CR/LF
     bad_utf8: list[tuple[int, str]]  # (line number, text with bad bytes replaced)
 
 
@@ -151,17 +154,31 @@ def _split(body: bytes, first_line: int) -> LineChunk:
     ends = newlines + 1
     if len(ends) == 0 or ends[-1] != len(body):
         ends = np.append(ends, len(body))
-    offsets = np.concatenate(([0], ends)).astype(np.int32 if len(body) < 2**31 else np.int64)
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
     count = len(offsets) - 1
     numbers = np.arange(first_line, first_line + count, dtype=np.int64)
     buf = pa.py_buffer(body)
-    binary_type = pa.binary() if offsets.dtype == np.int32 else pa.large_binary()
-    binary = pa.Array.from_buffers(binary_type, count, [None, pa.py_buffer(offsets), buf])
+    large = len(body) >= 2**31
+    arrow_offsets = pa.py_buffer(offsets if large else offsets.astype(np.int32))
+    binary = pa.Array.from_buffers(pa.large_binary() if large else pa.binary(), count, [None, arrow_offsets, buf])
     try:
-        lines = binary.cast(pa.string() if offsets.dtype == np.int32 else pa.large_string())
-        return LineChunk(lines, numbers, [])
+        lines = binary.cast(pa.large_string() if large else pa.string())
     except pa.ArrowInvalid:
         return _split_slow(body, offsets, numbers)
+    return LineChunk(buf, offsets, lines, numbers, _blank(raw, offsets), [])
+
+
+def _blank(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Lines holding nothing but their line ending."""
+    starts, ends = offsets[:-1], offsets[1:]
+    length = ends - starts
+    if len(raw) == 0:
+        return length == 0
+    last = raw[np.maximum(ends - 1, 0)]
+    length = length - ((length > 0) & (last == 10))
+    before = raw[np.maximum(starts + length - 1, 0)]
+    length = length - ((length > 0) & (before == 13))
+    return length == 0
 
 
 def _split_slow(body: bytes, offsets: np.ndarray, numbers: np.ndarray) -> LineChunk:
@@ -174,4 +191,14 @@ def _split_slow(body: bytes, offsets: np.ndarray, numbers: np.ndarray) -> LineCh
             good_numbers.append(number)
         except UnicodeDecodeError:
             bad.append((int(number), piece.rstrip(b"\r\n").decode("utf-8", errors="replace")))
-    return LineChunk(pa.array(good, pa.string()), np.array(good_numbers, dtype=np.int64), bad)
+    encoded = [g.encode("utf-8") for g in good]
+    new_offsets = np.concatenate(([0], np.cumsum([len(e) for e in encoded], dtype=np.int64))).astype(np.int64)
+    joined = b"".join(encoded)
+    return LineChunk(
+        pa.py_buffer(joined),
+        new_offsets,
+        pa.array(good, pa.string()),
+        np.array(good_numbers, dtype=np.int64),
+        _blank(np.frombuffer(joined, dtype=np.uint8), new_offsets),
+        bad,
+    )

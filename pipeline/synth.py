@@ -76,41 +76,41 @@ _HOUR = (
 # ---------------------------------------------------------------------------------------------
 
 _MODELS_2026 = [
-    dict(slug="anthropic/claude-sonnet-4.5", w=14, inp=3.0, out=15.0, cr=0.30, cw=3.75, cache=0.55,
+    dict(slug="anthropic/claude-sonnet-4.5", w=14, inp=3.0, out=15.0, cr=0.30, cw=3.75, cache=0.8,
          reason=0.25, kind="chat", perma="anthropic/claude-4.5-sonnet-20250929", tok=1.16, ttft=1400,
          tps=60, mm=True, providers=[("Anthropic", 60), ("Amazon Bedrock", 25), ("Google Vertex", 15)]),
-    dict(slug="anthropic/claude-haiku-4.5", w=6, inp=1.0, out=5.0, cr=0.10, cw=1.25, cache=0.45,
+    dict(slug="anthropic/claude-haiku-4.5", w=6, inp=1.0, out=5.0, cr=0.10, cw=1.25, cache=0.65,
          reason=0.1, kind="chat", perma="anthropic/claude-4.5-haiku-20251001", tok=1.16, ttft=650,
          tps=110, mm=True, providers=[("Anthropic", 65), ("Amazon Bedrock", 20), ("Google Vertex", 15)]),
-    dict(slug="anthropic/claude-opus-4.5", w=2, inp=5.0, out=25.0, cr=0.50, cw=6.25, cache=0.5,
+    dict(slug="anthropic/claude-opus-4.5", w=2, inp=5.0, out=25.0, cr=0.50, cw=6.25, cache=0.72,
          reason=0.35, kind="chat", perma="anthropic/claude-4.5-opus-20251124", tok=1.16, ttft=2000,
          tps=45, mm=True, providers=[("Anthropic", 70), ("Amazon Bedrock", 20), ("Google Vertex", 10)]),
-    dict(slug="openai/gpt-5", w=5, inp=1.25, out=10.0, cr=0.125, cw=None, cache=0.4, reason=1.0,
+    dict(slug="openai/gpt-5", w=5, inp=1.25, out=10.0, cr=0.125, cw=None, cache=0.58, reason=1.0,
          kind="chat", perma="openai/gpt-5-2025-08-07", tok=1.0, ttft=3500, tps=70, mm=True,
          providers=[("OpenAI", 80), ("Azure", 20)]),
-    dict(slug="openai/gpt-5-mini", w=13, inp=0.25, out=2.0, cr=0.025, cw=None, cache=0.35, reason=1.0,
+    dict(slug="openai/gpt-5-mini", w=13, inp=0.25, out=2.0, cr=0.025, cw=None, cache=0.51, reason=1.0,
          kind="chat", perma="openai/gpt-5-mini-2025-08-07", tok=1.0, ttft=2200, tps=90, mm=True,
          providers=[("OpenAI", 85), ("Azure", 15)]),
-    dict(slug="openai/gpt-5-nano", w=3, inp=0.05, out=0.40, cr=0.005, cw=None, cache=0.25, reason=1.0,
+    dict(slug="openai/gpt-5-nano", w=3, inp=0.05, out=0.40, cr=0.005, cw=None, cache=0.36, reason=1.0,
          kind="chat", perma="openai/gpt-5-nano-2025-08-07", tok=1.0, ttft=1800, tps=140, mm=True,
          providers=[("OpenAI", 90), ("Azure", 10)]),
-    dict(slug="openai/gpt-4.1-mini", w=4, inp=0.40, out=1.60, cr=0.10, cw=None, cache=0.3, reason=0.0,
+    dict(slug="openai/gpt-4.1-mini", w=4, inp=0.40, out=1.60, cr=0.10, cw=None, cache=0.43, reason=0.0,
          kind="chat", perma="openai/gpt-4.1-mini-2025-04-14", tok=1.0, ttft=550, tps=80, mm=True,
          providers=[("OpenAI", 85), ("Azure", 15)]),
-    dict(slug="openai/gpt-4o-mini", w=4, inp=0.15, out=0.60, cr=0.075, cw=None, cache=0.25, reason=0.0,
+    dict(slug="openai/gpt-4o-mini", w=4, inp=0.15, out=0.60, cr=0.075, cw=None, cache=0.36, reason=0.0,
          kind="chat", perma="openai/gpt-4o-mini-2024-07-18", tok=1.0, ttft=500, tps=75, mm=True,
          providers=[("OpenAI", 80), ("Azure", 20)]),
     dict(slug="openai/gpt-oss-120b", w=4, inp=0.05, out=0.25, cr=None, cw=None, cache=0.0, reason=1.0,
          kind="chat", perma="openai/gpt-oss-120b", tok=1.01, ttft=450, tps=160, mm=False,
          providers=[("Groq", 20), ("Cerebras", 15), ("Fireworks", 15), ("DeepInfra", 20),
                     ("Together", 10), ("Parasail", 10), ("Novita", 10)]),
-    dict(slug="google/gemini-2.5-flash", w=12, inp=0.30, out=2.50, cr=0.03, cw=None, cache=0.35,
+    dict(slug="google/gemini-2.5-flash", w=12, inp=0.30, out=2.50, cr=0.03, cw=None, cache=0.51,
          reason=0.45, kind="chat", perma="google/gemini-2.5-flash", tok=1.03, ttft=700, tps=180,
          mm=True, audio=True, providers=[("Google Vertex", 55), ("Google AI Studio", 45)]),
-    dict(slug="google/gemini-2.5-pro", w=4, inp=1.25, out=10.0, cr=0.125, cw=None, cache=0.4, reason=1.0,
+    dict(slug="google/gemini-2.5-pro", w=4, inp=1.25, out=10.0, cr=0.125, cw=None, cache=0.58, reason=1.0,
          kind="chat", perma="google/gemini-2.5-pro", tok=1.03, ttft=2600, tps=95, mm=True, audio=True,
          providers=[("Google Vertex", 60), ("Google AI Studio", 40)]),
-    dict(slug="google/gemini-2.5-flash-lite", w=4, inp=0.10, out=0.40, cr=0.01, cw=None, cache=0.25,
+    dict(slug="google/gemini-2.5-flash-lite", w=4, inp=0.10, out=0.40, cr=0.01, cw=None, cache=0.36,
          reason=0.05, kind="chat", perma="google/gemini-2.5-flash-lite", tok=1.03, ttft=380, tps=260,
          mm=True, audio=True, providers=[("Google Vertex", 50), ("Google AI Studio", 50)]),
     dict(slug="google/gemini-2.5-flash-image", w=1, inp=0.30, out=2.50, cr=None, cw=None, cache=0.0,
@@ -124,7 +124,7 @@ _MODELS_2026 = [
          reason=0.0, kind="chat", perma="meta-llama/llama-4-maverick-17b-128e-instruct", tok=0.98,
          ttft=480, tps=110, mm=True, providers=[("DeepInfra", 30), ("Groq", 25), ("Together", 20),
                                                   ("Fireworks", 15), ("Parasail", 10)]),
-    dict(slug="deepseek/deepseek-chat-v3.1", w=5, inp=0.20, out=0.80, cr=0.02, cw=None, cache=0.3,
+    dict(slug="deepseek/deepseek-chat-v3.1", w=5, inp=0.20, out=0.80, cr=0.02, cw=None, cache=0.43,
          reason=0.2, kind="chat", perma="deepseek/deepseek-chat-v3.1", tok=1.05, ttft=900, tps=45,
          mm=False, providers=[("DeepInfra", 25), ("Fireworks", 20), ("Novita", 15), ("Parasail", 15),
                               ("Together", 10), ("SambaNova", 5), ("Chutes", 10)]),
@@ -147,17 +147,17 @@ _MODELS_2026 = [
          kind="chat", perma="qwen/qwen3-coder-480b-a35b-07-25", tok=1.04, ttft=700, tps=70, mm=False,
          providers=[("Together", 25), ("DeepInfra", 25), ("Fireworks", 20), ("Novita", 15),
                     ("Cerebras", 15)]),
-    dict(slug="x-ai/grok-4-fast", w=4, inp=0.20, out=0.50, cr=0.05, cw=None, cache=0.45, reason=0.7,
+    dict(slug="x-ai/grok-4-fast", w=4, inp=0.20, out=0.50, cr=0.05, cw=None, cache=0.65, reason=0.7,
          kind="chat", perma="x-ai/grok-4-fast", tok=1.02, ttft=900, tps=150, mm=True,
          providers=[("xAI", 100)]),
-    dict(slug="x-ai/grok-code-fast-1", w=3, inp=0.20, out=1.50, cr=0.02, cw=None, cache=0.6, reason=1.0,
+    dict(slug="x-ai/grok-code-fast-1", w=3, inp=0.20, out=1.50, cr=0.02, cw=None, cache=0.87, reason=1.0,
          kind="chat", perma="x-ai/grok-code-fast-1", tok=1.02, ttft=1100, tps=170, mm=False,
          providers=[("xAI", 100)]),
-    dict(slug="moonshotai/kimi-k2-0905", w=2, inp=0.39, out=1.90, cr=0.15, cw=None, cache=0.3, reason=0.0,
+    dict(slug="moonshotai/kimi-k2-0905", w=2, inp=0.39, out=1.90, cr=0.15, cw=None, cache=0.43, reason=0.0,
          kind="chat", perma="moonshotai/kimi-k2-0905", tok=1.06, ttft=750, tps=50, mm=False,
          providers=[("Moonshot AI", 30), ("Groq", 20), ("Fireworks", 15), ("Together", 15),
                     ("Novita", 10), ("Parasail", 10)]),
-    dict(slug="z-ai/glm-4.6", w=2, inp=0.40, out=1.75, cr=0.11, cw=None, cache=0.3, reason=0.8,
+    dict(slug="z-ai/glm-4.6", w=2, inp=0.40, out=1.75, cr=0.11, cw=None, cache=0.43, reason=0.8,
          kind="chat", perma="z-ai/glm-4.6", tok=1.07, ttft=1100, tps=55, mm=False,
          providers=[("Z.AI", 40), ("Novita", 20), ("DeepInfra", 20), ("Parasail", 20)]),
     dict(slug="openai/text-embedding-3-small", w=3, inp=0.02, out=0.0, cr=None, cw=None, cache=0.0,
@@ -311,6 +311,8 @@ _FAIL_STATUS = [(429, 45), (503, 22), (502, 18), (500, 15)]
 _WEB_ENGINES = [("exa", 65), ("parallel", 20), ("firecrawl", 15)]
 
 _LEGACY_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+_US_REGION_SINCE = datetime(2026, 9, 1, tzinfo=timezone.utc)  # data_region "us": late 2026
+_API_TYPE = {"chat": "completions", "image": "completions", "embed": "embeddings", "rerank": "rerank"}
 
 
 def _cum(weights):
@@ -340,8 +342,12 @@ def _uuid(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
+# byte -> alphanumeric character (b % 62), for fast random ids via bytes.translate
+_ALNUM_TABLE = (_ALNUM * 5)[:256].encode("ascii")
+
+
 def _alnum(rng: random.Random, k: int) -> str:
-    return "".join(rng.choices(_ALNUM, k=k))
+    return rng.randbytes(k).translate(_ALNUM_TABLE).decode("ascii")
 
 
 def _hex(rng: random.Random, k: int) -> str:
@@ -422,7 +428,7 @@ class _Generator:
         self.app_workspace = {a[0]: self.workspaces[i % 3] for i, a in enumerate(_APPS)}
         self.app_workspace[None] = self.workspaces[3]
         self.presets = [_uuid(catalog_rng) for _ in range(5)]
-        self.recent: list[tuple] = []  # ring of recent (id, model, provider, app, user, streamed)
+        self.recent: list[tuple] = []  # ring of recent (id, model, provider, app, streamed, family)
         self.recent_pos = 0
         self.sessions: dict[tuple, str] = {}
         self.last_request: tuple[str, int] | None = None
@@ -460,7 +466,7 @@ class _Generator:
             external_user = f"user-{user_n}"
         session_id = None
         if user_n is not None and r() < 0.6:
-            key = (app_id, user_n, dt.timetuple().tm_yday, dt.hour // 6)
+            key = (app_id, user_n, dt.toordinal(), dt.hour // 6)
             session_id = self.sessions.get(key)
             if session_id is None:
                 if len(self.sessions) > 50_000:
@@ -491,7 +497,7 @@ class _Generator:
         x = self.rng.random()
         if x < 0.84:
             return "global"
-        if x < 0.97 or dt < datetime(2026, 9, 1, tzinfo=timezone.utc):
+        if x < 0.97 or dt < _US_REGION_SINCE:
             return "europe"
         return "us"
 
@@ -505,12 +511,14 @@ class _Generator:
     def _cache_hit(self, gid, created, dt, unix):
         rng = self.rng
         r = rng.random
-        src_id, model, provider, app, src_user, streamed, family = self.recent[int(r() * len(self.recent))]
+        src_id, model, provider, app, streamed, family = self.recent[int(r() * len(self.recent))]
         (app_id, origin, external_user, session_id, request_id, user_agent, http_referer,
          workspace_id, preset_id) = self._context(dt, unix, app)
         gen_time = int(rng.lognormvariate(3.6, 0.5)) + 5
         latency = max(1, int(gen_time * (0.3 + 0.6 * r())))
         zero = 0 if r() < 0.5 else None
+        if r() < 0.3:
+            provider = None  # answered by OpenRouter's cache, no provider named
         return {
             "id": gid, "upstream_id": None, "total_cost": 0, "cache_discount": None,
             "upstream_inference_cost": None, "created_at": created, "model": model,
@@ -522,7 +530,7 @@ class _Generator:
             "native_tokens_cached": zero, "num_media_prompt": None, "num_input_audio_prompt": None,
             "num_media_completion": None, "num_search_results": None, "num_fetches": None,
             "origin": origin, "usage": 0, "is_byok": False,
-            "native_finish_reason": _NATIVE_FINISH[family]["stop"], "external_user": external_user or src_user,
+            "native_finish_reason": _NATIVE_FINISH[family]["stop"], "external_user": external_user,
             "api_type": "completions", "router": None, "provider_responses": None,
             "user_agent": user_agent, "http_referer": http_referer, "request_id": request_id,
             "session_id": session_id, "response_cache_source_id": src_id, "service_tier": None,
@@ -533,7 +541,11 @@ class _Generator:
     def _generation(self, gid, created, dt, unix, era):
         rng = self.rng
         r = rng.random
-        lnv = rng.lognormvariate
+        gauss = rng.gauss
+
+        def lnv(mu, sigma, _exp=math.exp):  # lognormal draw (gauss is faster than normalvariate)
+            return _exp(mu + sigma * gauss())
+
         model_pick, by_slug = self.catalogs[era]
         app = self.app_pick(r)
         (app_id, origin, external_user, session_id, request_id, user_agent, http_referer,
@@ -604,8 +616,8 @@ class _Generator:
         img_tokens = 1290 * images_out
         completion += img_tokens
 
-        streamed = (r() < 0.88) if kind in ("chat", "image") else False
-        cancelled = False
+        streamed = (r() < 0.88) if kind in ("chat", "image") else (None if kind == "rerank" else False)
+        cancelled = False if kind in ("chat", "image") or r() < 0.5 else None
         if streamed and r() < 0.025:
             cancelled = True
             finish = None
@@ -625,7 +637,7 @@ class _Generator:
         if m["cr"] is not None:
             if prompt > 1024 and r() < m["cache"]:
                 cached = int(prompt * (0.3 + 0.68 * r()))
-            elif m["cw"] is not None and prompt > 1024 and r() < 0.08:
+            elif m["cw"] is not None and prompt > 1024 and r() < 0.25:
                 cached = 0
                 written = int(prompt * (0.4 + 0.55 * r()))
             else:
@@ -678,9 +690,13 @@ class _Generator:
         ratio = m["tok"]
         tokens_prompt = max(0, int(prompt / ratio * (0.98 + 0.04 * r())))
         tokens_completion = max(0, int(completion / ratio * (0.97 + 0.06 * r())))
+        if kind == "embed" and r() < 0.5:
+            tokens_completion = None
+        elif kind == "rerank":  # billed per search, no token counts
+            tokens_prompt = tokens_completion = prompt = completion = None
 
         # ---- timing
-        ttft = int(m["ttft"] * ttft_f * lnv(0.0, 0.45) + prompt * 0.004) + 20
+        ttft = int(m["ttft"] * ttft_f * lnv(0.0, 0.45) + (prompt or 0) * 0.004) + 20
         if reasoning:
             ttft += int(reasoning / (m["tps"] * tps_f) * 1000 * (0.6 + 0.4 * r()))
         if kind in ("chat", "image"):
@@ -691,6 +707,8 @@ class _Generator:
         if finish == "error":
             gen_time = ttft + int(gen_time * 0.2 * r())
         latency = ttft
+        if finish == "error" and r() < 0.3:  # the provider stream broke: no timings reported
+            latency = gen_time = None
         moderation = int(lnv(4.6, 0.5)) if provider in _MODERATED and not is_byok and r() < 0.4 else None
 
         # ---- service tier
@@ -738,8 +756,9 @@ class _Generator:
             "routed_service_tier": routed_tier,
         })
 
-        api_type = {"chat": "completions", "image": "completions", "embed": "embeddings",
-                    "rerank": "rerank"}[kind]
+        api_type = _API_TYPE[kind]
+        if r() < (0.4 if era == "2025" else 0.01):
+            api_type = None
         if reasoning is None and kind in ("chat", "image") and r() < 0.5:
             reasoning = 0
         images_field = img_tokens if kind == "image" else (0 if r() < 0.6 else None)
@@ -764,7 +783,7 @@ class _Generator:
             "data_region": self._data_region(dt), "workspace_id": workspace_id,
         }
         if kind in ("chat", "image") and not is_byok and era == "2026":
-            self._remember((gid, m["slug"], provider, app, external_user, streamed, family))
+            self._remember((gid, m["slug"], provider, app, streamed, family))
         return rec
 
 
@@ -955,8 +974,8 @@ def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
 
 _README = """# Sample of OpenRouter generation records (synthetic)
 
-Generated by `python -m pipeline.synth sample {out}` (seed {seed}); deterministic: the same seed gives
-the same bytes. Every record is synthetic but follows the shape and the invariants of real OpenRouter
+Generated by `python -m pipeline.synth sample OUT_DIR` (`pipeline/synth.py`, seed {seed}); deterministic:
+the same seed gives the same bytes. Every record is synthetic but follows the shape and the invariants of real OpenRouter
 generation records (`schemas/generation.toml`, `/api/v1/generation`). JSON lines files cannot hold
 comments, so this file describes them.
 
@@ -970,14 +989,15 @@ comments, so this file describes them.
 
 All records from 2026 carry every key of the field table (nullable ones sometimes null), ids are
 `gen-<unix seconds>-<20 alphanumerics>` and unique across the files (the deliberate duplicates in
-`bad-lines.jsonl` aside), and `created_at` increases within each file.
+`bad-lines.jsonl` aside), and `created_at` increases within each of the other four files.
 `response_cache_source_id` of a response-cache hit may point at a generation in another file.
 
 Invariants that hold in every valid record: `usage == total_cost`; `native_tokens_cached <=
 native_tokens_prompt`; `native_tokens_reasoning <= native_tokens_completion`; `latency <=
-generation_time`; `latency` equals the last `provider_responses` element's latency, whose status is
+generation_time` (both are null on some errored generations); `latency` equals the last `provider_responses` element's latency, whose status is
 200 and whose `provider_name` is the record's; a cancelled stream has null finish reasons and is
-still billed; a response-cache hit has zero cost and tokens and null `provider_responses`; under
+still billed; a response-cache hit has zero cost and tokens and null `provider_responses` (and
+sometimes a null `provider_name`); rerank requests have null token counts; under
 BYOK `total_cost`/`usage` are 0 or a 5% fee and `upstream_inference_cost` is the provider cost
 (negative on a refund). Cost: `total_cost = native_tokens_prompt * in + native_tokens_completion * out
 - cache_discount` at the model's price per native token, plus 0.004 USD per web search result and
@@ -1036,7 +1056,7 @@ def write_sample(out_dir: Path, seed: int = 7) -> dict:
     n_valid = sum(1 for _, _, e in bad_table if e.startswith("valid"))
     table = "\n".join(f"| {i} | {what.replace('|', '/')} | {exp} |" for i, what, exp in bad_table)
     readme = _README.format(
-        out=out_dir.as_posix(), seed=seed, n_sep=len(sep), n_oct=len(octa),
+        seed=seed, n_sep=len(sep), n_oct=len(octa),
         n_oct_env=sum(1 for line in octa if line.startswith('{"data":')), n_exp=len(octb),
         n_blank=len(blanks), n_leg=len(legacy), n_bad=len(bad), n_invalid=n_invalid,
         n_valid=n_valid, bad_table=table,
