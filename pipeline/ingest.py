@@ -29,9 +29,11 @@ from pipeline.lake import Lake, _disk_error
 from pipeline.parse import Parser
 from pipeline.read import DEFAULT_CHUNK_BYTES, discover, iter_chunks, sha256_of
 from pipeline.schema import FieldTable, lake_arrow_schema, load_table
+from pipeline.threads import Background, prefetch
 from pipeline.validate import failure_reasons
 
 SCHEMA_CONTRACTS = ("evolve", "freeze")
+BATCH_ROWS = 100_000  # rows validated per pandera call
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -224,6 +226,7 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
     writer = PartitionWriter(version / "generations", state.run_id, schema)
     quarantine = QuarantineWriter(version / "quarantine" / f"{state.run_id}.parquet", state.run_id, state.started)
     parser = Parser(state.table)
+    background = Background(writer.add, depth=1)
     seen_hashes: dict[str, str] = {}
     try:
         for path in files:
@@ -236,8 +239,19 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
                 stats.skipped = f"same content as {seen_hashes[stats.sha256]} in this run"
                 continue
             seen_hashes[stats.sha256] = stats.path
-            for chunk in iter_chunks(path, options.chunk_bytes):
-                _process_chunk(chunk, stats, state, parser, writer, quarantine, schema)
+            batch: list = []
+            rows = 0
+            # Reading and parsing run one chunk ahead in a worker thread; validation and
+            # writing take batches of about BATCH_ROWS rows (pandera's cost is mostly per call).
+            for chunk in prefetch(lambda: iter_chunks(path, options.chunk_bytes), prepare=parser.prepare):
+                batch.append(chunk)
+                rows += chunk.parsed.num_rows
+                if rows >= BATCH_ROWS:
+                    _process_batch(batch, stats, state, background, quarantine, schema)
+                    batch, rows = [], 0
+            if batch:
+                _process_batch(batch, stats, state, background, quarantine, schema)
+        background.close()
         new_files = writer.close()
     finally:
         parser.close()
@@ -255,27 +269,34 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
     return summary
 
 
-def _process_chunk(chunk, stats: FileStats, state: RunState, parser: Parser, writer, quarantine, schema) -> None:
+def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quarantine, schema) -> None:
+    """Validate the parsed rows of consecutive chunks of one file in one pandera call; quarantine
+    the rows that fail with every reason, hand the others to the writer with their lineage."""
     source = stats.path
-    for number, text in chunk.bad_utf8:
-        stats.rows_read += 1
-        stats.rows_quarantined += 1
-        quarantine.add(source, [number], [None], [["line: not valid UTF-8"]], [text])
-    parsed = parser.parse_chunk(chunk)
-    if parsed.num_rows == 0:
+    for chunk in chunks:
+        for number, text in chunk.bad_utf8:
+            stats.rows_read += 1
+            stats.rows_quarantined += 1
+            quarantine.add(source, [number], [None], [["line: not valid UTF-8"]], [text])
+    parts = [c.parsed for c in chunks if c.parsed.num_rows]
+    if not parts:
         return
+    parsed = pa.concat_tables(parts)
+    owner = np.repeat(np.arange(len(parts)), [p.num_rows for p in parts])
+    owners = [c for c in chunks if c.parsed.num_rows]
+    for chunk in chunks:
+        chunk.parsed = None  # the batch holds the rows now
     stats.rows_read += parsed.num_rows
     positions = parsed.column("pos").to_numpy()
 
     reasons: dict[int, list[str]] = {}
-    read_failed = pc.fill_null(pc.greater(pc.list_value_length(parsed.column("_errors")), 0), False)
-    for row in pc.indices_nonzero(read_failed).to_pylist():
-        reasons[row] = parsed.column("_errors")[row].as_py()
+    errors = parsed.column("_errors")
+    for row in pc.indices_nonzero(pc.fill_null(pc.greater(pc.list_value_length(errors), 0), False)).to_pylist():
+        reasons[row] = errors[row].as_py()
     if state.contract == "freeze":
-        has_extra = pc.fill_null(pc.greater(pc.list_value_length(parsed.column("_extra_keys")), 0), False)
-        for row in pc.indices_nonzero(has_extra).to_pylist():
-            keys = parsed.column("_extra_keys")[row].as_py()
-            reasons.setdefault(row, []).extend(f"{k}: unknown key (schema contract is freeze)" for k in keys)
+        extra = parsed.column("_extra_keys")
+        for row in pc.indices_nonzero(pc.fill_null(pc.greater(pc.list_value_length(extra), 0), False)).to_pylist():
+            reasons.setdefault(row, []).extend(f"{k}: unknown key (schema contract is freeze)" for k in extra[row].as_py())
 
     record = parsed.select(list(state.table.names))
     for row, found in failure_reasons(pl.from_arrow(record), state.table).items():
@@ -283,34 +304,42 @@ def _process_chunk(chunk, stats: FileStats, state: RunState, parser: Parser, wri
         if any(r.startswith("line:") for r in already):
             continue
         flagged = {r.split(":", 1)[0].split("[", 1)[0] for r in already}
-        extra = [r for r in found if r.split(":", 1)[0] not in flagged]
-        if extra:
-            reasons.setdefault(row, []).extend(extra)
+        more = [r for r in found if r.split(":", 1)[0] not in flagged]
+        if more:
+            reasons.setdefault(row, []).extend(more)
 
+    lines = np.empty(parsed.num_rows, dtype=np.int64)
+    for i, chunk in enumerate(owners):
+        mask = owner == i
+        lines[mask] = chunk.line_numbers_at(positions[mask])
     if reasons:
-        bad = sorted(reasons)
-        raw = pc.take(chunk.lines, pa.array(positions[bad]))
+        bad = np.array(sorted(reasons))
+        raws: list[str] = []
+        for i, chunk in enumerate(owners):
+            mine = bad[owner[bad] == i]
+            if len(mine):
+                raws += chunk.raw_at(positions[mine])
         quarantine.add(
             source,
-            chunk.line_numbers[positions[bad]].tolist(),
+            lines[bad].tolist(),
             pc.take(parsed.column("id"), pa.array(bad)).to_pylist(),
-            [reasons[r] for r in bad],
-            [s.rstrip("\r\n") for s in raw.to_pylist()],
+            [reasons[r] for r in bad.tolist()],
+            raws,
         )
         stats.rows_quarantined += len(bad)
         keep = np.ones(parsed.num_rows, dtype=bool)
         keep[bad] = False
         parsed = parsed.filter(pa.array(keep))
-        positions = positions[keep]
+        lines = lines[keep]
     if parsed.num_rows == 0:
         return
     n = parsed.num_rows
     rows = parsed.select(list(state.table.names) + ["_extra"])
     rows = rows.append_column("_source_file", pa.array([source] * n, pa.string()))
-    rows = rows.append_column("_source_line", pa.array(chunk.line_numbers[positions]))
+    rows = rows.append_column("_source_line", pa.array(lines))
     rows = rows.append_column("_run_id", pa.array([state.run_id] * n, pa.string()))
     rows = rows.append_column("_ingested_at", pa.array([state.started] * n, pa.timestamp("us", tz="UTC")))
-    writer.add(rows.select(schema.names).cast(schema))
+    writer.submit(rows.select(schema.names).cast(schema))
     stats.rows_written += n
 
 
@@ -439,12 +468,13 @@ def _fetch_lines(path: Path, wanted: set[int]) -> dict[int, str]:
     """The raw text of a few lines of a file (for rows found bad after they were staged)."""
     out: dict[int, str] = {}
     for chunk in iter_chunks(path):
-        numbers = chunk.line_numbers
-        if len(numbers) == 0:
+        last = chunk.first_line + chunk.count
+        if not any(chunk.first_line <= n < last for n in wanted):
             continue
-        hits = [i for i, n in enumerate(numbers.tolist()) if n in wanted]
-        for i in hits:
-            out[int(numbers[i])] = chunk.lines[i].as_py().rstrip("\r\n")
+        numbers = chunk.split.line_numbers
+        hits = np.flatnonzero(np.isin(numbers, list(wanted)))
+        for number, text in zip(numbers[hits].tolist(), chunk.raw_at(hits)):
+            out[int(number)] = text
         if len(out) == len(wanted):
             break
     return out

@@ -234,9 +234,11 @@ def parsed_schema(table: FieldTable) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _fast_read_schema(table: FieldTable) -> pa.Schema:
+def _fast_read_schemas(table: FieldTable) -> tuple[pa.Schema, pa.Schema]:
+    """Arrow JSON reader schemas for bare records and for API envelopes (`{"data": {...}}`).
+    `created_at` is read as text and parsed by the same rule as the strict path."""
     record = [pa.field(f.name, pa.string() if f.name == "created_at" else f.type) for f in record_arrow_schema(table)]
-    return pa.schema(record + [pa.field("data", pa.struct(record))])
+    return pa.schema(record), pa.schema([pa.field("data", pa.struct(record))])
 
 
 _TIMESTAMP_SQL = f"""
@@ -254,50 +256,55 @@ class Parser:
         self.table = table or load_table()
         self.sql = build_parse_sql(self.table)
         self.schema = parsed_schema(self.table)
-        self.fast_schema = _fast_read_schema(self.table)
+        self.bare_schema, self.envelope_schema = _fast_read_schemas(self.table)
         self.required = [f.name for f in self.table.fields if not f.nullable]
         self.con = duckdb.connect()
         self.con.execute("LOAD icu; SET TimeZone = 'UTC'")
 
     def parse_fast(self, body: pa.Buffer, positions: np.ndarray) -> pa.Table | None:
         """Typed rows of a block whose non-blank lines are at `positions`, or None when the
-        block needs the strict path (any bad value, unknown key, missing required key...)."""
-        try:
-            raw = pj.read_json(
-                pa.BufferReader(body),
-                read_options=pj.ReadOptions(block_size=self.FAST_BLOCK, use_threads=True),
-                parse_options=pj.ParseOptions(explicit_schema=self.fast_schema, unexpected_field_behavior="error"),
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            return None
-        if raw.num_rows != len(positions):
+        block needs the strict path (any bad value, unknown key, missing required key...).
+        A block is read as bare records, or as envelopes when it starts like one; a block that
+        mixes both goes piece by piece."""
+        enveloped = body.slice(0, 16).to_pybytes().replace(b" ", b"").startswith(b'{"data":')
+        columns = self._read_envelopes(body) if enveloped else self._read(body, self.bare_schema)
+        if columns is None:
             return None
         names = list(self.table.names)
-        data = raw.column("data")
-        columns = {name: raw.column(name) for name in names}
-        if data.null_count < len(data):
-            envelope = pc.is_valid(data)
-            for name in names:
-                if pc.any(pc.and_(envelope, pc.is_valid(columns[name]))).as_py():
-                    return None  # a `data` key beside record keys: not a plain envelope
-            index = self.fast_schema.get_field_index("data")
-            members = {f.name: i for i, f in enumerate(self.fast_schema.field(index).type)}
-            columns = {
-                name: pc.if_else(envelope, pc.struct_field(data, [members[name]]), columns[name]) for name in names
-            }
-        if any(columns[name].null_count for name in self.required):
+        n = len(columns["id"])
+        if n != len(positions) or any(columns[name].null_count for name in self.required):
             return None
         stamps = self._timestamps(columns["created_at"])
         if stamps is None:
             return None
         columns["created_at"] = stamps
-        n = raw.num_rows
         out = {"pos": pa.array(positions, pa.int64())}
-        out.update(columns)
+        out.update((name, columns[name]) for name in names)
         out["_extra"] = pa.nulls(n, pa.string())
         out["_errors"] = pa.nulls(n, pa.list_(pa.string()))
         out["_extra_keys"] = pa.nulls(n, pa.list_(pa.string()))
         return pa.table(out).cast(self.schema)
+
+    def _read(self, body: pa.Buffer, schema: pa.Schema) -> dict | None:
+        try:
+            table = pj.read_json(
+                pa.BufferReader(body),
+                read_options=pj.ReadOptions(block_size=self.FAST_BLOCK, use_threads=True),
+                parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None
+        return {name: table.column(name) for name in table.column_names}
+
+    def _read_envelopes(self, body: pa.Buffer) -> dict | None:
+        read = self._read(body, self.envelope_schema)
+        if read is None:
+            return None
+        data = read["data"]
+        if data.null_count:
+            return None  # `{"data": null}` or a line without `data`: the strict path explains it
+        combined = data.combine_chunks() if isinstance(data, pa.ChunkedArray) else data
+        return {name: combined.field(name) for name in self.table.names}
 
     def _timestamps(self, text: pa.ChunkedArray) -> pa.ChunkedArray | None:
         self.con.register("created", pa.table({"s": text}))
@@ -320,32 +327,38 @@ class Parser:
         return result.select(self.schema.names).cast(self.schema)
 
     def parse_chunk(self, chunk, piece_bytes: int = 1024 * 1024) -> pa.Table:
-        """The chunk's non-blank lines, typed: fast path for the whole chunk, else piece by
-        piece (about `piece_bytes` each), with the strict path only for pieces that need it."""
-        keep = np.flatnonzero(~chunk.blank)
+        """The chunk's non-blank lines, typed. `pos` in the result indexes the chunk's lines.
+
+        The fast path takes the whole chunk when it can; otherwise the chunk is split into lines
+        and pieces of about `piece_bytes` are tried again, so that only the pieces holding a bad
+        line go through the strict path."""
+        if not chunk.maybe_blank and chunk.utf8_valid():
+            whole = self.parse_fast(chunk.body, np.arange(chunk.count, dtype=np.int64))
+            if whole is not None:
+                return whole
+        split = chunk.split
+        keep = np.flatnonzero(~split.blank)
         if len(keep) == 0:
             return self.schema.empty_table()
-        whole = self._try_fast(chunk, 0, len(chunk.line_numbers), keep)
-        if whole is not None:
-            return whole
-        parts = []
-        starts = chunk.offsets[:-1]
+        total = len(split.line_numbers)
+        starts = split.offsets[:-1]
         bounds = [0]
-        while bounds[-1] < len(chunk.line_numbers):
-            target = starts[bounds[-1]] + piece_bytes
-            nxt = int(np.searchsorted(starts, target, side="left"))
-            bounds.append(min(max(nxt, bounds[-1] + 1), len(chunk.line_numbers)))
+        while bounds[-1] < total:
+            nxt = int(np.searchsorted(starts, starts[bounds[-1]] + piece_bytes, side="left"))
+            bounds.append(min(max(nxt, bounds[-1] + 1), total))
+        parts = []
         for a, b in zip(bounds[:-1], bounds[1:]):
             positions = keep[(keep >= a) & (keep < b)]
             if len(positions) == 0:
                 continue
-            fast = self._try_fast(chunk, a, b, positions)
-            parts.append(fast if fast is not None else self.parse_strict(chunk.lines, positions))
-        return pa.concat_tables(parts)
+            body = split.body.slice(int(split.offsets[a]), int(split.offsets[b] - split.offsets[a]))
+            fast = self.parse_fast(body, positions)
+            parts.append(fast if fast is not None else self.parse_strict(split.lines, positions))
+        return pa.concat_tables(parts) if parts else self.schema.empty_table()
 
-    def _try_fast(self, chunk, a: int, b: int, positions: np.ndarray) -> pa.Table | None:
-        body = chunk.body.slice(int(chunk.offsets[a]), int(chunk.offsets[b] - chunk.offsets[a]))
-        return self.parse_fast(body, positions)
+    def prepare(self, chunk) -> None:
+        """Parse `chunk` in place (`chunk.parsed`); run by the reading thread."""
+        chunk.parsed = self.parse_chunk(chunk)
 
     def close(self) -> None:
         self.con.close()

@@ -84,11 +84,71 @@ def sha256_of(path: Path, block: int = 8 * 1024 * 1024) -> str:
     return digest.hexdigest()
 
 
-@dataclass
 class LineChunk:
-    """A block of consecutive physical lines of one file."""
+    """A block of consecutive physical lines of one file.
 
-    body: pa.Buffer  # the block's bytes (valid UTF-8 lines only when bad_utf8 is empty)
+    Only the bytes are held up front. The per-line view (offsets, the string array of lines,
+    blank lines, invalid UTF-8) is built on first use: the fast path needs none of it when the
+    block has no blank line, and then line numbers are simply consecutive."""
+
+    def __init__(self, data: np.ndarray, first_line: int):
+        self.data = data  # uint8 view of the chunk's bytes
+        self.body = pa.py_buffer(data)  # zero-copy view for Arrow
+        self.first_line = first_line
+        newlines = np.flatnonzero(data == 10)
+        self.count = len(newlines) + (1 if len(data) and data[-1] != 10 else 0)
+        # A line is possibly blank (or whitespace only) when it starts with CR, LF, space or tab.
+        starts = newlines + 1
+        starts = starts[starts < len(data)]
+        first = data[starts]
+        head = data[:1]
+        self.maybe_blank = bool(
+            np.any((first == 10) | (first == 13) | (first == 32) | (first == 9))
+            or np.any((head == 10) | (head == 13) | (head == 32) | (head == 9))
+        )
+        self._utf8: bool | None = None
+        self._split: _Split | None = None
+        self.parsed: pa.Table | None = None  # set by the parser
+
+    @property
+    def split(self) -> _Split:
+        if self._split is None:
+            self._split = _split(self.data.tobytes(), self.first_line)
+        return self._split
+
+    @property
+    def bad_utf8(self) -> list[tuple[int, str]]:
+        """Lines that are not UTF-8 (known once the chunk was split; a valid chunk never is)."""
+        return self._split.bad_utf8 if self._split is not None else []
+
+    def line_numbers_at(self, positions: np.ndarray) -> np.ndarray:
+        if self._split is None:
+            return positions.astype(np.int64) + self.first_line
+        return self.split.line_numbers[positions]
+
+    def raw_at(self, positions: np.ndarray) -> list[str]:
+        """The text of the lines at `positions`, without their line ending."""
+        taken = self.split.lines.take(pa.array(positions, pa.int64()))
+        return [text.rstrip("\r\n") for text in taken.to_pylist()]
+
+    def utf8_valid(self) -> bool:
+        if self._split is not None:
+            return not self._split.bad_utf8
+        if self._utf8 is None:
+            whole = pa.Array.from_buffers(
+                pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(self.body)], dtype=np.int64)), self.body]
+            )
+            try:
+                whole.cast(pa.large_string())
+                self._utf8 = True
+            except pa.ArrowInvalid:
+                self._utf8 = False
+        return self._utf8
+
+
+@dataclass
+class _Split:
+    body: pa.Buffer  # the valid UTF-8 lines, in order
     offsets: np.ndarray  # int64, n + 1: line i is body[offsets[i]:offsets[i + 1]]
     lines: pa.Array  # string, each value one line (trailing CR/LF kept; JSON ignores it)
     line_numbers: np.ndarray  # int64, 1-based
@@ -104,17 +164,23 @@ def _open(path: Path, compression: str | None):
 
 
 def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[LineChunk]:
-    """Stream the lines of `path` in chunks; raises InputError on a corrupt or unreadable file."""
+    """Stream the lines of `path` in chunks; raises InputError on a corrupt or unreadable file.
+
+    Each chunk gets a fresh buffer: the partial last line of the previous read is copied to its
+    front and the stream reads straight into the rest, so no block is copied twice."""
     kind = input_kind(path)
     compression = kind[1] if kind else None
     stream = _open(path, compression)
     next_line = 1
-    carry = b""
+    carry = np.empty(0, dtype=np.uint8)
     first = True
     try:
         while True:
+            size = max(chunk_bytes, 2 * len(carry))
+            buf = np.empty(len(carry) + size, dtype=np.uint8)
+            buf[: len(carry)] = carry
             try:
-                block = stream.read(chunk_bytes)
+                got = stream.readinto(memoryview(buf)[len(carry) :])
             except OSError as exc:
                 what = "is corrupt or truncated" if compression else "cannot be read"
                 fix = (
@@ -123,24 +189,29 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
                     else "Check the file and the disk."
                 )
                 raise InputError(str(path), f"{what} ({exc})", fix) from exc
-            at_end = len(block) == 0
-            data = carry + block
+            data = buf[: len(carry) + got]
+            at_end = got == 0
             if first:
                 first = False
-                if data.startswith(BOM):
+                if bytes(data[: len(BOM)]) == BOM:
                     data = data[len(BOM) :]
-            if not data:
-                break
             if at_end:
-                body, carry = data, b""
+                if not len(data):
+                    break
+                body, carry = data, np.empty(0, dtype=np.uint8)
             else:
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    carry = data
-                    continue
-                body, carry = data[: cut + 1], data[cut + 1 :]
-            chunk = _split(body, next_line)
-            next_line += len(chunk.line_numbers) + len(chunk.bad_utf8)
+                tail = np.flatnonzero(data[-min(len(data), 1 << 20) :] == 10)
+                if len(tail) == 0:
+                    newlines = np.flatnonzero(data == 10)
+                    if len(newlines) == 0:
+                        carry = data.copy()
+                        continue
+                    cut = int(newlines[-1])
+                else:
+                    cut = len(data) - min(len(data), 1 << 20) + int(tail[-1])
+                body, carry = data[: cut + 1], data[cut + 1 :].copy()
+            chunk = LineChunk(body, next_line)
+            next_line += chunk.count
             yield chunk
             if at_end:
                 break
@@ -148,7 +219,7 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
         stream.close()
 
 
-def _split(body: bytes, first_line: int) -> LineChunk:
+def _split(body: bytes, first_line: int) -> _Split:
     raw = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(raw == 10)
     ends = newlines + 1
@@ -165,7 +236,7 @@ def _split(body: bytes, first_line: int) -> LineChunk:
         lines = binary.cast(pa.large_string() if large else pa.string())
     except pa.ArrowInvalid:
         return _split_slow(body, offsets, numbers)
-    return LineChunk(buf, offsets, lines, numbers, _blank(raw, offsets), [])
+    return _Split(buf, offsets, lines, numbers, _blank(raw, offsets), [])
 
 
 def _blank(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -181,7 +252,7 @@ def _blank(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return length == 0
 
 
-def _split_slow(body: bytes, offsets: np.ndarray, numbers: np.ndarray) -> LineChunk:
+def _split_slow(body: bytes, offsets: np.ndarray, numbers: np.ndarray) -> _Split:
     """A block holding invalid UTF-8: decode line by line and set the bad lines aside."""
     good, good_numbers, bad = [], [], []
     for i, number in enumerate(numbers):
@@ -194,7 +265,7 @@ def _split_slow(body: bytes, offsets: np.ndarray, numbers: np.ndarray) -> LineCh
     encoded = [g.encode("utf-8") for g in good]
     new_offsets = np.concatenate(([0], np.cumsum([len(e) for e in encoded], dtype=np.int64))).astype(np.int64)
     joined = b"".join(encoded)
-    return LineChunk(
+    return _Split(
         pa.py_buffer(joined),
         new_offsets,
         pa.array(good, pa.string()),

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.table import Table
+
+
+def display_path(path: str) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def render_summary(summary: dict, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"ingest run {summary['run_id']}", show_header=True, header_style="bold")
     for column in ("file", "rows read", "written", "quarantined", "duplicate", "note"):
-        table.add_column(column, justify="left" if column in ("file", "note") else "right")
+        table.add_column(column, justify="left" if column in ("file", "note") else "right", overflow="fold")
     for item in summary["file_details"]:
         table.add_row(
-            item["path"],
+            display_path(item["path"]),
             f"{item['rows_read']:,}",
             f"{item['rows_written']:,}",
             f"{item['rows_quarantined']:,}",
@@ -36,7 +47,7 @@ def render_summary(summary: dict, console: Console | None = None) -> None:
             text = f"unknown value [bold]{warning['value']}[/bold] of {warning['field']} kept"
         console.print(f"[yellow]warning:[/yellow] {text} ({warning['rows']:,} rows)")
     console.print(
-        f"lake: {summary['lake']}   rows read {summary['rows_read']:,} = written {summary['rows_written']:,}"
+        f"lake: {display_path(summary['lake'])}   rows read {summary['rows_read']:,} = written {summary['rows_written']:,}"
         f" + quarantined {summary['rows_quarantined']:,} + duplicate {summary['rows_duplicate']:,}"
         f"   in {summary['seconds']:.2f} s"
     )

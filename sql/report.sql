@@ -1,0 +1,498 @@
+-- report: requests, spend, tokens, latency and reliability per group, for every breakdown the
+-- report shows, in one long table (the rows of `orusage report`).
+--
+-- Purpose   The standard picture: an overall total, then the chosen dimensions together and each
+--           alone (and per period with $granularity), every group with the same metrics, so the
+--           groups of one breakdown add up to its total. With $top the groups beyond the N
+--           largest by spend fold into one '(other)' group per breakdown (and period), so the
+--           totals still hold.
+-- Grain     one row per (breakdown, period, dim1, dim2, dim3, dim4, is_other)
+--           (sql/tests/report_grain_unique.sql). Breakdowns, in output order:
+--             'total'                   everything selected (the overview); period is null
+--             'period'                  one row per period (only with $granularity)
+--             'model+provider_name...'  the dimensions together (only with 2 or more)
+--             'model', ...              each dimension alone, in $dims order
+--           With $granularity every breakdown but 'total' has one row per period and group.
+-- Inputs    generations (sql/views/generations.sql), including its provider_responses.
+-- Params    $dims         VARCHAR[]  1 to 4 dimensions, from: model, provider_name, data_region,
+--                                    app_id, api_type, external_user, is_byok, finish_reason,
+--                                    service_tier, workspace_id, origin, router
+--           $granularity  VARCHAR    'day' | 'week' (ISO weeks, from Monday) | 'month' | NULL
+--           $tz           VARCHAR    IANA zone of the periods, $since and $until, e.g. 'UTC'
+--           $since        VARCHAR    local date or date-time in $tz, inclusive; NULL: no bound
+--           $until        VARCHAR    local date or date-time in $tz, exclusive; NULL: no bound
+--           $filters      MAP(VARCHAR, VARCHAR[])  dimension -> accepted labels: a row is kept
+--                                    when, for every dimension in the map, its label is one of
+--                                    the values ('(null)' matches null, '(empty)' '')
+--           $top          BIGINT     keep the N largest groups by total_cost in each breakdown,
+--                                    fold the rest into '(other)'; NULL keeps every group
+-- Output    Units: USD for money, tokens for token counts, ms for times, tokens/s for
+--           throughput; shares and rates are fractions 0..1. docs/report.md defines each column.
+--           breakdown (VARCHAR), period (DATE: first day of the period in $tz, null without
+--           $granularity and on 'total'), dim1..dim4 (VARCHAR: the label of $dims[1..4]; null
+--           when the dimension is not part of the breakdown, '(null)' for a null value,
+--           '(empty)' for an empty string, '(other)' on the folded row), is_other (BOOLEAN),
+--           first_created_at, last_created_at (TIMESTAMPTZ), requests, total_cost, usage,
+--           upstream_inference_cost, cache_discount, tokens_prompt, tokens_completion,
+--           native_tokens_prompt, native_tokens_completion, native_tokens_reasoning,
+--           native_tokens_cached, billed_tokens, spend_share, cost_per_request,
+--           cost_per_million_billed_tokens, cache_hit_rate, latency_p50_ms, latency_p90_ms,
+--           latency_p99_ms, generation_time_p50_ms, generation_time_p90_ms,
+--           generation_time_p99_ms, throughput_p50_tps, throughput_p90_tps, throughput_p99_tps,
+--           cancelled_share, streamed_share, byok_share, finish_reason_stop_share,
+--           finish_reason_length_share, finish_reason_tool_calls_share,
+--           finish_reason_content_filter_share, finish_reason_error_share,
+--           finish_reason_other_share, finish_reason_null_share, error_rate,
+--           requests_with_attempts, fallback_rate, attempts, attempt_429_share,
+--           attempt_5xx_share, attempt_other_failed_share, response_cache_hits,
+--           response_cache_hit_share
+-- By hand, in a DuckDB shell opened in the lake directory on orusage.duckdb:
+--   PREPARE report AS <the query below>;
+--   EXECUTE report(dims := ['model'], granularity := 'month', tz := 'UTC', since := NULL,
+--                  until := NULL, filters := MAP {}, top := 10);
+-- Parameters are used directly in row-level expressions (not through a settings CTE): DuckDB
+-- folds them as constants, so the columns of dimensions and filters not asked for are not read.
+with
+
+-- The generations of the period, every dimension as a text label.
+labelled as (
+    select
+        created_at,
+        case
+            when $granularity is not null
+                then cast(date_trunc($granularity, timezone($tz, created_at)) as date)
+        end as period,
+        case when model is null then '(null)' when model = '' then '(empty)' else model end as model_label,
+        case when provider_name is null then '(null)' when provider_name = '' then '(empty)' else provider_name end as provider_name_label,
+        case when data_region is null then '(null)' when data_region = '' then '(empty)' else data_region end as data_region_label,
+        coalesce(cast(app_id as varchar), '(null)') as app_id_label,
+        case when api_type is null then '(null)' when api_type = '' then '(empty)' else api_type end as api_type_label,
+        case when external_user is null then '(null)' when external_user = '' then '(empty)' else external_user end as external_user_label,
+        coalesce(cast(is_byok as varchar), '(null)') as is_byok_label,
+        case when finish_reason is null then '(null)' when finish_reason = '' then '(empty)' else finish_reason end as finish_reason_label,
+        case when service_tier is null then '(null)' when service_tier = '' then '(empty)' else service_tier end as service_tier_label,
+        case when workspace_id is null then '(null)' when workspace_id = '' then '(empty)' else workspace_id end as workspace_id_label,
+        case when origin is null then '(null)' when origin = '' then '(empty)' else origin end as origin_label,
+        case when router is null then '(null)' when router = '' then '(empty)' else router end as router_label,
+        total_cost,
+        usage,
+        upstream_inference_cost,
+        cache_discount,
+        tokens_prompt,
+        tokens_completion,
+        native_tokens_prompt,
+        native_tokens_completion,
+        native_tokens_reasoning,
+        native_tokens_cached,
+        billed_tokens,
+        cancelled,
+        streamed,
+        is_byok,
+        finish_reason,
+        attempt_count,
+        is_response_cache_hit,
+        latency,
+        generation_time,
+        throughput,
+        provider_responses
+    from generations
+    where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
+        and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
+),
+
+-- The rows the filters keep, with the labels of the chosen dimensions in slots d1..d4.
+filtered as (
+    select
+        *,
+        case $dims[1]
+            when 'model' then model_label
+            when 'provider_name' then provider_name_label
+            when 'data_region' then data_region_label
+            when 'app_id' then app_id_label
+            when 'api_type' then api_type_label
+            when 'external_user' then external_user_label
+            when 'is_byok' then is_byok_label
+            when 'finish_reason' then finish_reason_label
+            when 'service_tier' then service_tier_label
+            when 'workspace_id' then workspace_id_label
+            when 'origin' then origin_label
+            when 'router' then router_label
+        end as d1,
+        case $dims[2]
+            when 'model' then model_label
+            when 'provider_name' then provider_name_label
+            when 'data_region' then data_region_label
+            when 'app_id' then app_id_label
+            when 'api_type' then api_type_label
+            when 'external_user' then external_user_label
+            when 'is_byok' then is_byok_label
+            when 'finish_reason' then finish_reason_label
+            when 'service_tier' then service_tier_label
+            when 'workspace_id' then workspace_id_label
+            when 'origin' then origin_label
+            when 'router' then router_label
+        end as d2,
+        case $dims[3]
+            when 'model' then model_label
+            when 'provider_name' then provider_name_label
+            when 'data_region' then data_region_label
+            when 'app_id' then app_id_label
+            when 'api_type' then api_type_label
+            when 'external_user' then external_user_label
+            when 'is_byok' then is_byok_label
+            when 'finish_reason' then finish_reason_label
+            when 'service_tier' then service_tier_label
+            when 'workspace_id' then workspace_id_label
+            when 'origin' then origin_label
+            when 'router' then router_label
+        end as d3,
+        case $dims[4]
+            when 'model' then model_label
+            when 'provider_name' then provider_name_label
+            when 'data_region' then data_region_label
+            when 'app_id' then app_id_label
+            when 'api_type' then api_type_label
+            when 'external_user' then external_user_label
+            when 'is_byok' then is_byok_label
+            when 'finish_reason' then finish_reason_label
+            when 'service_tier' then service_tier_label
+            when 'workspace_id' then workspace_id_label
+            when 'origin' then origin_label
+            when 'router' then router_label
+        end as d4
+    from labelled
+    where (not map_contains($filters, 'model') or list_contains($filters['model'], model_label))
+        and (not map_contains($filters, 'provider_name') or list_contains($filters['provider_name'], provider_name_label))
+        and (not map_contains($filters, 'data_region') or list_contains($filters['data_region'], data_region_label))
+        and (not map_contains($filters, 'app_id') or list_contains($filters['app_id'], app_id_label))
+        and (not map_contains($filters, 'api_type') or list_contains($filters['api_type'], api_type_label))
+        and (not map_contains($filters, 'external_user') or list_contains($filters['external_user'], external_user_label))
+        and (not map_contains($filters, 'is_byok') or list_contains($filters['is_byok'], is_byok_label))
+        and (not map_contains($filters, 'finish_reason') or list_contains($filters['finish_reason'], finish_reason_label))
+        and (not map_contains($filters, 'service_tier') or list_contains($filters['service_tier'], service_tier_label))
+        and (not map_contains($filters, 'workspace_id') or list_contains($filters['workspace_id'], workspace_id_label))
+        and (not map_contains($filters, 'origin') or list_contains($filters['origin'], origin_label))
+        and (not map_contains($filters, 'router') or list_contains($filters['router'], router_label))
+),
+
+-- Spend of each group at the finest grain, then the groups $top keeps in each breakdown.
+group_spend as (
+    select d1, d2, d3, d4, sum(total_cost) as spend
+    from filtered
+    group by d1, d2, d3, d4
+),
+
+kept as (
+    select
+        (
+            select list(concat_ws(chr(31), d1, d2, d3, d4) order by spend desc, d1, d2, d3, d4)
+            from group_spend
+        )[1:$top] as together,
+        (
+            select list(d1 order by spend desc, d1)
+            from (select d1, sum(spend) as spend from group_spend group by d1)
+        )[1:$top] as slot1,
+        (
+            select list(d2 order by spend desc, d2)
+            from (select d2, sum(spend) as spend from group_spend group by d2)
+        )[1:$top] as slot2,
+        (
+            select list(d3 order by spend desc, d3)
+            from (select d3, sum(spend) as spend from group_spend group by d3)
+        )[1:$top] as slot3,
+        (
+            select list(d4 order by spend desc, d4)
+            from (select d4, sum(spend) as spend from group_spend group by d4)
+        )[1:$top] as slot4
+),
+
+-- Each row with its folding flags: folded_all (in the breakdown of all dimensions together)
+-- and folded1..folded4 (in the breakdown of dimension i alone).
+flagged as (
+    select
+        f.*,
+        coalesce($top is not null and not list_contains(k.together, concat_ws(chr(31), f.d1, f.d2, f.d3, f.d4)), false) as folded_all,
+        coalesce($top is not null and not list_contains(k.slot1, f.d1), false) as folded1,
+        coalesce($top is not null and not list_contains(k.slot2, f.d2), false) as folded2,
+        coalesce($top is not null and not list_contains(k.slot3, f.d3), false) as folded3,
+        coalesce($top is not null and not list_contains(k.slot4, f.d4), false) as folded4
+    from filtered as f, kept as k
+),
+
+-- Additive metrics at the finest grain; the breakdowns below add these up.
+fine_requests as (
+    select
+        period, d1, d2, d3, d4, folded_all, folded1, folded2, folded3, folded4,
+        count(*) as requests,
+        min(created_at) as first_created_at,
+        max(created_at) as last_created_at,
+        sum(total_cost) as total_cost,
+        sum(usage) as usage,
+        sum(upstream_inference_cost) as upstream_inference_cost,
+        sum(cache_discount) as cache_discount,
+        sum(tokens_prompt) as tokens_prompt,
+        sum(tokens_completion) as tokens_completion,
+        sum(native_tokens_prompt) as native_tokens_prompt,
+        sum(native_tokens_completion) as native_tokens_completion,
+        sum(native_tokens_reasoning) as native_tokens_reasoning,
+        sum(native_tokens_cached) as native_tokens_cached,
+        sum(billed_tokens) as billed_tokens,
+        count(*) filter (where cancelled) as cancelled,
+        count(*) filter (where streamed) as streamed,
+        count(*) filter (where is_byok) as byok,
+        count(*) filter (where finish_reason = 'stop') as finish_stop,
+        count(*) filter (where finish_reason = 'length') as finish_length,
+        count(*) filter (where finish_reason = 'tool_calls') as finish_tool_calls,
+        count(*) filter (where finish_reason = 'content_filter') as finish_content_filter,
+        count(*) filter (where finish_reason = 'error') as finish_error,
+        count(*) filter (
+            where finish_reason not in ('stop', 'length', 'tool_calls', 'content_filter', 'error')
+        ) as finish_other,
+        count(*) filter (where finish_reason is null) as finish_null,
+        count(attempt_count) as requests_with_attempts,
+        count(*) filter (where attempt_count > 1) as fallbacks,
+        count(*) filter (where is_response_cache_hit) as response_cache_hits
+    from flagged
+    group by period, d1, d2, d3, d4, folded_all, folded1, folded2, folded3, folded4
+),
+
+fine_attempts as (
+    select
+        f.period, f.d1, f.d2, f.d3, f.d4,
+        count(*) as attempts,
+        count(*) filter (where t.attempt.status = 429) as attempts_429,
+        count(*) filter (where t.attempt.status between 500 and 599) as attempts_5xx,
+        count(*) filter (
+            where t.attempt.status not between 200 and 299
+                and t.attempt.status <> 429
+                and t.attempt.status not between 500 and 599
+        ) as attempts_other_failed
+    from flagged as f, unnest(f.provider_responses) as t(attempt)
+    group by f.period, f.d1, f.d2, f.d3, f.d4
+),
+
+fine as (
+    select
+        r.*,
+        coalesce(a.attempts, 0) as attempts,
+        coalesce(a.attempts_429, 0) as attempts_429,
+        coalesce(a.attempts_5xx, 0) as attempts_5xx,
+        coalesce(a.attempts_other_failed, 0) as attempts_other_failed
+    from fine_requests as r
+    left join fine_attempts as a
+        on r.period is not distinct from a.period
+        and r.d1 is not distinct from a.d1
+        and r.d2 is not distinct from a.d2
+        and r.d3 is not distinct from a.d3
+        and r.d4 is not distinct from a.d4
+),
+
+-- The group keys of every breakdown: t1..t4 all dimensions together, s1..s4 each alone.
+fine_keyed as (
+    select
+        *,
+        case when folded_all then '(other)' else d1 end as t1,
+        case when folded_all and d2 is not null then '(other)' else d2 end as t2,
+        case when folded_all and d3 is not null then '(other)' else d3 end as t3,
+        case when folded_all and d4 is not null then '(other)' else d4 end as t4,
+        case when folded1 then '(other)' else d1 end as s1,
+        case when folded2 then '(other)' else d2 end as s2,
+        case when folded3 then '(other)' else d3 end as s3,
+        case when folded4 then '(other)' else d4 end as s4
+    from fine
+),
+
+rows_keyed as (
+    select
+        period, latency, generation_time, throughput, folded_all, folded1, folded2, folded3, folded4,
+        case when folded_all then '(other)' else d1 end as t1,
+        case when folded_all and d2 is not null then '(other)' else d2 end as t2,
+        case when folded_all and d3 is not null then '(other)' else d3 end as t3,
+        case when folded_all and d4 is not null then '(other)' else d4 end as t4,
+        case when folded1 then '(other)' else d1 end as s1,
+        case when folded2 then '(other)' else d2 end as s2,
+        case when folded3 then '(other)' else d3 end as s3,
+        case when folded4 then '(other)' else d4 end as s4
+    from flagged
+),
+
+rolled as (
+    select
+        case
+            when grouping(t1) = 0 then 2
+            when grouping(s1) = 0 then 3
+            when grouping(s2) = 0 then 4
+            when grouping(s3) = 0 then 5
+            when grouping(s4) = 0 then 6
+            when grouping(period) = 0 then 1
+            else 0
+        end as breakdown_order,
+        period,
+        coalesce(t1, s1) as dim1,
+        coalesce(t2, s2) as dim2,
+        coalesce(t3, s3) as dim3,
+        coalesce(t4, s4) as dim4,
+        coalesce(folded_all, folded1, folded2, folded3, folded4, false) as is_other,
+        cast(sum(requests) as bigint) as requests,
+        min(first_created_at) as first_created_at,
+        max(last_created_at) as last_created_at,
+        sum(total_cost) as total_cost,
+        sum(usage) as usage,
+        sum(upstream_inference_cost) as upstream_inference_cost,
+        sum(cache_discount) as cache_discount,
+        cast(sum(tokens_prompt) as bigint) as tokens_prompt,
+        cast(sum(tokens_completion) as bigint) as tokens_completion,
+        cast(sum(native_tokens_prompt) as bigint) as native_tokens_prompt,
+        cast(sum(native_tokens_completion) as bigint) as native_tokens_completion,
+        cast(sum(native_tokens_reasoning) as bigint) as native_tokens_reasoning,
+        cast(sum(native_tokens_cached) as bigint) as native_tokens_cached,
+        cast(sum(billed_tokens) as bigint) as billed_tokens,
+        cast(sum(cancelled) as bigint) as cancelled,
+        cast(sum(streamed) as bigint) as streamed,
+        cast(sum(byok) as bigint) as byok,
+        cast(sum(finish_stop) as bigint) as finish_stop,
+        cast(sum(finish_length) as bigint) as finish_length,
+        cast(sum(finish_tool_calls) as bigint) as finish_tool_calls,
+        cast(sum(finish_content_filter) as bigint) as finish_content_filter,
+        cast(sum(finish_error) as bigint) as finish_error,
+        cast(sum(finish_other) as bigint) as finish_other,
+        cast(sum(finish_null) as bigint) as finish_null,
+        cast(sum(requests_with_attempts) as bigint) as requests_with_attempts,
+        cast(sum(fallbacks) as bigint) as fallbacks,
+        cast(sum(response_cache_hits) as bigint) as response_cache_hits,
+        cast(sum(attempts) as bigint) as attempts,
+        cast(sum(attempts_429) as bigint) as attempts_429,
+        cast(sum(attempts_5xx) as bigint) as attempts_5xx,
+        cast(sum(attempts_other_failed) as bigint) as attempts_other_failed
+    from fine_keyed
+    group by grouping sets (
+        (),
+        (period),
+        (period, t1, t2, t3, t4, folded_all),
+        (period, s1, folded1),
+        (period, s2, folded2),
+        (period, s3, folded3),
+        (period, s4, folded4)
+    )
+),
+
+-- Quantiles need the rows themselves: one pass, every breakdown a grouping set.
+quantiles as (
+    select
+        case
+            when grouping(t1) = 0 then 2
+            when grouping(s1) = 0 then 3
+            when grouping(s2) = 0 then 4
+            when grouping(s3) = 0 then 5
+            when grouping(s4) = 0 then 6
+            when grouping(period) = 0 then 1
+            else 0
+        end as breakdown_order,
+        period,
+        coalesce(t1, s1) as dim1,
+        coalesce(t2, s2) as dim2,
+        coalesce(t3, s3) as dim3,
+        coalesce(t4, s4) as dim4,
+        coalesce(folded_all, folded1, folded2, folded3, folded4, false) as is_other,
+        quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
+        quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
+    from rows_keyed
+    group by grouping sets (
+        (),
+        (period),
+        (period, t1, t2, t3, t4, folded_all),
+        (period, s1, folded1),
+        (period, s2, folded2),
+        (period, s3, folded3),
+        (period, s4, folded4)
+    )
+),
+
+-- The breakdowns asked for (the grouping sets above cover the most: 4 dimensions, periods).
+shown as (
+    select *
+    from rolled
+    where breakdown_order = 0
+        or (breakdown_order = 1 and $granularity is not null)
+        or (breakdown_order = 2 and len($dims) >= 2)
+        or (breakdown_order >= 3 and breakdown_order - 2 <= len($dims))
+),
+
+final as (
+    select
+        case r.breakdown_order
+            when 0 then 'total'
+            when 1 then 'period'
+            when 2 then array_to_string($dims, '+')
+            else $dims[r.breakdown_order - 2]
+        end as breakdown,
+        r.period,
+        r.dim1,
+        r.dim2,
+        r.dim3,
+        r.dim4,
+        r.is_other,
+        r.first_created_at,
+        r.last_created_at,
+        r.requests,
+        r.total_cost,
+        r.usage,
+        r.upstream_inference_cost,
+        r.cache_discount,
+        r.tokens_prompt,
+        r.tokens_completion,
+        r.native_tokens_prompt,
+        r.native_tokens_completion,
+        r.native_tokens_reasoning,
+        r.native_tokens_cached,
+        r.billed_tokens,
+        r.total_cost / nullif(
+            sum(r.total_cost) over (partition by r.breakdown_order, r.period), 0
+        ) as spend_share,
+        r.total_cost / r.requests as cost_per_request,
+        r.total_cost / nullif(r.billed_tokens, 0) * 1000000 as cost_per_million_billed_tokens,
+        r.native_tokens_cached / nullif(r.native_tokens_prompt, 0) as cache_hit_rate,
+        q.latency_q[1] as latency_p50_ms,
+        q.latency_q[2] as latency_p90_ms,
+        q.latency_q[3] as latency_p99_ms,
+        q.generation_time_q[1] as generation_time_p50_ms,
+        q.generation_time_q[2] as generation_time_p90_ms,
+        q.generation_time_q[3] as generation_time_p99_ms,
+        q.throughput_q[1] as throughput_p50_tps,
+        q.throughput_q[2] as throughput_p90_tps,
+        q.throughput_q[3] as throughput_p99_tps,
+        r.cancelled / r.requests as cancelled_share,
+        r.streamed / r.requests as streamed_share,
+        r.byok / r.requests as byok_share,
+        r.finish_stop / r.requests as finish_reason_stop_share,
+        r.finish_length / r.requests as finish_reason_length_share,
+        r.finish_tool_calls / r.requests as finish_reason_tool_calls_share,
+        r.finish_content_filter / r.requests as finish_reason_content_filter_share,
+        r.finish_error / r.requests as finish_reason_error_share,
+        r.finish_other / r.requests as finish_reason_other_share,
+        r.finish_null / r.requests as finish_reason_null_share,
+        r.finish_error / r.requests as error_rate,
+        r.requests_with_attempts,
+        r.fallbacks / nullif(r.requests_with_attempts, 0) as fallback_rate,
+        r.attempts,
+        r.attempts_429 / nullif(r.attempts, 0) as attempt_429_share,
+        r.attempts_5xx / nullif(r.attempts, 0) as attempt_5xx_share,
+        r.attempts_other_failed / nullif(r.attempts, 0) as attempt_other_failed_share,
+        r.response_cache_hits,
+        r.response_cache_hits / r.requests as response_cache_hit_share,
+        r.breakdown_order
+    from shown as r
+    join quantiles as q
+        on q.breakdown_order = r.breakdown_order
+        and q.period is not distinct from r.period
+        and q.dim1 is not distinct from r.dim1
+        and q.dim2 is not distinct from r.dim2
+        and q.dim3 is not distinct from r.dim3
+        and q.dim4 is not distinct from r.dim4
+        and q.is_other = r.is_other
+)
+
+select * exclude (breakdown_order)
+from final
+order by breakdown_order, period nulls first, is_other, total_cost desc, dim1, dim2, dim3, dim4
