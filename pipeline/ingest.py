@@ -8,8 +8,10 @@ identical duplicate, and the run refuses to publish if those do not add up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import secrets
 import time
 from collections import Counter
@@ -190,10 +192,10 @@ class QuarantineWriter:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def ingest(paths: list[Path], lake_root: Path, options: Options | None = None) -> dict:
+def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *, lock: bool = True) -> dict:
     """Ingest `paths` into the lake at `lake_root`; returns the run summary (also written to
     `<lake>/_runs/<run_id>.json`). Raises OrusageError when the run cannot proceed; then the
-    lake is left as it was."""
+    lake is left as it was. `lock=False` is for a caller that already holds the lake lock."""
     options = options or Options()
     if options.schema_contract not in SCHEMA_CONTRACTS:
         raise ValueError(options.schema_contract)
@@ -202,7 +204,7 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None) -
     started = datetime.now(timezone.utc)
     state = RunState(new_run_id(started), started, load_table(), options.schema_contract)
     lake = Lake(lake_root)
-    with lake.lock(wait=options.wait):
+    with lake.lock(wait=options.wait) if lock else contextlib.nullcontext():
         lake.clean_stale()
         try:
             summary = _run(lake, files, state, options, clock)
@@ -210,8 +212,6 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None) -
             raise _disk_error(exc, "writing the run's files") from exc
         finally:
             if lake.staging.exists():
-                import shutil
-
                 shutil.rmtree(lake.staging, ignore_errors=True)
         lake.clean_stale()
     return summary
