@@ -304,7 +304,7 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
         if any(r.startswith("line:") for r in already):
             continue
         flagged = {r.split(":", 1)[0].split("[", 1)[0] for r in already}
-        more = [r for r in found if r.split(":", 1)[0] not in flagged]
+        more = [r for r in found if r.split(":", 1)[0].split("[", 1)[0] not in flagged]
         if more:
             reasons.setdefault(row, []).extend(more)
 

@@ -34,7 +34,7 @@ def _finite(data: pa.PolarsData) -> pl.LazyFrame:
     return data.lazyframe.select(pl.col(data.key).is_finite() | pl.col(data.key).is_null())
 
 
-def _attempts_all(data: pa.PolarsData, member: str, rule: pl.Expr) -> pl.LazyFrame:
+def _attempts_all(data: pa.PolarsData, rule: pl.Expr) -> pl.LazyFrame:
     ok = pl.col(data.key).list.eval(rule.fill_null(True)).list.all()
     return data.lazyframe.select(ok.fill_null(True))
 
@@ -42,28 +42,28 @@ def _attempts_all(data: pa.PolarsData, member: str, rule: pl.Expr) -> pl.LazyFra
 def _checks(field: Field, table: FieldTable) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if field.nonempty:
-        checks.append(pa.Check.str_length(min_value=1, error="non-empty string"))
+        checks.append(pa.Check.str_length(min_value=1, error="must be a non-empty string"))
     if field.ge0:
-        checks.append(pa.Check.ge(0, error=">= 0"))
+        checks.append(pa.Check.ge(0, error="must be >= 0"))
     if field.type == "float":
-        checks.append(pa.Check(_finite, name="finite", error="finite number"))
+        checks.append(pa.Check(_finite, name="finite", error="must be a finite number"))
     if field.type == "provider_responses":
         for member in table.attempt_fields:
             value = pl.element().struct.field(member.name)
             if member.ge0:
                 checks.append(
                     pa.Check(
-                        functools.partial(_attempts_all, member=member.name, rule=value >= 0),
+                        functools.partial(_attempts_all, rule=value >= 0),
                         name=f"{member.name} >= 0",
-                        error=f"[].{member.name} >= 0",
+                        error=f"[].{member.name} must be >= 0",
                     )
                 )
             if member.type == "float":
                 checks.append(
                     pa.Check(
-                        functools.partial(_attempts_all, member=member.name, rule=value.is_finite()),
+                        functools.partial(_attempts_all, rule=value.is_finite()),
                         name=f"{member.name} finite",
-                        error=f"[].{member.name} finite number",
+                        error=f"[].{member.name} must be a finite number",
                     )
                 )
     return checks
@@ -92,13 +92,17 @@ def failure_reasons(frame: pl.DataFrame, table: FieldTable | None = None) -> dic
     unplaced = []
     for row in cases.iter_rows(named=True):
         column, check, case, index = row["column"], row["check"], row["failure_case"], row["index"]
-        text = f"{column}: {_describe(check)}"
-        if check not in ("not_nullable",) and case is not None and len(str(case)) <= 200:
-            text += f" (got {case})"
+        text = _describe(column, check)
+        if check != "not_nullable" and not check.startswith("[].") and case is not None and len(str(case)) <= 200:
+            text += f" (got {case})" if case != "" else " (got '')"
         if index is None:
             unplaced.append(text)
             continue
         reasons.setdefault(int(index), []).append(text)
+    for row, texts in reasons.items():
+        # pandera counts NaN as null in a float column; a NaN is reported as not finite instead.
+        not_finite = {t.split(":", 1)[0] for t in texts if "must be a finite number" in t}
+        reasons[row] = [t for t in texts if not (t.endswith(": must not be null") and t.split(":", 1)[0] in not_finite)]
     if unplaced:
         # A schema-level failure (a column's dtype) means the reader and the table disagree:
         # a bug, not bad input. Never let it pass silently.
@@ -106,9 +110,11 @@ def failure_reasons(frame: pl.DataFrame, table: FieldTable | None = None) -> dic
     return reasons
 
 
-def _describe(check: str) -> str:
+def _describe(column: str, check: str) -> str:
+    """`field: rule` for a pandera failure; attempt rules name the member (`provider_responses[].status`)."""
     if check == "not_nullable":
-        return "must not be null"
+        return f"{column}: must not be null"
     if check.startswith("[]."):
-        return check[3:]
-    return f"must be {check}" if check[:1] in "<>=nf" else check
+        member, _, rule = check[3:].partition(" ")
+        return f"{column}[].{member}: {rule}"
+    return f"{column}: {check}"

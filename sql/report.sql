@@ -55,7 +55,7 @@
 with
 
 -- The generations of the period, every dimension as a text label.
-labelled as (
+labelled as not materialized (
     select
         created_at,
         case
@@ -101,7 +101,7 @@ labelled as (
 ),
 
 -- The rows the filters keep, with the labels of the chosen dimensions in slots d1..d4.
-filtered as (
+filtered as not materialized (
     select
         *,
         case $dims[1]
@@ -179,6 +179,7 @@ filtered as (
 group_spend as (
     select d1, d2, d3, d4, sum(total_cost) as spend
     from filtered
+    where $top is not null
     group by d1, d2, d3, d4
 ),
 
@@ -208,7 +209,7 @@ kept as (
 
 -- Each row with its folding flags: folded_all (in the breakdown of all dimensions together)
 -- and folded1..folded4 (in the breakdown of dimension i alone).
-flagged as (
+flagged as not materialized (
     select
         f.*,
         coalesce($top is not null and not list_contains(k.together, concat_ws(chr(31), f.d1, f.d2, f.d3, f.d4)), false) as folded_all,
@@ -302,20 +303,6 @@ fine_keyed as (
     from fine
 ),
 
-rows_keyed as (
-    select
-        period, latency, generation_time, throughput, folded_all, folded1, folded2, folded3, folded4,
-        case when folded_all then '(other)' else d1 end as t1,
-        case when folded_all and d2 is not null then '(other)' else d2 end as t2,
-        case when folded_all and d3 is not null then '(other)' else d3 end as t3,
-        case when folded_all and d4 is not null then '(other)' else d4 end as t4,
-        case when folded1 then '(other)' else d1 end as s1,
-        case when folded2 then '(other)' else d2 end as s2,
-        case when folded3 then '(other)' else d3 end as s3,
-        case when folded4 then '(other)' else d4 end as s4
-    from flagged
-),
-
 rolled as (
     select
         case
@@ -376,37 +363,76 @@ rolled as (
     )
 ),
 
--- Quantiles need the rows themselves: one pass, every breakdown a grouping set.
-quantiles as (
+-- Quantiles need the rows themselves: one pass over the rows, every breakdown a grouping set
+-- of the unfolded labels; the groups $top folds get theirs from the folded rows alone.
+quantiles_kept as (
     select
         case
-            when grouping(t1) = 0 then 2
-            when grouping(s1) = 0 then 3
-            when grouping(s2) = 0 then 4
-            when grouping(s3) = 0 then 5
-            when grouping(s4) = 0 then 6
+            when grouping(d1, d2, d3, d4) = 0 then 2
+            when grouping(d1) = 0 then 3
+            when grouping(d2) = 0 then 4
+            when grouping(d3) = 0 then 5
+            when grouping(d4) = 0 then 6
             when grouping(period) = 0 then 1
             else 0
         end as breakdown_order,
-        period,
-        coalesce(t1, s1) as dim1,
-        coalesce(t2, s2) as dim2,
-        coalesce(t3, s3) as dim3,
-        coalesce(t4, s4) as dim4,
-        coalesce(folded_all, folded1, folded2, folded3, folded4, false) as is_other,
+        period, d1 as dim1, d2 as dim2, d3 as dim3, d4 as dim4,
+        false as is_other,
         quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
         quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
         quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
-    from rows_keyed
+    from filtered
     group by grouping sets (
-        (),
-        (period),
-        (period, t1, t2, t3, t4, folded_all),
-        (period, s1, folded1),
-        (period, s2, folded2),
-        (period, s3, folded3),
-        (period, s4, folded4)
+        (), (period), (period, d1, d2, d3, d4), (period, d1), (period, d2), (period, d3), (period, d4)
     )
+),
+
+quantiles_folded as (
+    select
+        2 as breakdown_order, period,
+        '(other)' as dim1,
+        case when any_value(d2) is not null then '(other)' end as dim2,
+        case when any_value(d3) is not null then '(other)' end as dim3,
+        case when any_value(d4) is not null then '(other)' end as dim4,
+        true as is_other,
+        quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
+        quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
+    from flagged where folded_all group by period
+    union all
+    select
+        3, period, '(other)', null, null, null, true,
+        quantile_cont(latency, [0.5, 0.9, 0.99]),
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
+        quantile_cont(throughput, [0.5, 0.9, 0.99])
+    from flagged where folded1 group by period
+    union all
+    select
+        4, period, null, '(other)', null, null, true,
+        quantile_cont(latency, [0.5, 0.9, 0.99]),
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
+        quantile_cont(throughput, [0.5, 0.9, 0.99])
+    from flagged where folded2 group by period
+    union all
+    select
+        5, period, null, null, '(other)', null, true,
+        quantile_cont(latency, [0.5, 0.9, 0.99]),
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
+        quantile_cont(throughput, [0.5, 0.9, 0.99])
+    from flagged where folded3 group by period
+    union all
+    select
+        6, period, null, null, null, '(other)', true,
+        quantile_cont(latency, [0.5, 0.9, 0.99]),
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
+        quantile_cont(throughput, [0.5, 0.9, 0.99])
+    from flagged where folded4 group by period
+),
+
+quantiles as (
+    select * from quantiles_kept
+    union all
+    select * from quantiles_folded
 ),
 
 -- The breakdowns asked for (the grouping sets above cover the most: 4 dimensions, periods).
