@@ -46,3 +46,23 @@ class LockHeld(OrusageError):
         )
         self.pid = pid
         self.started = started
+
+
+# --- scheduled operation (run, check, compact, prune, quarantine replay) ----------------------
+EXIT_ALERT = 3  # `orusage check` / `orusage run`: a budget is exceeded or an anomaly was found
+
+
+class ConfigError(OrusageError):
+    """A configuration file, environment variable or flag holds an unknown key or a bad value."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, key: str, what: str, fix: str, source: str | None = None):
+        where = f" (in {source})" if source else ""
+        super().__init__(f"setting {key}{where}: {what}", fix)
+        self.key = key
+        self.source = source
+
+
+class QuarantineRatioExceeded(OrusageError):
+    """A run kept its good rows, but quarantined a larger share than the configured maximum."""

@@ -45,11 +45,12 @@ def render_summary(summary: dict, console: Console | None = None) -> None:
             text = f"unknown top-level key [bold]{warning['value']}[/bold] kept in _extra"
         else:
             text = f"unknown value [bold]{warning['value']}[/bold] of {warning['field']} kept"
-        console.print(f"[yellow]warning:[/yellow] {text} ({warning['rows']:,} rows)")
+        console.print(f"[yellow]warning:[/yellow] {text} ({warning['rows']:,} rows)", soft_wrap=True)
     console.print(
         f"lake: {display_path(summary['lake'])}   rows read {summary['rows_read']:,} = written {summary['rows_written']:,}"
         f" + quarantined {summary['rows_quarantined']:,} + duplicate {summary['rows_duplicate']:,}"
-        f"   in {summary['seconds']:.2f} s"
+        f"   in {summary['seconds']:.2f} s",
+        soft_wrap=True,
     )
     if summary["rows_quarantined"]:
         console.print("see the quarantined rows and their reasons with: orusage quarantine")
