@@ -10,6 +10,7 @@ from rich.table import Table
 
 from pipeline.errors import OrusageError
 from pipeline.lake import Lake
+from pipeline.summary import console_for_output
 
 
 def _files(lake_root: Path) -> list[str]:
@@ -64,7 +65,7 @@ def find_rows(lake_root: Path, where: str) -> list[dict]:
 
 
 def render_rows(rows: list[dict], lake_root: Path, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or console_for_output()
     if not rows:
         console.print(f"The quarantine of {lake_root} is empty.")
         return
@@ -83,7 +84,7 @@ def render_rows(rows: list[dict], lake_root: Path, console: Console | None = Non
 
 
 def render_full(rows: list[dict], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or console_for_output()
     for row in rows:
         console.print(f"[bold]{row['source_file']}:{row['source_line']}[/bold]  run {row['run_id']}")
         for reason in row["reasons"]:

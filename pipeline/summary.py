@@ -17,28 +17,37 @@ def display_path(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def console_for_output() -> Console:
+    """A terminal console; when output is piped (cron, files), a fixed width wide enough for
+    the tables instead of rich's default 80 columns."""
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
 def render_summary(summary: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or console_for_output()
+    skipped = any(item["skipped"] for item in summary["file_details"])
     table = Table(title=f"ingest run {summary['run_id']}", show_header=True, header_style="bold")
-    for column in ("file", "rows read", "written", "quarantined", "duplicate", "note"):
+    columns = ["file", "rows read", "written", "quarantined", "duplicate"] + (["note"] if skipped else [])
+    for column in columns:
         table.add_column(column, justify="left" if column in ("file", "note") else "right", overflow="fold")
     for item in summary["file_details"]:
-        table.add_row(
+        cells = [
             display_path(item["path"]),
             f"{item['rows_read']:,}",
             f"{item['rows_written']:,}",
             f"{item['rows_quarantined']:,}",
             f"{item['rows_duplicate']:,}",
-            f"skipped: {item['skipped']}" if item["skipped"] else "",
-        )
-    table.add_row(
-        "[bold]total[/bold]",
+        ]
+        table.add_row(*cells, *([f"skipped: {item['skipped']}" if item["skipped"] else ""] if skipped else []))
+    total = [
+        f"[bold]total ({summary['files']} read, {summary['files_skipped']} skipped)[/bold]",
         f"{summary['rows_read']:,}",
         f"{summary['rows_written']:,}",
         f"{summary['rows_quarantined']:,}",
         f"{summary['rows_duplicate']:,}",
-        f"{summary['files']} read, {summary['files_skipped']} skipped",
-    )
+    ]
+    table.add_row(*total, *([""] if skipped else []))
     console.print(table)
     for warning in summary["warnings"]:
         if warning["kind"] == "extra_key":
