@@ -30,7 +30,7 @@ from pipeline.errors import LakeError, OrusageError
 from pipeline.lake import Lake, _disk_error
 from pipeline.parse import Parser
 from pipeline.read import DEFAULT_CHUNK_BYTES, discover, iter_chunks, sha256_of
-from pipeline.schema import FieldTable, lake_arrow_schema, load_table
+from pipeline.schema import FieldTable, dictionary_columns, lake_arrow_schema, load_table
 from pipeline.threads import Background, prefetch
 from pipeline.validate import failure_reasons
 
@@ -114,6 +114,7 @@ class PartitionWriter:
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.seq = 0
         self.paths: list[Path] = []
+        self.dictionary = dictionary_columns()
 
     def add(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
@@ -138,7 +139,7 @@ class PartitionWriter:
                 self.seq += 1
                 path = self.root / f"date={date}" / f"part-{self.run_id}-{self.seq:05d}.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+                writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self.dictionary)
                 self.writers[date] = writer
                 self.paths.append(path)
             writer.write_table(pa.concat_tables(parts))
@@ -395,9 +396,13 @@ ORDER BY r._source_file, r._source_line
 """
 
 
-def _settle_duplicates(lake, version: Path, new_files: list[Path], state: RunState, quarantine, schema, work: Path):
+def _settle_duplicates(
+    lake, version: Path, new_files: list[Path], state: RunState, quarantine, schema, work: Path, raw_lines=None
+):
     """Drop identical duplicates and quarantine conflicting ones, by id, within the run and
-    against the lake; the copy kept first stays."""
+    against the lake; the copy kept first stays. `raw_lines(source_file, line_numbers) -> {line:
+    text}` gives the raw text of conflicting rows (default: read from the source file; a
+    quarantine replay passes the quarantined text instead)."""
     if not new_files:
         return
     new_set = set(new_files)
@@ -447,7 +452,8 @@ def _settle_duplicates(lake, version: Path, new_files: list[Path], state: RunSta
         if kept.num_rows:
             pq.write_table(kept, filename, compression="zstd")
     for source, items in conflicts.items():
-        raws = _fetch_lines(Path(source), {row["_source_line"] for row in items})
+        wanted = {row["_source_line"] for row in items}
+        raws = raw_lines(source, wanted) if raw_lines is not None else _fetch_lines(Path(source), wanted)
         quarantine.add(
             source,
             [row["_source_line"] for row in items],

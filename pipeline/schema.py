@@ -36,6 +36,7 @@ class Field:
     since: str | None = None
     checks: tuple[str, ...] = ()
     enum: tuple[str, ...] | None = None  # an open enum's known values
+    high_cardinality: bool = False  # storage hint: no Parquet dictionary encoding
 
     @property
     def nonempty(self) -> bool:
@@ -88,6 +89,7 @@ def _field(raw: dict, *, nullable: bool | None = None, absent_ok: bool | None = 
         since=raw.get("since"),
         checks=tuple(checks),
         enum=enum,
+        high_cardinality=raw.get("high_cardinality", False),
     )
 
 
@@ -139,6 +141,16 @@ def lake_arrow_schema(table: FieldTable | None = None) -> pa.Schema:
     table = table or load_table()
     lineage = [pa.field(f.name, arrow_type(f, table), nullable=f.nullable) for f in table.lineage_fields]
     return pa.schema(list(record_arrow_schema(table)) + lineage)
+
+
+def dictionary_columns(table: FieldTable | None = None) -> list[str]:
+    """Lake columns worth Parquet dictionary encoding: strings with repeated values."""
+    table = table or load_table()
+    return [
+        f.name
+        for f in table.fields + table.lineage_fields
+        if f.type == "string" and not f.high_cardinality and f.name != "_extra"
+    ]
 
 
 # --- DuckDB ------------------------------------------------------------------------------------

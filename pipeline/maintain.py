@@ -1,0 +1,330 @@
+"""Keeping the lake healthy: compaction of small files and retention by whole partitions.
+
+Both write the way an ingest does: take the lake lock, build a private version from hard links
+of the current one (`Lake.new_version`), change files in it, and publish it with one atomic swap
+of `current`. A reader holds the old version or the new one, never a mix; the old version's files
+stay on disk (through their hard links) for a reader still on it.
+
+Compaction rewrites the small files of a `date=` partition into as few files as it can
+(`rows_per_file` rows at most each) through the declared Arrow schema, zstd-compressed, lineage
+columns included, keeping each id once (the copy ingested first). Files already large are left
+alone. Every row of the old files is accounted for before the new version is published.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import LakeError, OrusageError
+from pipeline.ingest import new_run_id
+from pipeline.lake import Lake, _disk_error
+from pipeline.schema import lake_arrow_schema
+
+ROWS_PER_FILE = 1_000_000
+SMALL_FILE_BYTES = 64 * 1024 * 1024
+BATCH_ROWS = 100_000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
+
+# compact_partition: the rows of one partition's small files, each id once, in created_at order.
+#   Grain    one row per id (the copy with the earliest _ingested_at, then _run_id, _source_file,
+#            _source_line); ids also present in the partition's large files are left out.
+#   Inputs   $files (VARCHAR[]) the small files; $large (VARCHAR[]) the large files of the same
+#            partition (a placeholder when $has_large is false); $has_large (BOOLEAN).
+#   Output   every column of the lake's declared schema, in its order.
+COMPACT_SQL = """
+SELECT *
+FROM read_parquet($files)
+WHERE NOT ($has_large AND id IN (SELECT id FROM read_parquet($large)))
+QUALIFY row_number() OVER (
+    PARTITION BY id ORDER BY _ingested_at, _run_id, _source_file, _source_line
+) = 1
+ORDER BY created_at, id
+"""
+
+# compact_expected: what COMPACT_SQL must return, counted before anything is written.
+COUNT_SQL = """
+SELECT count(*) AS rows, count(DISTINCT id) FILTER (
+    WHERE NOT ($has_large AND id IN (SELECT id FROM read_parquet($large)))
+) AS keep
+FROM read_parquet($files)
+"""
+
+
+def parse_duration(text: str) -> int:
+    """`400d` -> 400, `8w` -> 56 (days); raises ValueError otherwise."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ValueError(f"expected a duration like 400d or 8w, got {text!r}")
+    count, unit = int(match.group(1)), match.group(2)
+    return count * (7 if unit == "w" else 1)
+
+
+def _partitions(version: Path) -> dict[str, list[Path]]:
+    root = version / "generations"
+    if not root.exists():
+        return {}
+    out = {}
+    for directory in sorted(root.glob("date=*")):
+        if directory.is_dir():
+            out[directory.name.removeprefix("date=")] = sorted(directory.glob("*.parquet"))
+    return out
+
+
+def _require_version(lake: Lake) -> Path:
+    version = lake.current_version()
+    if version is None:
+        raise OrusageError(f"no lake at {lake.root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
+    return version
+
+
+def _connect(work: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET memory_limit = '1GB'")
+    work.mkdir(parents=True, exist_ok=True)
+    con.execute("SET temp_directory = ?", [str(work / "duckdb-tmp")])
+    return con
+
+
+def _write_summary(version: Path, summary: dict) -> None:
+    (version / "_runs").mkdir(exist_ok=True)
+    (version / "_runs" / f"{summary['run_id']}.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def maintenance_summary(command: str, run_id: str, started: datetime, lake: Lake) -> dict:
+    """A run summary with the keys of an ingest summary (no input files, no rows read), so that
+    `_runs/*.json` and the `runs` view stay uniform; `command` tells what the run did."""
+    return {
+        "run_id": run_id,
+        "command": command,
+        "started_at": started.isoformat().replace("+00:00", "Z"),
+        "lake": str(lake.root.resolve()),
+        "schema_contract": None,
+        "files": 0,
+        "files_skipped": 0,
+        "rows_read": 0,
+        "rows_written": 0,
+        "rows_quarantined": 0,
+        "rows_duplicate": 0,
+        "warnings": [],
+        "seconds": 0.0,
+        "file_details": [],
+    }
+
+
+# --- compact -------------------------------------------------------------------------------------
+
+
+def compact(
+    lake_root: Path,
+    partition: str | None = None,
+    *,
+    wait: float = 0.0,
+    rows_per_file: int = ROWS_PER_FILE,
+    small_file_bytes: int = SMALL_FILE_BYTES,
+) -> dict:
+    """Merge the small files of each partition (or of `partition`, a `YYYY-MM-DD` date) that has
+    two or more of them; publish the result as one new version. Returns a summary whose
+    `partitions` lists what was merged; when nothing needed merging nothing is published."""
+    if partition is not None and not _DATE.match(partition):
+        raise OrusageError(f"--partition {partition!r} is not a date", "Give it as YYYY-MM-DD, e.g. 2026-10-01.")
+    clock = time.monotonic()
+    lake = Lake(lake_root)
+    with lake.lock(wait=wait):
+        lake.clean_stale()
+        current = _require_version(lake)
+        partitions = _partitions(current)
+        if partition is not None:
+            if partition not in partitions:
+                raise OrusageError(
+                    f"the lake has no partition date={partition}",
+                    "List them with `ls <lake>/generations/`, or leave out --partition.",
+                )
+            partitions = {partition: partitions[partition]}
+        plan = {}
+        for day, files in partitions.items():
+            small = [f for f in files if f.stat().st_size < small_file_bytes]
+            if len(small) >= 2:
+                plan[day] = (small, [f for f in files if f not in small])
+        started = datetime.now(timezone.utc)
+        run_id = new_run_id(started)
+        summary = maintenance_summary("compact", run_id, started, lake)
+        summary["partitions"] = []
+        if not plan:
+            summary["seconds"] = round(time.monotonic() - clock, 3)
+            return summary
+        version = lake.new_version(run_id)
+        work = lake.staging / run_id
+        try:
+            con = _connect(work)
+            try:
+                for day, (small, large) in plan.items():
+                    summary["partitions"].append(
+                        _compact_partition(con, version, day, small, large, run_id, rows_per_file)
+                    )
+            finally:
+                con.close()
+            summary["seconds"] = round(time.monotonic() - clock, 3)
+            _write_summary(version, summary)
+            lake.publish(version)
+        except OSError as exc:
+            raise _disk_error(exc, "compacting the lake") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if version.exists():  # not published: drop the private version
+                shutil.rmtree(version, ignore_errors=True)
+        lake.clean_stale()
+    return summary
+
+
+def _compact_partition(con, version: Path, day: str, small: list[Path], large: list[Path], run_id: str, rows_per_file: int) -> dict:
+    """Rewrite one partition's small files (as hard links in `version`) into few large ones."""
+    schema = lake_arrow_schema()
+    directory = version / "generations" / f"date={day}"
+    files = [str(directory / f.name) for f in small]
+    large_files = [str(directory / f.name) for f in large]
+    params = {"files": files, "large": large_files or files[:1], "has_large": bool(large_files)}
+    rows_before, expected = con.execute(COUNT_SQL, params).fetchall()[0]
+    written: list[Path] = []
+    writer: pq.ParquetWriter | None = None
+    in_file = 0
+    total = 0
+    try:
+        reader = con.sql(COMPACT_SQL, params=params).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+            offset = 0
+            while offset < table.num_rows:
+                if writer is None or in_file >= rows_per_file:
+                    if writer is not None:
+                        writer.close()
+                    path = directory / f"part-{run_id}-c{len(written) + 1:05d}.parquet.tmp"
+                    writer = pq.ParquetWriter(path, schema, compression="zstd")
+                    written.append(path)
+                    in_file = 0
+                take = min(rows_per_file - in_file, table.num_rows - offset)
+                writer.write_table(table.slice(offset, take))
+                offset += take
+                in_file += take
+                total += take
+    finally:
+        if writer is not None:
+            writer.close()
+    if total != expected:
+        raise LakeError(
+            f"compacting date={day} wrote {total} rows where {expected} distinct ids were expected",
+            "Nothing was published; please report this as a bug.",
+        )
+    for f in files:
+        Path(f).unlink()
+    final = []
+    for path in written:
+        target = path.with_name(path.name.removesuffix(".tmp"))
+        path.rename(target)
+        final.append(target.name)
+    return {
+        "date": day,
+        "files_before": len(small) + len(large),
+        "files_merged": len(small),
+        "files_after": len(large) + len(final),
+        "rows_before": rows_before,
+        "rows_after": total,
+        "duplicates_dropped": rows_before - total,
+        "new_files": final,
+    }
+
+
+# --- prune ---------------------------------------------------------------------------------------
+
+
+def prune_plan(version: Path, cutoff: date) -> list[dict]:
+    """Partitions of `version` whose date is before `cutoff`, with their files, rows and bytes
+    (row counts from the Parquet footers)."""
+    plan = []
+    for day, files in _partitions(version).items():
+        try:
+            when = date.fromisoformat(day)
+        except ValueError:
+            continue
+        if when < cutoff:
+            plan.append(
+                {
+                    "date": day,
+                    "files": len(files),
+                    "rows": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
+                    "bytes": sum(f.stat().st_size for f in files),
+                }
+            )
+    return plan
+
+
+def prune(
+    lake_root: Path,
+    older_than_days: int,
+    *,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    today: date | None = None,
+) -> dict:
+    """Drop every partition whose UTC date is more than `older_than_days` days before `today`
+    (UTC). A dry run only reads (no lock, nothing written) and returns the same plan the real run
+    would carry out on the same lake."""
+    if older_than_days < 0:
+        raise ValueError(older_than_days)
+    clock = time.monotonic()
+    today = today or datetime.now(timezone.utc).date()
+    cutoff = today - timedelta(days=older_than_days)
+    lake = Lake(lake_root)
+
+    def result(plan: list[dict], run_id: str | None) -> dict:
+        return {
+            "run_id": run_id,
+            "dry_run": dry_run,
+            "older_than_days": older_than_days,
+            "cutoff": cutoff.isoformat(),
+            "partitions": plan,
+            "files": sum(p["files"] for p in plan),
+            "rows": sum(p["rows"] for p in plan),
+            "bytes": sum(p["bytes"] for p in plan),
+            "seconds": round(time.monotonic() - clock, 3),
+        }
+
+    if dry_run:
+        return result(prune_plan(_require_version(lake), cutoff), None)
+    with lake.lock(wait=wait):
+        lake.clean_stale()
+        plan = prune_plan(_require_version(lake), cutoff)
+        if not plan:
+            return result(plan, None)
+        started = datetime.now(timezone.utc)
+        run_id = new_run_id(started)
+        version = lake.new_version(run_id)
+        try:
+            for item in plan:
+                shutil.rmtree(version / "generations" / f"date={item['date']}")
+            out = result(plan, run_id)
+            summary = maintenance_summary("prune", run_id, started, lake)
+            summary.update(
+                {k: out[k] for k in ("cutoff", "partitions", "older_than_days")},
+                rows_pruned=out["rows"],
+                seconds=out["seconds"],
+            )
+            _write_summary(version, summary)
+            lake.publish(version)
+        except OSError as exc:
+            raise _disk_error(exc, "pruning the lake") from exc
+        finally:
+            if version.exists():
+                shutil.rmtree(version, ignore_errors=True)
+        lake.clean_stale()
+    return out
