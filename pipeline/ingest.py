@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.errors import LakeError, OrusageError
-from pipeline.lake import Lake, _disk_error
+from pipeline.errors import LakeError
+from pipeline.lake import Lake, disk_error
 from pipeline.parse import Parser
 from pipeline.read import DEFAULT_CHUNK_BYTES, discover, iter_chunks, sha256_of
 from pipeline.schema import FieldTable, dictionary_columns, lake_arrow_schema, load_table
@@ -210,7 +210,7 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
         try:
             summary = _run(lake, files, state, options, clock)
         except OSError as exc:
-            raise _disk_error(exc, "writing the run's files") from exc
+            raise disk_error(exc, "writing the run's files") from exc
         finally:
             if lake.staging.exists():
                 shutil.rmtree(lake.staging, ignore_errors=True)
@@ -244,7 +244,7 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
             rows = 0
             # Reading and parsing run one chunk ahead in a worker thread; validation and
             # writing take batches of about BATCH_ROWS rows (pandera's cost is mostly per call).
-            for chunk in prefetch(lambda: iter_chunks(path, options.chunk_bytes), prepare=parser.prepare):
+            for chunk in prefetch(lambda path=path: iter_chunks(path, options.chunk_bytes), prepare=parser.prepare):
                 batch.append(chunk)
                 rows += chunk.parsed.num_rows
                 if rows >= BATCH_ROWS:
@@ -578,7 +578,3 @@ def _write_manifest(version: Path, state: RunState) -> None:
     columns["ingested_at"] = [state.started] * len(read)
     table = pa.table({name: columns[name] for name in MANIFEST_SCHEMA.names}, schema=MANIFEST_SCHEMA)
     pq.write_table(table, version / "_manifest" / f"{state.run_id}.parquet")
-
-
-def is_error(exc: BaseException) -> bool:
-    return isinstance(exc, OrusageError)

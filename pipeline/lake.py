@@ -39,7 +39,7 @@ def default_lake() -> Path:
     return Path(os.environ.get("ORUSAGE_LAKE") or "lake")
 
 
-def _disk_error(exc: OSError, what: str) -> LakeError:
+def disk_error(exc: OSError, what: str) -> LakeError:
     if exc.errno == errno.ENOSPC:
         return LakeError(f"the disk is full while {what}", "Free some space and run again; the lake was not changed.")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -81,7 +81,7 @@ class Lake:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise _disk_error(exc, f"creating the lake at {self.root}") from exc
+            raise disk_error(exc, f"creating the lake at {self.root}") from exc
         try:
             deadline = time.monotonic() + max(wait, 0.0)
             while True:
@@ -137,7 +137,7 @@ class Lake:
                     for f in files:
                         os.link(Path(src_dir) / f, target / rel / f)
         except OSError as exc:
-            raise _disk_error(exc, "preparing a new lake version") from exc
+            raise disk_error(exc, "preparing a new lake version") from exc
         return target
 
     def publish(self, version_dir: Path) -> Path:
@@ -162,7 +162,7 @@ class Lake:
             os.replace(link_tmp, self.current_link)
             _fsync_dir(self.root)
         except OSError as exc:
-            raise _disk_error(exc, "publishing the new lake version") from exc
+            raise disk_error(exc, "publishing the new lake version") from exc
         return final
 
     # --- reads ----------------------------------------------------------------------------
