@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.errors import LakeError
 from pipeline.lake import Lake, disk_error
 from pipeline.parse import Parser
@@ -156,6 +157,14 @@ class PartitionWriter:
         self._close_writers()
         return self.paths
 
+    def abort(self) -> None:
+        """Close without flushing, ignoring write errors (the run is being abandoned)."""
+        self.pending.clear()
+        for writer in self.writers.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+        self.writers.clear()
+
 
 class QuarantineWriter:
     def __init__(self, path: Path, run_id: str, now: datetime):
@@ -188,6 +197,13 @@ class QuarantineWriter:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            self.writer = None
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+            self.writer = None
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -254,17 +270,25 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
                 _process_batch(batch, stats, state, background, quarantine, schema)
         background.close()
         new_files = writer.close()
+        _settle_duplicates(lake, version, new_files, state, quarantine, schema, work)
+        quarantine.close()
+        warnings = _warnings(new_files, state.table)
+        summary = _summary(state, warnings, lake, clock)
+        _check_conservation(summary)
+        if summary["files"] == 0:
+            shutil.rmtree(version, ignore_errors=True)
+            return summary  # nothing new: the lake stays exactly as it was
+        _write_manifest(version, state)
+        (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    except BaseException:
+        # Nothing of this run is published: release the open files and drop its version.
+        background.abort()
+        writer.abort()
+        quarantine.abort()
+        shutil.rmtree(version, ignore_errors=True)
+        raise
     finally:
         parser.close()
-    _settle_duplicates(lake, version, new_files, state, quarantine, schema, work)
-    quarantine.close()
-    warnings = _warnings(new_files, state.table)
-    summary = _summary(state, warnings, lake, clock)
-    _check_conservation(summary)
-    if summary["files"] == 0:
-        return summary  # nothing new: the lake stays exactly as it was
-    _write_manifest(version, state)
-    (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
     lake.publish(version)
     summary["seconds"] = round(time.monotonic() - clock, 3)
     return summary
@@ -350,8 +374,16 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
 def duplicates_sql(table: FieldTable) -> str:
     """Rows of the run's new files whose id was kept before (earlier in the run, or in the lake),
     with the verdict: `duplicate` when the content (every record field and `_extra`) is identical
-    to the copy kept, else `conflict`. Only ids seen twice are ever compared in full."""
+    to the copy kept, else `conflict`. Only ids seen twice are ever compared in full.
+
+    Dashboard CSV rows (csv_import.py) hold fewer fields: when either copy came from a CSV file
+    it is a `duplicate` when both agree on the fields the CSV fills (`csv_agreement_sql`), and
+    within a run a JSONL copy is kept before a CSV copy of the same record."""
     content = ", ".join(f'"{name}" := "{name}"' for name in table.names) + ", _extra := _extra"
+    # CSV copies (csv_import.py): compared on the fields the CSV fills.
+    kept = "coalesce(o.content, r.first_content)"
+    new_csv = csv_source_sql("r._source_file")
+    kept_csv = csv_source_sql("coalesce(o._source_file, r.first_file)")
     return f"""
 WITH new_ids AS (
     SELECT id, _source_file FROM read_parquet($new_files)
@@ -381,11 +413,13 @@ ranked AS (
         first_value(c._source_file) OVER w AS first_file,
         first_value(c._source_line) OVER w AS first_line
     FROM cand c
-    WINDOW w AS (PARTITION BY c.id ORDER BY c.ord, c._source_line
+    WINDOW w AS (PARTITION BY c.id ORDER BY {csv_source_sql("c._source_file")}, c.ord, c._source_line
                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 )
 SELECT r.id, r.filename, r._source_file, r._source_line,
-    CASE WHEN coalesce(o.content, r.first_content) IS NOT DISTINCT FROM r.content
+    CASE WHEN {new_csv} OR {kept_csv}
+         THEN CASE WHEN {csv_agreement_sql("r.content", kept, new_csv, kept_csv)} THEN 'duplicate' ELSE 'conflict' END
+         WHEN coalesce(o.content, r.first_content) IS NOT DISTINCT FROM r.content
          THEN 'duplicate' ELSE 'conflict' END AS verdict,
     coalesce(o._source_file, r.first_file) AS kept_file,
     coalesce(o._source_line, r.first_line) AS kept_line,
@@ -409,7 +443,7 @@ def _settle_duplicates(
     old_files = [p for p in sorted((version / "generations").glob("date=*/*.parquet")) if p not in new_set]
     con = duckdb.connect()
     try:
-        con.execute("SET memory_limit = '1GB'")
+        con.execute("SET memory_limit = '512MB'")
         con.execute("SET temp_directory = ?", [str(work / "duckdb-tmp")])
         order = pa.table(
             {

@@ -80,7 +80,22 @@ class Background:
         self.items.put(item)
 
     def close(self) -> None:
-        self.items.put(_DONE)
-        self.worker.join()
+        if self.worker.is_alive():
+            self.items.put(_DONE)
+            self.worker.join()
         if self.error is not None:
             raise self.error
+
+    def abort(self) -> None:
+        """Stop the worker, dropping what was not consumed yet; never raises."""
+        self.error = self.error or RuntimeError("aborted")
+        while self.worker.is_alive():
+            try:
+                self.items.put(_DONE, timeout=0.1)
+                break
+            except queue.Full:
+                try:
+                    self.items.get_nowait()
+                except queue.Empty:
+                    pass
+        self.worker.join()

@@ -75,3 +75,30 @@ def test_help_documents_exit_codes_and_examples():
     assert sub.returncode == 0
     for text in ("Exit codes:", "0   done", "1   the run could not proceed", "2   usage error", "Example:", "--schema-contract", "--force"):
         assert text in sub.stdout, text
+
+
+def test_disk_full_exits_1_and_leaves_the_lake_as_it_was(tmp_path):
+    import os
+    import subprocess
+
+    from conftest import SAMPLE
+
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=900k", "tmpfs", str(disk)], check=True)
+    try:
+        lake = disk / "lake"
+        first = write_jsonl(tmp_path / "first.jsonl", [record(1)])
+        assert cli("ingest", first, "--lake", lake).returncode == 0
+        before = lake_rows(lake)
+        out = cli("ingest", SAMPLE, "--lake", lake)
+        assert out.returncode == 1
+        assert out.stderr == "Error: the disk is full while writing the run's files. Free some space and run again; the lake was not changed.\n"
+        assert lake_rows(lake).equals(before)
+        assert [p.name for p in (lake / "_versions").iterdir() if p.name.endswith(".tmp")] == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
