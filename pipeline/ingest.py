@@ -443,7 +443,7 @@ def _settle_duplicates(
     old_files = [p for p in sorted((version / "generations").glob("date=*/*.parquet")) if p not in new_set]
     con = duckdb.connect()
     try:
-        con.execute("SET memory_limit = '512MB'")
+        con.execute("SET memory_limit = '256MB'")
         con.execute("SET temp_directory = ?", [str(work / "duckdb-tmp")])
         order = pa.table(
             {
