@@ -35,7 +35,21 @@ docs: $(BIN)/orusage ## Regenerate docs/fields.md from the field table
 bench: $(BIN)/orusage ## Speed and memory against a raw DuckDB baseline (BENCH_N records, default 1M)
 	$(BIN)/python -m pipeline.bench --records $(BENCH_N)
 
+report: $(BIN)/orusage ## Usage and cost report of the lake (ingests data/sample first when there is no lake)
+	@test -e $(LAKE)/current || $(BIN)/orusage ingest data/sample --lake $(LAKE)
+	$(BIN)/orusage report --lake $(LAKE)
+
+sql: $(BIN)/orusage ## Interactive SQL shell on the lake's views (orusage sql; see docs/report.md)
+	@test -e $(LAKE)/current || $(BIN)/orusage ingest data/sample --lake $(LAKE)
+	$(BIN)/orusage sql --lake $(LAKE)
+
+golden: $(BIN)/orusage ## Regenerate the report's golden outputs (tests/golden/) from data/sample; review the diff
+	ORUSAGE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_report_golden.py
+
+cron: $(BIN)/orusage ## One scheduled run: ingest the inbox, views, reports, checks (CONFIG=orusage.toml; see docs/operations.md)
+	$(BIN)/orusage run --config $(or $(CONFIG),orusage.toml)
+
 clean: ## Remove the lake, reports and benchmark files (not the venv)
 	rm -rf $(LAKE) reports bench
 
-.PHONY: help venv ingest test sample docs bench clean
+.PHONY: help venv ingest test sample docs bench clean report sql golden cron

@@ -171,5 +171,21 @@ def quarantine_show(ctx, where):
     render_full(find_rows(ctx.obj["lake"], where))
 
 
+from pipeline.report_cli import report, sql  # noqa: E402
+
+main.add_command(report)
+main.add_command(sql)
+
+
+from pipeline.ops_cli import register as _register_ops  # noqa: E402  (run, check, compact, prune, quarantine replay)
+
+_register_ops(main, quarantine)
+
+
+from pipeline.integrations_cli import collect, reconcile  # noqa: E402
+
+main.add_command(reconcile)
+main.add_command(collect)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

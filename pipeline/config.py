@@ -64,6 +64,13 @@ class InboxSettings:
         "float",
         min=0,
     )
+    skip_unchanged: bool = setting(
+        True,
+        "A file whose path and size match a file already ingested, and that was not modified since "
+        "that ingest, is skipped without being read (not even hashed); false: every file is hashed "
+        "on every run and skipped by sha256.",
+        "bool",
+    )
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,11 @@ class LogSettings:
 class ReportSettings:
     dir: Path = setting("reports", "Directory the report files are written to.", "path")
     formats: tuple[str, ...] = setting(
-        ("html", "csv"),
-        "Report files written by `orusage run` after a change of the lake (`orusage report "
-        "--format F`); an empty list writes none.",
-        "strs",
+        ("md", "csv"),
+        "Report files `report.<format>` written by `orusage run` after each change of the lake, as "
+        "`orusage report --tz TIMEZONE --format F` makes them (md, csv, json, parquet, table); an "
+        "empty list writes none.",
+        "formats",
     )
 
 
@@ -137,8 +145,8 @@ class AnomalySettings:
     )
     z: float = setting(
         3.5,
-        "Robust z-score threshold: |0.6745 (value - median) / MAD| of the baseline (Iglewicz and "
-        "Hoaglin's 3.5).",
+        "Robust z-score threshold: abs(0.6745 × (value − median) / MAD) over the baseline days "
+        "(Iglewicz and Hoaglin's 3.5).",
         "float",
         min=0,
     )
@@ -405,7 +413,7 @@ def _coerce(key: Key, value: Any, source: str, base: Path, *, from_text: bool = 
     kind = key.kind
     if from_text and isinstance(value, str):
         text = value.strip()
-        if kind in ("paths", "strs"):
+        if kind in ("paths", "strs", "formats"):
             value = [v.strip() for v in text.split(",") if v.strip()]
         elif kind == "bool":
             if text.lower() not in _TRUE | _FALSE:
@@ -439,7 +447,7 @@ def _coerce(key: Key, value: Any, source: str, base: Path, *, from_text: bool = 
         if not isinstance(value, (str, Path)):
             raise bad(f"expected a string, got {value!r}")
         value = str(value)
-    elif kind in ("strs", "paths"):
+    elif kind in ("strs", "paths", "formats"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) for v in value):
@@ -452,6 +460,12 @@ def _coerce(key: Key, value: Any, source: str, base: Path, *, from_text: bool = 
             raise bad(f"must be <= {key.rules['max']}, got {value}")
     if kind == "choice" and value not in key.rules["choices"]:
         raise bad(f"expected one of {', '.join(key.rules['choices'])}, got {value!r}")
+    if kind == "formats":
+        from pipeline.report import FORMATS
+
+        for fmt in value:
+            if fmt not in FORMATS:
+                raise bad(f"unknown report format {fmt!r} (use {', '.join(FORMATS)})")
     if kind == "tz":
         try:
             zoneinfo.ZoneInfo(value)
@@ -516,7 +530,7 @@ def render_markdown() -> str:
     for key in KEYS:
         env = f"`{key.env}`" if key.env else "(file only)"
         doc = key.doc
-        if key.kind == "paths" or key.kind == "strs":
+        if key.kind in ("paths", "strs", "formats"):
             doc += " From the environment: comma-separated."
         lines.append(f"| `{key.name}` | {_default_text(key)} | {env} | {doc} |")
     return "\n".join(lines) + "\n"

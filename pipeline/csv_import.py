@@ -49,10 +49,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from pipeline.errors import InputError
-from pipeline.read import BOM, COMPRESSIONS, DEFAULT_CHUNK_BYTES, LineChunk, _open
+from pipeline.read import BOM, COMPRESSIONS, DEFAULT_CHUNK_BYTES, LineChunk, _open, input_kind
 from pipeline.schema import load_table
 
-CSV_SUFFIX = ".csv"
+CSV_SUFFIX = ".csv"  # read.input_kind: a `.csv` name (optionally .gz/.zst) is of kind "csv"
 HEADER_SNIFF_BYTES = 64 * 1024
 SNIFF_COLUMNS = ("generation_id", "created_at")  # a header naming both is a dashboard export
 
@@ -105,15 +105,9 @@ EXTRA_PREFIX = "csv:"  # an unmapped column named like a record field keeps this
 JSON_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
 
 
-def is_csv_name(path: Path) -> tuple[bool, str | None]:
-    """(name ends in .csv, optionally .gz/.zst, compression)."""
-    name = path.name.lower()
-    compression = None
-    for suffix, codec in COMPRESSIONS.items():
-        if name.endswith(suffix):
-            compression, name = codec, name[: -len(suffix)]
-            break
-    return name.endswith(CSV_SUFFIX), compression
+def _compression(path: Path) -> str | None:
+    kind = input_kind(path)
+    return kind[1] if kind else None
 
 
 def csv_source_sql(column: str) -> str:
@@ -129,7 +123,7 @@ def csv_source_sql(column: str) -> str:
 def read_header(path: Path) -> list[str] | None:
     """The column names of the first line of a (possibly compressed) CSV file, or None when the
     file does not start with a parseable header line."""
-    _, compression = is_csv_name(path)
+    compression = _compression(path)
     stream = _open(path, compression)
     try:
         try:
@@ -297,7 +291,7 @@ class _Block:
         nl_before_end = np.searchsorted(newlines, self.ends)  # newlines inside [0, end)
         nl_before_start = np.searchsorted(newlines, self.starts)
         inside = nl_before_end - nl_before_start
-        terminated = (self.ends > 0) & np.isin(self.ends - 1, newlines)
+        terminated = (self.ends > 0) & (data[np.maximum(self.ends - 1, 0)] == 10)
         self.line_count = (inside - terminated + 1).astype(np.int64)  # physical lines per record
         commas = np.flatnonzero(data == 44)
         commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]
@@ -456,7 +450,7 @@ def iter_csv_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Itera
 
     Raises InputError when the file is not a dashboard export, lacks a required column, names a
     column twice, or cannot be split into CSV records."""
-    _, compression = is_csv_name(path)
+    compression = _compression(path)
     stream = _open(path, compression)
     converter: _Converter | None = None
     next_line = 1

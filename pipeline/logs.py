@@ -41,6 +41,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _head_first,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
@@ -48,6 +49,12 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
         cache_logger_on_first_use=False,
     )
     return chosen
+
+
+def _head_first(_logger, _method, event: dict) -> dict:
+    """`timestamp`, `level`, `event` first in each JSON line, then the event's own keys."""
+    head = {k: event.pop(k) for k in ("timestamp", "level", "event") if k in event}
+    return {**head, **event}
 
 
 def _colors(stream: TextIO) -> bool:

@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import LakeError, OrusageError
 from pipeline.ingest import new_run_id
-from pipeline.lake import Lake, _disk_error
-from pipeline.schema import lake_arrow_schema
+from pipeline.lake import Lake, disk_error
+from pipeline.schema import dictionary_columns, lake_arrow_schema
 
 ROWS_PER_FILE = 1_000_000
 SMALL_FILE_BYTES = 64 * 1024 * 1024
@@ -178,7 +178,7 @@ def compact(
             _write_summary(version, summary)
             lake.publish(version)
         except OSError as exc:
-            raise _disk_error(exc, "compacting the lake") from exc
+            raise disk_error(exc, "compacting the lake") from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
             if version.exists():  # not published: drop the private version
@@ -209,7 +209,7 @@ def _compact_partition(con, version: Path, day: str, small: list[Path], large: l
                     if writer is not None:
                         writer.close()
                     path = directory / f"part-{run_id}-c{len(written) + 1:05d}.parquet.tmp"
-                    writer = pq.ParquetWriter(path, schema, compression="zstd")
+                    writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=dictionary_columns())
                     written.append(path)
                     in_file = 0
                 take = min(rows_per_file - in_file, table.num_rows - offset)
@@ -322,7 +322,7 @@ def prune(
             _write_summary(version, summary)
             lake.publish(version)
         except OSError as exc:
-            raise _disk_error(exc, "pruning the lake") from exc
+            raise disk_error(exc, "pruning the lake") from exc
         finally:
             if version.exists():
                 shutil.rmtree(version, ignore_errors=True)

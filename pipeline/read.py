@@ -36,6 +36,8 @@ def input_kind(path: Path) -> tuple[str, str | None] | None:
             break
     if name.endswith(JSON_SUFFIXES):
         return "jsonl", compression
+    if name.endswith(".csv"):
+        return "csv", compression  # a dashboard export, when its header says so (csv_import.py)
     return None
 
 
@@ -43,7 +45,11 @@ def discover(paths: list[Path]) -> list[Path]:
     """Files to ingest: each path given, and every supported file under a directory, sorted.
 
     A named file must exist and have a supported suffix; a directory contributes its supported
-    files recursively (hidden files and folders are left out)."""
+    files recursively (hidden files and folders are left out). A .csv file is an input only when
+    its header is the dashboard export's: named, another CSV is an error; in a directory it is
+    left out like any other unsupported file."""
+    from pipeline.csv_import import is_dashboard_csv
+
     found: list[Path] = []
     for path in paths:
         if not path.exists():
@@ -53,15 +59,22 @@ def discover(paths: list[Path]) -> list[Path]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     candidate = Path(root) / name
-                    if not name.startswith(".") and input_kind(candidate):
+                    kind = input_kind(candidate)
+                    if not name.startswith(".") and kind and (kind[0] != "csv" or is_dashboard_csv(candidate)):
                         found.append(candidate)
         elif input_kind(path):
+            if input_kind(path)[0] == "csv" and not is_dashboard_csv(path):
+                raise InputError(
+                    str(path),
+                    "is a CSV file but not an OpenRouter dashboard export (its header lacks generation_id and created_at)",
+                    "Give the per-generation CSV from the dashboard's Activity page, or JSONL records.",
+                )
             found.append(path)
         else:
             raise InputError(
                 str(path),
                 "unsupported file type",
-                "Give .jsonl, .ndjson or .json files, optionally compressed as .gz or .zst.",
+                "Give .jsonl, .ndjson or .json files or the dashboard's .csv export, optionally compressed as .gz or .zst.",
             )
     seen: set[Path] = set()
     unique = []
@@ -169,6 +182,11 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
     Each chunk gets a fresh buffer: the partial last line of the previous read is copied to its
     front and the stream reads straight into the rest, so no block is copied twice."""
     kind = input_kind(path)
+    if kind and kind[0] == "csv":  # the dashboard export: converted to JSON lines (csv_import.py)
+        from pipeline.csv_import import iter_csv_chunks
+
+        yield from iter_csv_chunks(path, chunk_bytes)
+        return
     compression = kind[1] if kind else None
     stream = _open(path, compression)
     next_line = 1

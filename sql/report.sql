@@ -101,7 +101,7 @@ labelled as not materialized (
 ),
 
 -- The rows the filters keep, with the labels of the chosen dimensions in slots d1..d4.
-filtered as not materialized (
+selected as not materialized (
     select
         *,
         case $dims[1]
@@ -175,10 +175,28 @@ filtered as not materialized (
         and (not map_contains($filters, 'router') or list_contains($filters['router'], router_label))
 ),
 
+-- One scan of the lake for the request metrics, kept in memory for the passes below; the
+-- provider attempts are read by a second, narrow scan (they are the widest column).
+request_rows as materialized (
+    select
+        period, d1, d2, d3, d4, created_at, total_cost, usage, upstream_inference_cost,
+        cache_discount, tokens_prompt, tokens_completion, native_tokens_prompt,
+        native_tokens_completion, native_tokens_reasoning, native_tokens_cached, billed_tokens,
+        cancelled, streamed, is_byok, finish_reason, attempt_count, is_response_cache_hit,
+        latency, generation_time, throughput
+    from selected
+),
+
+attempt_rows as not materialized (
+    select period, d1, d2, d3, d4, provider_responses
+    from selected
+    where provider_responses is not null
+),
+
 -- Spend of each group at the finest grain, then the groups $top keeps in each breakdown.
 group_spend as (
     select d1, d2, d3, d4, sum(total_cost) as spend
-    from filtered
+    from request_rows
     where $top is not null
     group by d1, d2, d3, d4
 ),
@@ -217,7 +235,7 @@ flagged as not materialized (
         coalesce($top is not null and not list_contains(k.slot2, f.d2), false) as folded2,
         coalesce($top is not null and not list_contains(k.slot3, f.d3), false) as folded3,
         coalesce($top is not null and not list_contains(k.slot4, f.d4), false) as folded4
-    from filtered as f, kept as k
+    from request_rows as f, kept as k
 ),
 
 -- Additive metrics at the finest grain; the breakdowns below add these up.
@@ -268,7 +286,7 @@ fine_attempts as (
                 and t.attempt.status <> 429
                 and t.attempt.status not between 500 and 599
         ) as attempts_other_failed
-    from flagged as f, unnest(f.provider_responses) as t(attempt)
+    from attempt_rows as f, unnest(f.provider_responses) as t(attempt)
     group by f.period, f.d1, f.d2, f.d3, f.d4
 ),
 
@@ -373,7 +391,7 @@ quantiles_kept as (
             when grouping(d2) = 0 then 4
             when grouping(d3) = 0 then 5
             when grouping(d4) = 0 then 6
-            when grouping(period) = 0 then 1
+            when $granularity is not null then 1
             else 0
         end as breakdown_order,
         period, d1 as dim1, d2 as dim2, d3 as dim3, d4 as dim4,
@@ -381,10 +399,20 @@ quantiles_kept as (
         quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
         quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
         quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
-    from filtered
+    from request_rows
     group by grouping sets (
-        (), (period), (period, d1, d2, d3, d4), (period, d1), (period, d2), (period, d3), (period, d4)
+        (period), (period, d1, d2, d3, d4), (period, d1), (period, d2), (period, d3), (period, d4)
     )
+    union all
+    -- with periods, (period) above is the 'period' breakdown: the overall total comes here
+    select
+        0, null, null, null, null, null, false,
+        quantile_cont(latency, [0.5, 0.9, 0.99]),
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
+        quantile_cont(throughput, [0.5, 0.9, 0.99])
+    from request_rows
+    where $granularity is not null
+    having $granularity is not null
 ),
 
 quantiles_folded as (
@@ -439,10 +467,11 @@ quantiles as (
 shown as (
     select *
     from rolled
-    where breakdown_order = 0
+    where requests > 0
+        and (breakdown_order = 0
         or (breakdown_order = 1 and $granularity is not null)
         or (breakdown_order = 2 and len($dims) >= 2)
-        or (breakdown_order >= 3 and breakdown_order - 2 <= len($dims))
+        or (breakdown_order >= 3 and breakdown_order - 2 <= len($dims)))
 ),
 
 final as (

@@ -145,3 +145,17 @@ def cli(*args, cwd: Path | None = None, env: dict | None = None, timeout: float 
 @pytest.fixture
 def lake(tmp_path: Path) -> Path:
     return tmp_path / "lake"
+
+
+# --- the report and SQL tests (tests/test_report*.py, tests/test_sql*.py) ---------------------
+
+
+@pytest.fixture(scope="session")
+def report_sample_lake(tmp_path_factory) -> Path:
+    """data/sample ingested once, with its views database; shared, so tests only read it."""
+    from pipeline.views import refresh_views
+
+    lake = tmp_path_factory.mktemp("report-sample") / "lake"
+    ingest([SAMPLE], lake)
+    refresh_views(lake)
+    return lake

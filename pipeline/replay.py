@@ -1,0 +1,333 @@
+"""Quarantine replay: re-validate quarantined rows under the current schema and contract.
+
+The quarantined raw lines walk the ingest's own path: `Parser` types them, `_process_batch`
+applies the JSON-type checks, the schema contract and the pandera schema (`failure_reasons`),
+`PartitionWriter` stages the rows that pass, and `_settle_duplicates` applies the duplicate rules
+against the lake (an identical copy is a duplicate, another content under a kept id a conflict).
+A row keeps its lineage: `_source_file` and `_source_line` are the original ones; `_run_id` and
+`_ingested_at` are the replay run's, which writes `_runs/<run_id>.json` like any run.
+
+In the same published version the rows that now pass (written, or dropped as duplicates) leave
+the quarantine, and the rows that still fail stay in their quarantine file (same run, same
+source_file/source_line) with the reasons of this validation. So, across all runs,
+
+    rows in the lake + rows in the quarantine + Σ duplicates = Σ rows read by the ingest runs
+
+and a second replay with nothing new to accept changes nothing. Lines quarantined as not valid
+UTF-8 are never replayed (their stored text is lossy), nor rows of a dashboard CSV export (their
+stored text is the CSV record, not the JSON line); when one input line was quarantined twice
+(a file ingested again with --force) it is replayed once and its copies follow its outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import LakeError, OrusageError
+from pipeline.ingest import (
+    BATCH_ROWS,
+    QUARANTINE_SCHEMA,
+    SCHEMA_CONTRACTS,
+    FileStats,
+    PartitionWriter,
+    RunState,
+    _check_conservation,
+    _process_batch,
+    _settle_duplicates,
+    _warnings,
+    new_run_id,
+)
+from pipeline.lake import Lake, disk_error
+from pipeline.parse import Parser
+from pipeline.read import LineChunk, input_kind
+from pipeline.schema import FieldTable, lake_arrow_schema, load_table
+
+UNREPLAYABLE = "line: not valid UTF-8"
+
+# quarantine_rows: the quarantined rows to replay, with where each one is stored.
+#   Grain    one row per quarantine row (file, row number in the file).
+#   Params   $files (VARCHAR[]) quarantine files of the current version; $run (VARCHAR) a run id
+#            prefix, or NULL for every run.
+#   Output   the quarantine columns, `filename` and `file_row` (0-based row in the file), newest
+#            first within one (source_file, source_line).
+SELECT_SQL = """
+SELECT run_id, source_file, source_line, id, reasons, raw, quarantined_at,
+       filename, file_row_number AS file_row
+FROM read_parquet($files, filename = true, file_row_number = true)
+WHERE $run IS NULL OR starts_with(run_id, $run)
+ORDER BY source_file, source_line, quarantined_at DESC, run_id DESC, filename, file_row
+"""
+
+
+@dataclass
+class _Row:
+    file: str  # quarantine file name (in the version's quarantine/ directory)
+    file_row: int
+    source_file: str
+    source_line: int
+    raw: str
+    reasons: list[str]
+
+
+class _QuarantinedLines:
+    """Stands in for `read.LineChunk` in `_process_batch`: the parsed quarantined lines, whose
+    line numbers and raw text are those of the original input file."""
+
+    def __init__(self, parsed: pa.Table, lines: list[int], raws: list[str]):
+        self.parsed = parsed
+        self.bad_utf8: list = []
+        self._lines = np.array(lines, dtype=np.int64)
+        self._raws = raws
+
+    def line_numbers_at(self, positions: np.ndarray) -> np.ndarray:
+        return self._lines[positions]
+
+    def raw_at(self, positions: np.ndarray) -> list[str]:
+        return [self._raws[int(p)] for p in positions]
+
+
+class _Verdicts:
+    """Collects what the ingest machinery quarantines again: (source_file, line) -> reasons."""
+
+    def __init__(self):
+        self.failed: dict[tuple[str, int], list[str]] = {}
+
+    def add(self, source_file, lines, ids, reasons, raws) -> None:
+        for line, why in zip(lines, reasons):
+            self.failed[(source_file, int(line))] = list(why)
+
+
+class _Submit:
+    def __init__(self, writer: PartitionWriter):
+        self.submit = writer.add
+
+
+def replay(
+    lake_root: Path,
+    run_id: str | None = None,
+    *,
+    schema_contract: str = "evolve",
+    wait: float = 0.0,
+    table: FieldTable | None = None,
+) -> dict:
+    """Replay the quarantine (or the rows of runs whose id starts with `run_id`); returns the
+    replay run's summary. Nothing is published when no row changes."""
+    if schema_contract not in SCHEMA_CONTRACTS:
+        raise ValueError(schema_contract)
+    clock = time.monotonic()
+    lake = Lake(lake_root)
+    with lake.lock(wait=wait):
+        lake.clean_stale()
+        current = lake.current_version()
+        if current is None:
+            raise OrusageError(f"no lake at {lake.root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
+        started = datetime.now(timezone.utc)
+        state = RunState(new_run_id(started), started, table or load_table(), schema_contract)
+        rows = _select(current, run_id)
+        if run_id is not None and not rows:
+            raise OrusageError(
+                f"no quarantined row belongs to a run starting with {run_id!r}",
+                "List the runs with `orusage quarantine`.",
+            )
+        version = lake.new_version(state.run_id)
+        work = lake.staging / state.run_id
+        try:
+            summary = _replay(lake, version, work, state, rows, run_id, clock)
+            if summary["published"]:
+                (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
+                lake.publish(version)
+        except OSError as exc:
+            raise disk_error(exc, "replaying the quarantine") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if version.exists():
+                shutil.rmtree(version, ignore_errors=True)
+        lake.clean_stale()
+    summary["seconds"] = round(time.monotonic() - clock, 3)
+    return summary
+
+
+def replayable(row: _Row) -> bool:
+    """A row whose stored text is the exact JSON line: not a line that was not UTF-8 (stored
+    with replacement characters), not a blank one, not a CSV record (stored as CSV text)."""
+    if UNREPLAYABLE in row.reasons or not row.raw.strip():
+        return False
+    kind = input_kind(Path(row.source_file))
+    return kind is None or kind[0] != "csv"
+
+
+def _select(current: Path, run_id: str | None) -> list[_Row]:
+    files = sorted((current / "quarantine").glob("*.parquet"))
+    if not files:
+        return []
+    con = duckdb.connect()
+    try:
+        result = con.execute(SELECT_SQL, {"files": [str(f) for f in files], "run": run_id}).fetchall()
+    finally:
+        con.close()
+    return [
+        _Row(Path(filename).name, int(file_row), source_file, int(source_line), raw, list(reasons))
+        for (_run, source_file, source_line, _id, reasons, raw, _at, filename, file_row) in result
+    ]
+
+
+def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_Row], run_filter, clock) -> dict:
+    # One input line is replayed once: group the rows by (source_file, source_line); the newest
+    # is the primary, identical copies follow it, a different text under the same place waits.
+    primaries: list[_Row] = []
+    copies: dict[int, list[_Row]] = defaultdict(list)
+    kept_unreplayable = skipped = 0
+    groups: dict[tuple[str, int], list[_Row]] = defaultdict(list)
+    for row in rows:
+        groups[(row.source_file, row.source_line)].append(row)
+    for group in groups.values():
+        first = group[0]
+        if not replayable(first):
+            kept_unreplayable += len(group)
+            continue
+        primaries.append(first)
+        for other in group[1:]:
+            if other.raw == first.raw:
+                copies[id(first)].append(other)
+            else:
+                skipped += 1
+
+    schema = lake_arrow_schema(state.table)
+    work.mkdir(parents=True, exist_ok=True)
+    writer = PartitionWriter(version / "generations", state.run_id, schema)
+    verdicts = _Verdicts()
+    by_source: dict[str, list[_Row]] = defaultdict(list)
+    for row in primaries:
+        by_source[row.source_file].append(row)
+    parser = Parser(state.table)
+    try:
+        for source, items in by_source.items():
+            stats = FileStats(source, 0, "")
+            state.files.append(stats)
+            for start in range(0, len(items), BATCH_ROWS):
+                batch = items[start : start + BATCH_ROWS]
+                raws = [r.raw for r in batch]
+                data = np.frombuffer(("\n".join(raws) + "\n").encode("utf-8"), dtype=np.uint8)
+                parsed = parser.parse_chunk(LineChunk(data, 1))
+                if parsed.num_rows != len(batch):
+                    raise LakeError(
+                        f"replaying {len(batch)} quarantined lines of {source} parsed {parsed.num_rows} rows",
+                        "Nothing was published; please report this as a bug.",
+                    )
+                chunk = _QuarantinedLines(parsed, [r.source_line for r in batch], raws)
+                _process_batch([chunk], stats, state, _Submit(writer), verdicts, schema)
+        new_files = writer.close()
+    finally:
+        parser.close()
+    raw_of = {(r.source_file, r.source_line): r.raw for r in primaries}
+    _settle_duplicates(
+        lake,
+        version,
+        new_files,
+        state,
+        verdicts,
+        schema,
+        work,
+        raw_lines=lambda source, wanted: {n: raw_of[(source, n)] for n in wanted},
+    )
+
+    # Outcomes: a primary not quarantined again passed (written or duplicate); copies follow it.
+    remove: dict[str, set[int]] = defaultdict(set)
+    new_reasons: dict[str, dict[int, list[str]]] = defaultdict(dict)
+    by_path = {s.path: s for s in state.files}
+    for row in primaries:
+        why = verdicts.failed.get((row.source_file, row.source_line))
+        stats = by_path[row.source_file]
+        followers = copies.get(id(row), [])
+        stats.rows_read += len(followers)
+        if why is None:
+            stats.rows_duplicate += len(followers)
+            for r in [row, *followers]:
+                remove[r.file].add(r.file_row)
+        else:
+            stats.rows_quarantined += len(followers)
+            for r in [row, *followers]:
+                if r.reasons != why:
+                    new_reasons[r.file][r.file_row] = why
+
+    counts = {k: sum(getattr(s, k) for s in state.files) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_duplicate")}
+    quarantine_before = _rows(sorted((version / "quarantine").glob("*.parquet")))
+    lake_before = _rows(sorted((version / "generations").glob("date=*/*.parquet")), exclude=set(new_files))
+    for name in sorted(set(remove) | set(new_reasons)):
+        _rewrite_quarantine(version / "quarantine" / name, remove.get(name, set()), new_reasons.get(name, {}))
+    moved = counts["rows_written"] + counts["rows_duplicate"]
+    summary = {
+        "run_id": state.run_id,
+        "command": "replay",
+        "started_at": state.started.isoformat().replace("+00:00", "Z"),
+        "lake": str(lake.root.resolve()),
+        "schema_contract": state.contract,
+        "replayed_runs": run_filter,
+        "files": 0,
+        "files_skipped": 0,
+        **counts,
+        "rows_kept_unreplayable": kept_unreplayable,
+        "rows_skipped_same_line": skipped,
+        "rows_reasons_changed": sum(len(v) for v in new_reasons.values()),
+        "quarantine_before": quarantine_before,
+        "quarantine_after": quarantine_before - moved,
+        "warnings": _warnings(new_files, state.table),
+        "seconds": round(time.monotonic() - clock, 3),
+        "file_details": [],
+        "sources": [
+            {
+                "source_file": s.path,
+                "rows_read": s.rows_read,
+                "rows_written": s.rows_written,
+                "rows_quarantined": s.rows_quarantined,
+                "rows_duplicate": s.rows_duplicate,
+            }
+            for s in state.files
+        ],
+    }
+    summary["published"] = bool(moved or summary["rows_reasons_changed"])
+    _check_conservation({**summary, "file_details": [dict(s, path=s["source_file"]) for s in summary["sources"]]})
+    quarantine_after = _rows(sorted((version / "quarantine").glob("*.parquet")))
+    lake_after = _rows(sorted((version / "generations").glob("date=*/*.parquet")))
+    if quarantine_after != summary["quarantine_after"] or lake_after != lake_before + counts["rows_written"]:
+        raise LakeError(
+            f"replay does not add up: quarantine {quarantine_before} -> {quarantine_after} rows "
+            f"(expected {summary['quarantine_after']}), lake {lake_before} -> {lake_after} rows "
+            f"(expected + {counts['rows_written']})",
+            "Nothing was published; please report this as a bug.",
+        )
+    return summary
+
+
+def _rows(files: list[Path], exclude: set[Path] = frozenset()) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files if f not in exclude and f.exists())
+
+
+def _rewrite_quarantine(path: Path, drop: set[int], reasons: dict[int, list[str]]) -> None:
+    """Write `path` (a hard link in the private version) anew without the rows at `drop` and with
+    the new reasons at the positions in `reasons`; only replayed rows are touched one by one."""
+    table = pq.read_table(path, schema=QUARANTINE_SCHEMA)
+    if reasons:
+        column = table.column("reasons").to_pylist()
+        for position, why in reasons.items():
+            column[position] = why
+        index = table.schema.get_field_index("reasons")
+        table = table.set_column(index, QUARANTINE_SCHEMA.field("reasons"), pa.array(column, pa.list_(pa.string())))
+    if drop:
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[list(drop)] = False
+        table = table.filter(pa.array(keep))
+    path.unlink()
+    if table.num_rows:
+        pq.write_table(table.cast(QUARANTINE_SCHEMA), path, compression="zstd")

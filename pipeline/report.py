@@ -1,0 +1,432 @@
+"""The usage report: `sql/report.sql` run over the lake's views with bound parameters, rendered.
+
+All aggregation happens in DuckDB (one query, `sql/report.sql`); this module checks the options,
+binds them as parameters, names the dimension columns and renders the rows: rich tables for a
+terminal, Markdown, CSV, JSON or Parquet with stable column names (docs/report.md lists them).
+
+    options = ReportOptions(dims=("model",), granularity="month", tz="Europe/Berlin")
+    report = run_report(Path("lake"), options)
+    render(report, "csv", out=None)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline import sqlfiles, views
+from pipeline.errors import OrusageError
+
+DIMENSIONS = (
+    "model",
+    "provider_name",
+    "data_region",
+    "app_id",
+    "api_type",
+    "external_user",
+    "is_byok",
+    "finish_reason",
+    "service_tier",
+    "workspace_id",
+    "origin",
+    "router",
+)
+DEFAULT_DIMS = ("model", "provider_name", "data_region", "app_id")
+MAX_DIMS = 4  # the slots of sql/report.sql
+GRANULARITIES = ("day", "week", "month")
+FORMATS = ("table", "csv", "json", "md", "parquet")
+DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
+
+# Labels the report gives to values that are not plain text (the SQL and the docs use the same).
+NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = "(null)", "(empty)", "(other)"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    dims: tuple[str, ...] = DEFAULT_DIMS
+    granularity: str | None = None
+    since: str | None = None  # local date or date-time in `tz`, inclusive
+    until: str | None = None  # local date or date-time in `tz`, exclusive
+    tz: str = "UTC"
+    where: tuple[tuple[str, str], ...] = ()
+    top: int | None = None  # None: every group; N >= 1: the N largest by spend, then (other)
+
+    def describe(self) -> str:
+        parts = [f"by {', '.join(self.dims)}"]
+        if self.granularity:
+            parts.append(f"per {self.granularity}")
+        if self.since or self.until:
+            parts.append(f"from {self.since or 'the start'} (incl.) to {self.until or 'the end'} (excl.)")
+        parts.append(f"time zone {self.tz}")
+        for name, value in self.where:
+            parts.append(f"{name} = {value}")
+        if self.top:
+            parts.append(f"top {self.top} by spend")
+        return "; ".join(parts)
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def parse_dims(text: str) -> tuple[str, ...]:
+    dims = tuple(d.strip() for d in text.split(",") if d.strip())
+    if not dims:
+        raise OrusageError("--by is empty", f"Give 1 to {MAX_DIMS} of: {', '.join(DIMENSIONS)}.")
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if unknown:
+        raise OrusageError(f"unknown dimension {unknown[0]!r} in --by", f"Use 1 to {MAX_DIMS} of: {', '.join(DIMENSIONS)}.")
+    if len(set(dims)) != len(dims):
+        raise OrusageError(f"--by {text} names a dimension twice", "Name each dimension once.")
+    if len(dims) > MAX_DIMS:
+        raise OrusageError(f"--by names {len(dims)} dimensions", f"Give at most {MAX_DIMS}; filter on others with --where.")
+    return dims
+
+
+def parse_where(items: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise OrusageError(f"--where {item!r} is not FIELD=VALUE", "Write e.g. --where model=openai/gpt-4o.")
+        if name not in DIMENSIONS:
+            raise OrusageError(f"--where cannot filter on {name!r}", f"Filter on one of: {', '.join(DIMENSIONS)}.")
+        out.append((name, value))
+    return tuple(out)
+
+
+def parse_local_time(text: str | None, option: str) -> str | None:
+    """A local date or date-time (no offset: the zone is --tz), as 'YYYY-MM-DD HH:MM:SS'."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise OrusageError(
+            f"{option} {text!r} is not a date", f"Write {option} YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time in --tz)."
+        ) from None
+    if value.tzinfo is not None:
+        raise OrusageError(f"{option} {text!r} has a UTC offset", "Give a local date-time and the zone with --tz ZONE.")
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def check_options(options: ReportOptions) -> ReportOptions:
+    """The options normalized; OrusageError for any that cannot make a report."""
+    dims = parse_dims(",".join(options.dims))
+    if options.granularity is not None and options.granularity not in GRANULARITIES:
+        raise OrusageError(f"unknown granularity {options.granularity!r}", f"Use one of: {', '.join(GRANULARITIES)}.")
+    since = parse_local_time(options.since, "--since")
+    until = parse_local_time(options.until, "--until")
+    if since and until and since >= until:
+        raise OrusageError(
+            f"--since {options.since} is not before --until {options.until}",
+            "--since is inclusive and --until exclusive: give an earlier --since.",
+        )
+    if options.top is not None and options.top < 1:
+        raise OrusageError(f"--top {options.top} keeps no group", "Give --top 1 or more (or --top 0 to keep every group).")
+    parse_where([f"{k}={v}" for k, v in options.where])
+    return replace(options, dims=dims, since=since, until=until)
+
+
+def report_params(options: ReportOptions) -> dict[str, Any]:
+    """The bound parameters of sql/report.sql."""
+    filters: dict[str, list[str]] = {}
+    for name, value in options.where:
+        filters.setdefault(name, []).append(value)
+    return {
+        "dims": list(options.dims),
+        "granularity": options.granularity,
+        "tz": options.tz,
+        "since": options.since,
+        "until": options.until,
+        "filters": {"key": list(filters), "value": list(filters.values())},
+        "top": options.top,
+    }
+
+
+def check_time_zone(con, tz: str) -> None:
+    known = con.sql("SELECT count(*) FROM pg_timezone_names() WHERE name = $tz", params={"tz": tz}).fetchall()[0][0]
+    if not known:
+        raise OrusageError(f"unknown time zone {tz!r}", "Give an IANA zone such as UTC, Europe/Berlin or America/New_York.")
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    options: ReportOptions
+    lake: Path
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    arrow: Any = None  # the pyarrow Table of the rows, for Parquet
+
+    @property
+    def total(self) -> dict[str, Any] | None:
+        for row in self.rows:
+            if row["breakdown"] == "total":
+                return row
+        return None
+
+    @property
+    def empty(self) -> bool:
+        total = self.total
+        return total is None or not total["requests"]
+
+    def breakdowns(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self.rows:
+            if row["breakdown"] != "total":
+                out.setdefault(row["breakdown"], []).append(row)
+        return list(out.items())
+
+    def empty_message(self) -> str:
+        if views.current_version(self.lake) is None:
+            return f"The lake at {self.lake} holds no generations yet: nothing to report. Add some with `orusage ingest PATH`."
+        return (
+            f"No generation in {self.lake} matches this report ({self.options.describe()}): nothing to report. "
+            "Widen --since/--until or drop a --where filter."
+        )
+
+
+def output_columns(report_columns: list[str], dims: tuple[str, ...]) -> list[str]:
+    """The report's column names: dim1..dim4 renamed after the dimensions, unused slots dropped."""
+    slots = {f"dim{i + 1}": name for i, name in enumerate(dims)}
+    return [slots.get(c, c) for c in report_columns if not (c.startswith("dim") and c[3:].isdigit() and c not in slots)]
+
+
+def run_report(lake_root: Path, options: ReportOptions) -> Report:
+    """Run sql/report.sql over the lake at `lake_root`; an empty selection gives an empty Report."""
+    lake_root = Path(lake_root)
+    if not lake_root.is_dir():
+        raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    options = check_options(options)
+    con = views.connect(lake_root)
+    try:
+        check_time_zone(con, options.tz)
+        relation = sqlfiles.run_file(con, "report", report_params(options))
+        table = relation.to_arrow_table()
+    finally:
+        con.close()
+    keep = [c for c in table.column_names if not (c.startswith("dim") and c[3:].isdigit() and int(c[3:]) > len(options.dims))]
+    table = table.select(keep)
+    table = table.rename_columns(output_columns(keep, options.dims))
+    return Report(options, lake_root, table.column_names, table.to_pylist(), table)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """A value as text for CSV and Markdown: stable, so that a cron job's output diffs cleanly."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return format(value, ".12g")  # 12 significant digits: float sums vary in the last bits
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) else float(format(value, ".12g"))
+    if isinstance(value, (datetime, date)):
+        return _text(value)
+    return value
+
+
+def to_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(report.columns)
+    for row in report.rows:
+        writer.writerow([_text(row[c]) for c in report.columns])
+    return buffer.getvalue()
+
+
+def to_json(report: Report) -> str:
+    lines = [json.dumps({c: _json_value(row[c]) for c in report.columns}) for row in report.rows]
+    return "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
+
+
+# The columns the terminal and Markdown show of each breakdown (csv/json/parquet have all).
+SCREEN_METRICS = (
+    ("requests", "requests", "count"),
+    ("total_cost", "spend $", "money"),
+    ("spend_share", "share", "pct"),
+    ("cost_per_request", "$/req", "money"),
+    ("cost_per_million_billed_tokens", "$/Mtok", "money"),
+    ("cache_hit_rate", "cache hit", "pct"),
+    ("latency_p50_ms", "latency* p50", "ms"),
+    ("latency_p90_ms", "p90", "ms"),
+    ("throughput_p50_tps", "tok/s p50", "num"),
+    ("error_rate", "errors", "pct"),
+    ("fallback_rate", "fallback", "pct"),
+)
+
+LATENCY_NOTE = (
+    "* latency is the `latency` field as OpenRouter records it: in real data it equals the last "
+    "provider attempt's latency and behaves like time to first token, not total time."
+)
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "count":
+        return f"{value:,}"
+    if kind == "money":
+        if value == 0:
+            return "0"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 1:
+            return f"{value:,.2f}"
+        return f"{value:.3g}"
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "ms":
+        return f"{value:,.0f}"
+    if kind == "tokens":
+        for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+            if abs(value) >= size:
+                return f"{value / size:.1f}{unit}"
+        return str(value)
+    return f"{value:,.1f}"
+
+
+def overview_items(report: Report) -> list[tuple[str, str]]:
+    """(label, value) pairs of the overview, from the 'total' row."""
+    t = report.total or {}
+    first, last = t.get("first_created_at"), t.get("last_created_at")
+    fmt_time = lambda v: v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if v else "-"  # noqa: E731
+    selection = report.options.describe()
+    pct = lambda k: _fmt(t.get(k), "pct")  # noqa: E731
+    return [
+        ("period", f"{fmt_time(first)} .. {fmt_time(last)}"),
+        ("selection", selection),
+        ("requests", f"{_fmt(t.get('requests'), 'count')} (cancelled {pct('cancelled_share')}, streamed "
+         f"{pct('streamed_share')}, BYOK {pct('byok_share')}, response-cache hits {_fmt(t.get('response_cache_hits'), 'count')})"),
+        ("spend (total_cost)", f"${_fmt(t.get('total_cost'), 'money')}  (usage ${_fmt(t.get('usage'), 'money')}; "
+         f"BYOK upstream_inference_cost ${_fmt(t.get('upstream_inference_cost'), 'money')})"),
+        ("savings (cache_discount)", f"${_fmt(t.get('cache_discount'), 'money')}"),
+        ("billed tokens (native)", f"{_fmt(t.get('native_tokens_prompt'), 'tokens')} prompt (cached "
+         f"{_fmt(t.get('native_tokens_cached'), 'tokens')}, cache hit rate {pct('cache_hit_rate')}), "
+         f"{_fmt(t.get('native_tokens_completion'), 'tokens')} completion (reasoning {_fmt(t.get('native_tokens_reasoning'), 'tokens')})"),
+        ("cost per request / per M billed tokens", f"${_fmt(t.get('cost_per_request'), 'money')} / "
+         f"${_fmt(t.get('cost_per_million_billed_tokens'), 'money')}"),
+        ("latency* p50 / p90 / p99", " / ".join(_fmt(t.get(f"latency_p{q}_ms"), "ms") for q in (50, 90, 99)) + " ms"),
+        ("generation time p50 / p90 / p99", " / ".join(_fmt(t.get(f"generation_time_p{q}_ms"), "ms") for q in (50, 90, 99)) + " ms"),
+        ("throughput p50 / p90 / p99", " / ".join(_fmt(t.get(f"throughput_p{q}_tps"), "num") for q in (50, 90, 99)) + " tokens/s"),
+        ("errors (finish_reason = error)", pct("error_rate")),
+        ("fallback rate", f"{pct('fallback_rate')} of requests with provider attempts"),
+        ("failed attempts", f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, other "
+         f"{pct('attempt_other_failed_share')} of {_fmt(t.get('attempts'), 'count')} attempts"),
+        ("finish reasons", ", ".join(
+            f"{name} {pct(f'finish_reason_{name}_share')}"
+            for name in ("stop", "length", "tool_calls", "content_filter", "error", "other", "null")
+        )),
+    ]
+
+
+def _group_columns(report: Report) -> list[str]:
+    cols = ["period"] if report.options.granularity else []
+    return cols + list(report.options.dims)
+
+
+def _breakdown_dims(report: Report, rows: list[dict[str, Any]]) -> list[str]:
+    """The group columns that carry values in this breakdown."""
+    return [c for c in _group_columns(report) if any(r[c] is not None for r in rows)]
+
+
+def to_markdown(report: Report) -> str:
+    lines = [f"# orusage report: {report.lake}", "", "## Overview", "", "| metric | value |", "|---|---|"]
+    for label, value in overview_items(report):
+        lines.append(f"| {label} | {value.replace('|', '/')} |")
+    metrics = [m for m, _label, _kind in SCREEN_METRICS]
+    for name, rows in report.breakdowns():
+        group = _breakdown_dims(report, rows)
+        lines += ["", f"## By {name}", "", "| " + " | ".join(group + metrics) + " |", "|" + "---|" * (len(group) + len(metrics))]
+        for row in rows:
+            lines.append("| " + " | ".join(_text(row[c]).replace("|", "/") for c in group + metrics) + " |")
+    lines += ["", LATENCY_NOTE.replace("* ", "`latency_*`: ", 1), ""]
+    return "\n".join(lines)
+
+
+def render_table(report: Report, console) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]orusage report[/bold]  lake {report.lake}")
+    overview = Table(show_header=False, box=None, pad_edge=False)
+    overview.add_column(style="bold")
+    overview.add_column(overflow="fold")
+    for label, value in overview_items(report):
+        overview.add_row(label, value)
+    console.print(overview)
+    for name, rows in report.breakdowns():
+        group = _breakdown_dims(report, rows)
+        table = Table(title=f"by {name}", title_justify="left", header_style="bold", show_lines=False)
+        for column in group:
+            table.add_column(column, overflow="fold", min_width=6)
+        for _metric, label, _kind in SCREEN_METRICS:
+            table.add_column(label, justify="right", no_wrap=True)
+        for row in rows:
+            cells = [_text(row[c]) for c in group]
+            table.add_row(*cells, *(_fmt(row[m], kind) for m, _label, kind in SCREEN_METRICS),
+                          style="italic" if row["is_other"] else None)
+        console.print(table)
+    console.print(LATENCY_NOTE, style="dim")
+
+
+def render(report: Report, fmt: str, out: Path | None = None, console=None) -> None:
+    """Write the report in `fmt` to `out` (a file) or to the console / stdout."""
+    if fmt == "parquet":
+        if out is None:
+            raise OrusageError("--format parquet writes a file", "Pass --out FILE.parquet.")
+        import pyarrow.parquet as pq
+
+        pq.write_table(report.arrow, out)
+        return
+    if fmt == "table" and out is None:
+        if console is None:
+            import sys
+
+            from rich.console import Console
+
+            # A terminal gets its own width; a pipe or a file gets room for every column.
+            console = Console() if sys.stdout.isatty() else Console(width=200)
+        render_table(report, console)
+        return
+    if fmt == "table":
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        render_table(report, Console(file=buffer, width=200, color_system=None))
+        text = buffer.getvalue()
+    elif fmt == "csv":
+        text = to_csv(report)
+    elif fmt == "json":
+        text = to_json(report)
+    elif fmt == "md":
+        text = to_markdown(report)
+    else:
+        raise OrusageError(f"unknown format {fmt!r}", f"Use one of: {', '.join(FORMATS)}.")
+    if out is None:
+        import sys
+
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")

@@ -1,0 +1,329 @@
+"""`orusage report` and `orusage sql`: parse options, call the library, print.
+
+Registered on the `orusage` group by pipeline/cli.py; the group turns an OrusageError into one
+line `Error: what. fix` and its exit code. Imports stay light here (no pyarrow, polars or rich at
+import time): `orusage sql` must start in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.errors import OrusageError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+READ_EXIT_CODES = """
+\b
+Exit codes:
+  0   done (also when nothing matches: a message says so on stderr)
+  1   the command could not run (no lake, a failing query, a bad value):
+      one line `Error: ...` on stderr
+  2   usage error (a bad option or argument)
+"""
+
+DIMENSIONS = (
+    "model, provider_name, data_region, app_id, api_type, external_user, is_byok, finish_reason, "
+    "service_tier, workspace_id, origin, router"
+)
+
+
+def lake_option(func):
+    return click.option(
+        "--lake",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Lake directory. Default: $ORUSAGE_LAKE, else ./lake.",
+    )(func)
+
+
+def resolve_lake(lake: Path | None) -> Path:
+    # The default of pipeline.lake.default_lake(), without importing that module (and pyarrow).
+    return lake if lake is not None else Path(os.environ.get("ORUSAGE_LAKE") or "lake")
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+@click.command(context_settings=CONTEXT, epilog=READ_EXIT_CODES)
+@lake_option
+@click.option(
+    "--by",
+    "by",
+    default="model,provider_name,data_region,app_id",
+    show_default=True,
+    metavar="DIMS",
+    help=f"1 to 4 comma-separated dimensions, shown together and each alone. From: {DIMENSIONS}.",
+)
+@click.option(
+    "--granularity",
+    type=click.Choice(["day", "week", "month"]),
+    default=None,
+    help="Add periods: every breakdown per day, ISO week (from Monday) or month, in --tz.",
+)
+@click.option("--since", metavar="DATE", help="Start, INCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz.")
+@click.option("--until", metavar="DATE", help="End, EXCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz.")
+@click.option(
+    "--tz",
+    default="UTC",
+    show_default=True,
+    metavar="ZONE",
+    help="IANA time zone of periods, --since and --until (e.g. Europe/Berlin); days of 23 or 25 hours across DST.",
+)
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Keep rows whose FIELD (a dimension) is VALUE; repeat: values of one field are alternatives, "
+    "fields combine. VALUE (null) matches null, (empty) the empty string.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Keep the N largest groups of each breakdown by spend and fold the rest into one (other) row "
+    "(totals still add up). Default: 10 for table and md, every group for csv, json, parquet; 0: every group.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "md", "parquet"]), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
+def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
+    """Usage, cost, latency and reliability by model, provider, region and app.
+
+    An overview (period, requests, spend, tokens, savings, error and fallback rates) and one
+    breakdown per dimension set: the --by dimensions together, then each alone, with the same
+    metrics per group. Every number is computed by DuckDB from the lake (sql/report.sql).
+
+    csv, json and parquet hold one row per (breakdown, period, group) with stable column names,
+    listed with their units in docs/report.md, so a scheduled run's output can be diffed. The
+    `latency` percentiles are the recorded `latency` field, which behaves like time to first token.
+
+    \b
+    Examples:
+      orusage report                                   # the default picture of ./lake
+      orusage report --by model --granularity week --tz Europe/Berlin --since 2026-09-01
+      orusage report --where data_region=europe --top 5 --format csv --out report.csv
+    """
+    from pipeline.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, parse_dims, parse_where, render, run_report
+
+    if fmt == "parquet" and out is None:
+        raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
+    if top is None:
+        top = DEFAULT_TOP_ON_SCREEN if fmt in ("table", "md") else None
+    options = ReportOptions(
+        dims=parse_dims(by),
+        granularity=granularity,
+        since=since,
+        until=until,
+        tz=tz,
+        where=parse_where(where),
+        top=top or None,
+    )
+    result = run_report(resolve_lake(lake), options)
+    if result.empty:
+        click.echo(result.empty_message(), err=True)
+        if fmt in ("table", "md"):
+            return
+    render(result, fmt, out)
+    if out is not None:
+        click.echo(f"wrote {len(result.rows)} rows to {out}", err=True)
+
+
+# --- sql -------------------------------------------------------------------------------------
+
+
+def parse_param(text: str) -> tuple[str, object]:
+    """NAME=VALUE; VALUE is read as JSON when it is JSON (5, 2.5, true, null, ["a", "b"],
+    {"model": ["x"]}), else taken as text."""
+    name, sep, value = text.partition("=")
+    name = name.strip().lstrip("$")
+    if not sep or not name.isidentifier():
+        raise OrusageError(f"-p {text!r} is not NAME=VALUE", "Write e.g. -p since=2026-10-01 or -p 'dims=[\"model\"]'.")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def _query_text(query: str) -> tuple[str, str]:
+    """(sql, what) for QUERY: a .sql file path, a file of sql/ by name, or SQL text."""
+    from pipeline import sqlfiles
+
+    if query.endswith(".sql") and Path(query).is_file():
+        return Path(query).read_text(encoding="utf-8"), query
+    stripped = query.strip()
+    if stripped and " " not in stripped and "\n" not in stripped and not stripped.endswith(";"):
+        if stripped.endswith(".sql") and not Path(stripped).exists():
+            raise OrusageError(f"{stripped}: no such file", "Check the path of the .sql file.")
+        return sqlfiles.load(stripped), f"sql/{stripped.removesuffix('.sql')}.sql"
+    return query, "the query"
+
+
+@click.command(context_settings=CONTEXT, epilog=READ_EXIT_CODES)
+@click.argument("query", required=False)
+@lake_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind $NAME (repeat). VALUE is JSON or text.")
+def sql(query, lake, fmt, out, params):
+    """Run DuckDB SQL over the lake's views; without QUERY, an interactive shell.
+
+    QUERY is SQL text, a path to a .sql file, or the name of a file in sql/ (e.g. `report`,
+    `tests/generations_id_unique`). Its $NAME parameters are bound from -p NAME=VALUE, never
+    spliced into the text. The views: generations (one row per id, with derived columns),
+    provider_attempts (one row per provider attempt), quarantine, runs (docs/report.md).
+
+    The same views are in <lake>/orusage.duckdb for a stock DuckDB shell: open it from the lake
+    directory (`cd lake && duckdb orusage.duckdb`), since the views read relative paths.
+
+    \b
+    Examples:
+      orusage sql "select model, sum(total_cost) from generations group by all order by 2 desc"
+      orusage sql "select * from generations where id = \\$id" -p id=gen-1788223496-iKsQeFRG3adbg
+      orusage sql report -p 'dims=["model"]' -p granularity=null -p tz=UTC -p since=null \\
+          -p until=null -p 'filters={}' -p top=null --format csv
+      orusage sql                                      # interactive shell (make sql)
+    """
+    from pipeline import views
+
+    lake_root = resolve_lake(lake)
+    if not lake_root.is_dir():
+        raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    if fmt == "parquet" and out is None:
+        raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
+    con = views.connect(lake_root)
+    try:
+        if query is None:
+            if params:
+                raise click.UsageError("-p binds parameters of a QUERY; the shell takes none.")
+            shell(con, lake_root)
+            return
+        text, what = _query_text(query)
+        relation = _run(con, text, dict(parse_param(p) for p in params), what)
+        if relation is None:
+            click.echo("done (the statement returns no rows)", err=True)
+            return
+        write_relation(relation, fmt, out)
+    finally:
+        con.close()
+
+
+def _run(con, text: str, params: dict, what: str):
+    import duckdb
+
+    from pipeline import sqlfiles
+
+    try:
+        return sqlfiles.run(con, text, params, what)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OrusageError(
+            f"{what} failed: {first}",
+            "Fix the SQL; the views are generations, provider_attempts, quarantine and runs (docs/report.md).",
+        ) from None
+
+
+def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1000) -> None:
+    import duckdb
+
+    from pipeline.report import _json_value, _text
+
+    try:
+        if fmt == "parquet":
+            relation.write_parquet(str(out))
+            click.echo(f"wrote {out}", err=True)
+            return
+        columns = relation.columns
+        rows = relation.fetchall()
+    except duckdb.Error as exc:
+        raise OrusageError(f"the query failed: {str(exc).strip().splitlines()[0]}", "Fix the SQL and run it again.") from None
+    if fmt == "table":
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=open(out, "w", encoding="utf-8") if out else None, width=200 if out else None)
+        table = Table(header_style="bold")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows[:max_table_rows]:
+            table.add_row(*(_text(v) if v is not None else "NULL" for v in row))
+        console.print(table)
+        more = f" (first {max_table_rows} shown; --format csv --out FILE for all)" if len(rows) > max_table_rows else ""
+        click.echo(f"{len(rows)} row(s){more}", err=True)
+        if out:
+            console.file.close()
+        return
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_text(v) for v in row] for row in rows)
+        text = buffer.getvalue()
+    else:
+        lines = [json.dumps({c: _json_value(v) for c, v in zip(columns, row)}, default=str) for row in rows]
+        text = "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def shell(con, lake_root: Path) -> None:
+    """A small SQL shell on the views (what `make sql` opens): statements end with `;`,
+    `.tables` lists the views, `.quit` or Ctrl-D leaves. Reads stdin, so it also takes a pipe.
+
+    Why not the `duckdb` CLI: the one on PyPI (duckdb-cli) trails the duckdb engine the project
+    pins, so it would plan SQL differently from `orusage sql` and the report; this shell runs
+    the very engine and views the commands use."""
+    import duckdb
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:
+            pass
+        click.echo(
+            f"orusage sql shell on {lake_root}: views generations, provider_attempts, quarantine, runs.\n"
+            "End a statement with ';'.  .tables lists the views, .quit (or Ctrl-D) leaves."
+        )
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input(("orusage> " if not buffer else "     ..> ") if interactive else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            buffer = []
+            click.echo("")
+            continue
+        command = line.strip()
+        if not buffer and command in (".quit", ".exit", "\\q"):
+            break
+        if not buffer and command == ".tables":
+            names = con.sql("SELECT table_name FROM information_schema.tables WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1")
+            click.echo("  ".join(r[0] for r in names.fetchall()))
+            continue
+        if not buffer and not command:
+            continue
+        buffer.append(line)
+        if not command.endswith(";"):
+            continue
+        text, buffer = "\n".join(buffer), []
+        try:
+            relation = con.sql(text)
+            if relation is not None:
+                write_relation(relation, "table", None)
+        except (duckdb.Error, OrusageError) as exc:
+            message = exc.message() if isinstance(exc, OrusageError) else f"Error: {str(exc).strip().splitlines()[0]}"
+            click.echo(message, err=True)
+    if buffer and "".join(buffer).strip():
+        click.echo("Error: the last statement has no closing ';' and was not run.", err=True)

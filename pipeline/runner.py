@@ -1,0 +1,407 @@
+"""`orusage run`: one scheduled run, made to be boring.
+
+    1. log the settings in use (`settings` event);
+    2. find the inbox files (inbox.paths × inbox.globs, supported types only, older than
+       inbox.min_age_seconds); a file whose path and size match an ingested file and that was not
+       modified since its ingest is skipped without being read (inbox.skip_unchanged); the rest
+       go to the ingest, which skips by sha256 what it has seen before;
+    3. under the lake lock: ingest, then refresh `<lake>/orusage.duckdb` (the views) and write the
+       report files — both only when the lake changed since they were last built;
+    4. without the lock (checks only read): budgets and anomalies, and the webhook;
+    5. one `run_summary` event, always the last line, with the exit code.
+
+Exit codes: 0 ok; 1 could not proceed, or the quarantined share exceeded max_quarantine_ratio
+(the good rows are kept); 2 bad configuration; 3 an alert (budget or anomaly); 75 the lake lock
+is held by another run. When several apply: 75 or 2 (nothing ran), then 1, then 3.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from pipeline import logs
+from pipeline.config import Settings, load_settings
+from pipeline.errors import (
+    EXIT_ALERT,
+    EXIT_FAILED,
+    EXIT_OK,
+    ConfigError,
+    OrusageError,
+    QuarantineRatioExceeded,
+)
+
+REPORT_STAMP = ".lake-version"
+
+
+@dataclass
+class Inbox:
+    files: list[Path] = field(default_factory=list)  # handed to the ingest
+    unchanged: int = 0  # already ingested, not modified since: not read at all
+    too_new: int = 0  # modified less than min_age_seconds ago: left for the next run
+    unsupported: int = 0  # matched a glob but is not an input the ingest reads
+
+
+def scan_inbox(settings: Settings, lake_root: Path, now: float | None = None) -> Inbox:
+    """The inbox files to hand to the ingest this run."""
+    from pipeline.lake import Lake
+    from pipeline.read import discover
+
+    now = time.time() if now is None else now
+    inbox = Inbox()
+    matched: dict[Path, Path] = {}
+    supported: set[Path] = set()
+    for root in settings.inbox.paths:
+        if not root.exists():
+            raise OrusageError(
+                f"the inbox {root} does not exist",
+                "Create it, or fix inbox.paths in the configuration (or $ORUSAGE_INBOX_PATHS).",
+            )
+        if root.is_file():
+            candidates = [root]
+        else:
+            candidates = []
+            for pattern in settings.inbox.globs:
+                for path in root.glob(pattern):
+                    rel = path.relative_to(root).parts
+                    if path.is_file() and not any(part.startswith(".") for part in rel):
+                        candidates.append(path)
+        for path in candidates:
+            matched.setdefault(path.resolve(), path)
+        supported.update(p.resolve() for p in discover([root]))
+    known = _ingested_stats(Lake(lake_root)) if settings.inbox.skip_unchanged else {}
+    for key in sorted(matched):
+        path = matched[key]
+        if key not in supported:
+            inbox.unsupported += 1
+            continue
+        stat = path.stat()
+        if now - stat.st_mtime < settings.inbox.min_age_seconds:
+            inbox.too_new += 1
+            continue
+        seen = known.get(str(key))
+        if seen is not None and seen[0] == stat.st_size and stat.st_mtime < seen[1]:
+            inbox.unchanged += 1
+            continue
+        inbox.files.append(path)
+    return inbox
+
+
+def _ingested_stats(lake) -> dict[str, tuple[int, float]]:
+    """path -> (size, ingest start as a Unix time) of the latest ingest of each manifest path."""
+    version = lake.current_version()
+    if version is None:
+        return {}
+    files = sorted((version / "_manifest").glob("*.parquet"))
+    if not files:
+        return {}
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT path, arg_max(size, ingested_at), epoch(max(ingested_at)) "
+            "FROM read_parquet($files) GROUP BY path",
+            {"files": [str(f) for f in files]},
+        ).fetchall()
+    finally:
+        con.close()
+    return {path: (int(size), float(at)) for path, size, at in rows}
+
+
+# --- after the ingest ---------------------------------------------------------------------------
+
+
+def views_fresh(lake_root: Path) -> bool:
+    """Whether `<lake>/orusage.duckdb` was built for the current version by the current SQL."""
+    from pipeline import views
+
+    db = Path(lake_root) / views.DB_NAME
+    version = views.current_version(lake_root)
+    if version is None or not db.is_file():
+        return False
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        row = con.execute(f"SELECT version, sql_digest FROM {views.META_TABLE}").fetchall()  # a constant
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return bool(row) and tuple(row[0]) == (version, views.sql_digest())
+
+
+def reports_fresh(settings: Settings, version: str | None) -> bool:
+    stamp = settings.report.dir / REPORT_STAMP
+    if not settings.report.formats:
+        return True
+    try:
+        return stamp.read_text().strip() == (version or "")
+    except OSError:
+        return False
+
+
+REPORT_EXTENSIONS = {"table": "txt"}
+
+
+def write_reports(lake_root: Path, settings: Settings, version: str | None) -> list[str]:
+    """Write `report.<format>` into `report.dir` for each configured format, as
+    `orusage report --tz TIMEZONE --format F --out FILE` would (pipeline.report), each file
+    written beside the old one and renamed over it; then stamp the directory with the lake
+    version the files show."""
+    from pipeline.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, render, run_report
+
+    out = settings.report.dir
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    report = run_report(lake_root, ReportOptions(tz=settings.timezone))
+    folded = None
+    for fmt in settings.report.formats:
+        shown = report
+        if fmt in ("table", "md"):  # the report command folds these beyond 10 groups
+            if folded is None:
+                folded = run_report(lake_root, ReportOptions(tz=settings.timezone, top=DEFAULT_TOP_ON_SCREEN))
+            shown = folded
+        target = out / f"report.{REPORT_EXTENSIONS.get(fmt, fmt)}"
+        tmp = target.with_name(f".{target.name}.tmp")
+        render(shown, fmt, out=tmp)
+        tmp.replace(target)
+        written.append(str(target))
+    stamp = out / REPORT_STAMP
+    tmp = stamp.with_name(stamp.name + ".tmp")
+    tmp.write_text((version or "") + "\n")
+    tmp.replace(stamp)
+    return written
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    summary: dict
+
+
+def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outcome:
+    """One scheduled run with already loaded settings; logs its events, the summary last."""
+    from pipeline.lake import Lake
+
+    log = log or logs.get_logger()
+    clock = time.monotonic()
+    summary = {
+        "run_id": None,
+        "lake": str(settings.lake),
+        "files": 0,
+        "files_skipped": 0,
+        "files_waiting": 0,
+        "rows_read": 0,
+        "rows_written": 0,
+        "rows_quarantined": 0,
+        "rows_duplicate": 0,
+        "quarantine_ratio": None,
+        "published": False,
+        "views_refreshed": False,
+        "reports_written": 0,
+        "alerts": 0,
+        "error": None,
+    }
+    exit_code = EXIT_OK
+    try:
+        log.info("settings", **settings.public())
+        _update(settings, summary, log)
+    except Exception as exc:  # noqa: BLE001 - every failure ends in the summary line
+        exit_code = _failed(exc, summary, log)
+    if exit_code in (EXIT_OK, EXIT_FAILED) and Lake(settings.lake).current_version() is not None:
+        try:
+            alerts = _check(settings, as_of, log)
+        except Exception as exc:  # noqa: BLE001
+            failed = _failed(exc, summary, log)
+            exit_code = exit_code or failed
+        else:
+            summary["alerts"] = alerts
+            if alerts and exit_code == EXIT_OK:
+                exit_code = EXIT_ALERT
+    summary["seconds"] = round(time.monotonic() - clock, 3)
+    summary["exit_code"] = exit_code
+    log.info("run_summary", **summary)
+    return Outcome(exit_code, summary)
+
+
+def _failed(exc: Exception, summary: dict, log) -> int:
+    """Log a failure as one `error` event; returns its exit code (unexpected errors: 1)."""
+    if isinstance(exc, OrusageError):
+        message, code = exc.message(), exc.exit_code
+    elif isinstance(exc, OSError):
+        name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        message, code = f"Error: {name}{exc.strerror or exc}. Check the path, permissions and free disk space.", EXIT_FAILED
+    else:
+        if os.environ.get("ORUSAGE_DEBUG"):
+            raise exc
+        message = (
+            f"Error: internal error ({type(exc).__name__}: {exc}). Nothing half-done was published; "
+            "run again with ORUSAGE_DEBUG=1 for the traceback and report it."
+        )
+        code = EXIT_FAILED
+    summary["error"] = summary["error"] or message
+    log.error("error", message=message, exit_code=code)
+    return code
+
+
+def _update(settings: Settings, summary: dict, log) -> None:
+    """Under the lake lock: ingest the new inbox files, then views and reports if the lake
+    changed; raises QuarantineRatioExceeded after all of that when the share is too high."""
+    from pipeline.lake import Lake
+
+    lake_root = settings.lake
+    lake = Lake(lake_root)
+    with lake.lock(wait=settings.lock_wait_seconds):
+        inbox = scan_inbox(settings, lake_root)
+        summary["files_skipped"] = inbox.unchanged
+        summary["files_waiting"] = inbox.too_new
+        log.info(
+            "inbox",
+            new_or_changed=len(inbox.files),
+            unchanged=inbox.unchanged,
+            too_new=inbox.too_new,
+            unsupported=inbox.unsupported,
+            new_files=[str(p) for p in inbox.files[:20]] + (["…"] if len(inbox.files) > 20 else []),
+        )
+        if inbox.files:
+            from pipeline.ingest import Options, ingest  # polars and pandera: only when needed
+
+            result = ingest(inbox.files, lake_root, Options(schema_contract=settings.schema_contract), lock=False)
+            for key in ("run_id", "files", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate"):
+                summary[key] = result[key]
+            summary["files_skipped"] += result["files_skipped"]
+            summary["published"] = result["files"] > 0
+            counts = ("run_id", "files", "files_skipped", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate", "seconds")
+            log.info("ingest", **{k: result[k] for k in counts})
+            for warning in result["warnings"]:
+                log.warning("ingest_warning", **warning)
+        ratio_error = _quarantine_ratio(summary, settings, lake_root, log)
+        version = lake.current_version()
+        if version is not None:
+            summary["views_refreshed"] = _refresh_views(lake_root, log)
+            summary["reports_written"] = _reports(lake_root, settings, version.name, log)
+    if ratio_error is not None:
+        raise ratio_error
+
+
+def _check(settings: Settings, as_of: datetime | None, log) -> int:
+    """The checks (a reader: no lock) and the webhook; returns the number of alerts."""
+    from pipeline.checks import notify, run_checks
+
+    result = run_checks(settings.lake, settings, as_of=as_of)
+    notes = dict.fromkeys(
+        (item["status"], item["message"])
+        for item in result["budgets"] + result["anomalies"]
+        if item["status"] != "ok" and not item.get("alert")
+    )
+    for status, message in notes:
+        log.info("check", status=status, message=message)
+    for alert in result["alerts"]:
+        log.warning("alert", key=alert["key"], message=alert["message"])
+    hook = notify(result, settings, settings.lake, log=log)
+    if hook is not None:
+        (log.info if hook["ok"] else log.error)("webhook", **hook)
+    return len(result["alerts"])
+
+
+def _quarantine_ratio(summary: dict, settings: Settings, lake_root: Path, log) -> QuarantineRatioExceeded | None:
+    if not summary["rows_read"]:
+        return None
+    ratio = summary["rows_quarantined"] / summary["rows_read"]
+    summary["quarantine_ratio"] = round(ratio, 6)
+    if ratio <= settings.max_quarantine_ratio:
+        return None
+    worst_files, worst_reasons = _worst(lake_root, summary["run_id"])
+    files = "; ".join(f"{Path(f).name} {q:,}/{n:,}" for f, q, n in worst_files)
+    reasons = "; ".join(f"{r} ({c:,})" for r, c in worst_reasons)
+    log.error("quarantine_ratio_exceeded", ratio=round(ratio, 4), max=settings.max_quarantine_ratio, worst_files=worst_files, worst_reasons=worst_reasons)
+    return QuarantineRatioExceeded(
+        f"run {summary['run_id']} quarantined {summary['rows_quarantined']:,} of {summary['rows_read']:,} rows "
+        f"({ratio:.1%}, more than max_quarantine_ratio {settings.max_quarantine_ratio:.1%}); the good rows were kept. "
+        f"Worst files: {files}. Top reasons: {reasons}",
+        "See them with `orusage quarantine --run " + str(summary["run_id"]) + "`; fix the export or the "
+        "schema, then `orusage quarantine replay`.",
+    )
+
+
+# worst_files / worst_reasons of one run's quarantine file (DuckDB; the reason text is cut at
+# its first `(` so that values do not split a reason into many).
+WORST_FILES_SQL = """
+SELECT source_file, count(*) AS quarantined
+FROM read_parquet($files) WHERE run_id = $run
+GROUP BY source_file ORDER BY quarantined DESC, source_file LIMIT 3
+"""
+WORST_REASONS_SQL = """
+SELECT trim(split_part(reason, '(', 1)) AS reason, count(*) AS n
+FROM (SELECT unnest(reasons) AS reason FROM read_parquet($files) WHERE run_id = $run)
+GROUP BY 1 ORDER BY n DESC, reason LIMIT 3
+"""
+
+
+def _worst(lake_root: Path, run_id: str) -> tuple[list, list]:
+    """The run's files with the most quarantined rows (file, quarantined, read) and its most
+    frequent reasons (reason, rows)."""
+    from pipeline.lake import Lake
+
+    lake = Lake(lake_root)
+    version = lake.current_version()
+    path = version / "quarantine" / f"{run_id}.parquet" if version else None
+    if path is None or not path.exists():
+        return [], []
+    read: dict[str, int] = {}
+    manifest = lake.manifest()
+    if manifest is not None:
+        for file, run, rows in zip(*(manifest.column(c).to_pylist() for c in ("path", "run_id", "rows_read"))):
+            if run == run_id:
+                read[file] = rows
+    con = duckdb.connect()
+    try:
+        params = {"files": [str(path)], "run": run_id}
+        files = [(f, q, read.get(f, 0)) for f, q in con.execute(WORST_FILES_SQL, params).fetchall()]
+        reasons = [(r, n) for r, n in con.execute(WORST_REASONS_SQL, params).fetchall()]
+    finally:
+        con.close()
+    return files, reasons
+
+
+def _refresh_views(lake_root: Path, log) -> bool:
+    if views_fresh(lake_root):
+        return False
+    from pipeline.views import refresh_views
+
+    path = refresh_views(lake_root)
+    log.info("views_refreshed", database=str(path))
+    return True
+
+
+def _reports(lake_root: Path, settings: Settings, version: str, log) -> int:
+    if reports_fresh(settings, version):
+        return 0
+    written = write_reports(lake_root, settings, version)
+    log.info("reports_written", dir=str(settings.report.dir), files=written)
+    return len(written)
+
+
+def run_command(config: Path | None, overrides: dict, *, as_of: datetime | None = None, log_format: str | None = None) -> Outcome:
+    """`orusage run`: load the settings (a bad one is logged like any error, exit 2), configure
+    the logs, run."""
+    try:
+        settings = load_settings(config, overrides=overrides)
+    except ConfigError as exc:
+        logs.configure(log_format or "auto")
+        log = logs.get_logger()
+        log.error("error", message=exc.message(), exit_code=exc.exit_code)
+        summary = {"run_id": None, "error": exc.message(), "seconds": 0.0, "exit_code": exc.exit_code}
+        log.info("run_summary", **summary)
+        return Outcome(exc.exit_code, summary)
+    logs.configure(log_format or settings.log.format, settings.log.level)
+    return run(settings, as_of=as_of or datetime.now(timezone.utc))
