@@ -25,7 +25,9 @@ EXIT_CODES_HELP = """
 Exit codes:
   0   done (quarantined rows are counted, not failures)
   1   the run could not proceed (missing path, unreadable or corrupt
-      file, disk full): one line `Error: ...`; the lake is unchanged
+      file, disk full): one line `Error: ...`; the lake is unchanged;
+      or more than --max-quarantine-ratio of the rows was quarantined
+      (the good rows were kept)
   2   usage error
   75  another run holds the lake lock; retry later or use --wait
 """
@@ -100,7 +102,14 @@ def main():
     help="evolve: keep unknown top-level keys in the `_extra` column; freeze: quarantine such rows.",
 )
 @click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait up to SECONDS for the lake lock.")
-def ingest(paths, lake, as_json, force, schema_contract, wait):
+@click.option(
+    "--max-quarantine-ratio",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    metavar="R",
+    help="Exit 1 (after keeping the good rows) when more than this share of the rows read was quarantined.",
+)
+def ingest(paths, lake, as_json, force, schema_contract, wait, max_quarantine_ratio):
     """Validate JSONL exports of generation records and add them to the lake.
 
     PATHS are files or directories (searched recursively) of .jsonl, .ndjson or .json (one JSON
@@ -119,12 +128,19 @@ def ingest(paths, lake, as_json, force, schema_contract, wait):
     summary = run_ingest(
         list(paths), resolve_lake(lake), Options(force=force, schema_contract=schema_contract, wait=wait)
     )
+    ratio_error = None
+    if max_quarantine_ratio is not None:
+        from pipeline.runner import quarantine_ratio_error
+
+        ratio_error = quarantine_ratio_error(summary, max_quarantine_ratio, resolve_lake(lake))
     if as_json:
         click.echo(json.dumps(summary))
     else:
         from pipeline.summary import render_summary
 
         render_summary(summary)
+    if ratio_error is not None:
+        raise ratio_error
 
 
 @main.group(invoke_without_command=True, epilog=EXIT_CODES_HELP)

@@ -23,7 +23,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -151,7 +151,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
 
@@ -172,7 +172,7 @@ class _Collector:
 
     async def fetch(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, gen_id: str) -> None:
         o = self.options
-        first = time.monotonic()
+        first: float | None = None  # when the id's first request went out
         transient = 0  # retries of 429 / 5xx / network / malformed
         not_found = 0
         last = "no answer"
@@ -180,10 +180,13 @@ class _Collector:
             wait = self.pause_until - time.monotonic()
             if wait > 0:  # a 429 paused every worker; that time does not count against 404 patience
                 await asyncio.sleep(wait)
-                first += wait
+                if first is not None:
+                    first += wait
             async with sem:
                 if self.auth_error is not None:
                     return
+                if first is None:
+                    first = time.monotonic()
                 self.summary.requests += 1
                 try:
                     response = await client.get("/generation", params={"id": gen_id})

@@ -49,7 +49,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from pipeline.errors import InputError
-from pipeline.read import BOM, COMPRESSIONS, DEFAULT_CHUNK_BYTES, LineChunk, _open, input_kind
+from pipeline.read import (
+    BOM,
+    COMPRESSIONS,
+    DEFAULT_CHUNK_BYTES,
+    LineChunk,
+    _open,
+    input_kind,
+)
 from pipeline.schema import load_table
 
 CSV_SUFFIX = ".csv"  # read.input_kind: a `.csv` name (optionally .gz/.zst) is of kind "csv"
@@ -132,8 +139,7 @@ def read_header(path: Path) -> list[str] | None:
             raise InputError(str(path), f"cannot be read ({exc})", "Check the file; re-export it if it is corrupt.") from exc
     finally:
         stream.close()
-    if head.startswith(BOM):
-        head = head[len(BOM) :]
+    head = head.removeprefix(BOM)
     end = head.find(b"\n")
     line = head if end < 0 else head[:end]
     try:
@@ -204,8 +210,10 @@ def _derived_sql(header: list[str]) -> list[tuple[str, str]]:
         out.append(
             (
                 "upstream_inference_cost",
-                f"(CASE WHEN {byok} = '' THEN 'null' WHEN NOT {byok_number} THEN to_json({byok})::VARCHAR "
-                f"WHEN {is_byok} THEN {byok} ELSE 'null' END)",
+                (
+                    f"(CASE WHEN {byok} = '' THEN 'null' WHEN NOT {byok_number} THEN to_json({byok})::VARCHAR "
+                    f"WHEN {is_byok} THEN {byok} ELSE 'null' END)"
+                ),
             )
         )
     out.append(("origin", "'\"\"'"))

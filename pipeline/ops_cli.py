@@ -279,12 +279,13 @@ def prune_command(config, lake, older_than, dry_run, wait, as_json):
 
 @click.command("replay")
 @config_option
+@lake_option
 @click.option("--run", "run_id", default=None, help="Only rows quarantined by runs whose id starts with this.")
 @click.option("--schema-contract", type=click.Choice(["evolve", "freeze"]), default=None, help="Contract to validate under (default: schema_contract of the settings, evolve).")
 @wait_option
 @json_option
 @click.pass_context
-def replay_command(ctx, config, run_id, schema_contract, wait, as_json):
+def replay_command(ctx, config, lake, run_id, schema_contract, wait, as_json):
     """Re-validate quarantined rows; move the rows that now pass into the lake.
 
     Each quarantined line goes through the ingest's own parsing, validation and duplicate rules
@@ -306,8 +307,9 @@ def replay_command(ctx, config, run_id, schema_contract, wait, as_json):
     """
     from pipeline.replay import replay
 
-    group_lake = ctx.parent.params.get("lake") if ctx.parent is not None else None
-    settings = _settings(config, lake=group_lake, lock_wait_seconds=wait, schema_contract=schema_contract)
+    if lake is None and ctx.parent is not None:  # `orusage quarantine --lake DIR replay`
+        lake = ctx.parent.params.get("lake")
+    settings = _settings(config, lake=lake, lock_wait_seconds=wait, schema_contract=schema_contract)
     result = replay(settings.lake, run_id, schema_contract=settings.schema_contract, wait=settings.lock_wait_seconds)
     if as_json:
         click.echo(json.dumps(result))

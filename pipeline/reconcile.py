@@ -326,7 +326,7 @@ def render_table(result: Result, echo) -> None:
             shown = [m for m in METRICS if not _within(m, r[f"diff_{m}"], r[f"activity_{m}"], result)]
             for i, m in enumerate(shown):
                 key = (
-                    f"  {str(r['day']):<10}  {_clip(r['model'], 40):<40}  {_clip(r['provider'], 20):<20}  {_side_label(r):<13}"
+                    f"  {r['day']!s:<10}  {_clip(r['model'], 40):<40}  {_clip(r['provider'], 20):<20}  {_side_label(r):<13}"
                     if i == 0
                     else "  " + " " * (10 + 2 + 40 + 2 + 20 + 2 + 13)
                 )

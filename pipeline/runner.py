@@ -314,23 +314,34 @@ def _check(settings: Settings, as_of: datetime | None, log) -> int:
 
 
 def _quarantine_ratio(summary: dict, settings: Settings, lake_root: Path, log) -> QuarantineRatioExceeded | None:
+    error = quarantine_ratio_error(summary, settings.max_quarantine_ratio, lake_root)
+    if error is not None:
+        log.error("quarantine_ratio_exceeded", ratio=summary["quarantine_ratio"], max=settings.max_quarantine_ratio,
+                  worst_files=error.worst_files, worst_reasons=error.worst_reasons)
+    return error
+
+
+def quarantine_ratio_error(summary: dict, max_ratio: float, lake_root: Path) -> QuarantineRatioExceeded | None:
+    """The error to raise when a run quarantined more than `max_ratio` of its rows (its good rows
+    are kept either way); sets `summary["quarantine_ratio"]`."""
     if not summary["rows_read"]:
         return None
     ratio = summary["rows_quarantined"] / summary["rows_read"]
     summary["quarantine_ratio"] = round(ratio, 6)
-    if ratio <= settings.max_quarantine_ratio:
+    if ratio <= max_ratio:
         return None
     worst_files, worst_reasons = _worst(lake_root, summary["run_id"])
     files = "; ".join(f"{Path(f).name} {q:,}/{n:,}" for f, q, n in worst_files)
     reasons = "; ".join(f"{r} ({c:,})" for r, c in worst_reasons)
-    log.error("quarantine_ratio_exceeded", ratio=round(ratio, 4), max=settings.max_quarantine_ratio, worst_files=worst_files, worst_reasons=worst_reasons)
-    return QuarantineRatioExceeded(
+    error = QuarantineRatioExceeded(
         f"run {summary['run_id']} quarantined {summary['rows_quarantined']:,} of {summary['rows_read']:,} rows "
-        f"({ratio:.1%}, more than max_quarantine_ratio {settings.max_quarantine_ratio:.1%}); the good rows were kept. "
+        f"({ratio:.1%}, more than max_quarantine_ratio {max_ratio:.1%}); the good rows were kept. "
         f"Worst files: {files}. Top reasons: {reasons}",
         "See them with `orusage quarantine --run " + str(summary["run_id"]) + "`; fix the export or the "
         "schema, then `orusage quarantine replay`.",
     )
+    error.worst_files, error.worst_reasons = worst_files, worst_reasons
+    return error
 
 
 # worst_files / worst_reasons of one run's quarantine file (DuckDB; the reason text is cut at

@@ -89,7 +89,6 @@ labelled as not materialized (
         streamed,
         is_byok,
         finish_reason,
-        attempt_count,
         is_response_cache_hit,
         latency,
         generation_time,
@@ -176,13 +175,14 @@ selected as not materialized (
 ),
 
 -- One scan of the lake for the request metrics, kept in memory for the passes below; the
--- provider attempts are read by a second, narrow scan (they are the widest column).
+-- provider attempts are read by a second, narrow scan (the widest column, read only there:
+-- requests with attempts and fallbacks are counted from it too).
 request_rows as materialized (
     select
         period, d1, d2, d3, d4, created_at, total_cost, usage, upstream_inference_cost,
         cache_discount, tokens_prompt, tokens_completion, native_tokens_prompt,
         native_tokens_completion, native_tokens_reasoning, native_tokens_cached, billed_tokens,
-        cancelled, streamed, is_byok, finish_reason, attempt_count, is_response_cache_hit,
+        cancelled, streamed, is_byok, finish_reason, is_response_cache_hit,
         latency, generation_time, throughput
     from selected
 ),
@@ -268,31 +268,42 @@ fine_requests as (
             where finish_reason not in ('stop', 'length', 'tool_calls', 'content_filter', 'error')
         ) as finish_other,
         count(*) filter (where finish_reason is null) as finish_null,
-        count(attempt_count) as requests_with_attempts,
-        count(*) filter (where attempt_count > 1) as fallbacks,
         count(*) filter (where is_response_cache_hit) as response_cache_hits
     from flagged
     group by period, d1, d2, d3, d4, folded_all, folded1, folded2, folded3, folded4
 ),
 
+-- Unnest in the select list, position beside each attempt (WITH ORDINALITY is far slower).
+attempt_list as (
+    select
+        period, d1, d2, d3, d4,
+        unnest(provider_responses) as attempt,
+        unnest(range(1, len(provider_responses) + 1)) as attempt_number
+    from attempt_rows
+),
+
 fine_attempts as (
     select
-        f.period, f.d1, f.d2, f.d3, f.d4,
+        period, d1, d2, d3, d4,
+        count(*) filter (where attempt_number = 1) as requests_with_attempts,
+        count(*) filter (where attempt_number = 2) as fallbacks,
         count(*) as attempts,
-        count(*) filter (where t.attempt.status = 429) as attempts_429,
-        count(*) filter (where t.attempt.status between 500 and 599) as attempts_5xx,
+        count(*) filter (where attempt.status = 429) as attempts_429,
+        count(*) filter (where attempt.status between 500 and 599) as attempts_5xx,
         count(*) filter (
-            where t.attempt.status not between 200 and 299
-                and t.attempt.status <> 429
-                and t.attempt.status not between 500 and 599
+            where attempt.status not between 200 and 299
+                and attempt.status <> 429
+                and attempt.status not between 500 and 599
         ) as attempts_other_failed
-    from attempt_rows as f, unnest(f.provider_responses) as t(attempt)
-    group by f.period, f.d1, f.d2, f.d3, f.d4
+    from attempt_list
+    group by period, d1, d2, d3, d4
 ),
 
 fine as (
     select
         r.*,
+        coalesce(a.requests_with_attempts, 0) as requests_with_attempts,
+        coalesce(a.fallbacks, 0) as fallbacks,
         coalesce(a.attempts, 0) as attempts,
         coalesce(a.attempts_429, 0) as attempts_429,
         coalesce(a.attempts_5xx, 0) as attempts_5xx,

@@ -25,7 +25,9 @@ def test_human_summary_and_quarantine_listing(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "rows read 2 = written 1 + quarantined 1 + duplicate 0" in out.stdout
     listing = cli("quarantine", "--lake", tmp_path / "lake")
-    assert listing.returncode == 0 and "total_cost: expected number, got string" in listing.stdout
+    assert listing.returncode == 0 and "in.jsonl:2" in listing.stdout and "1 row(s)" in listing.stdout
+    as_json = [json.loads(line) for line in cli("quarantine", "--lake", tmp_path / "lake", "--json").stdout.splitlines()]
+    assert [r["reasons"] for r in as_json] == [["total_cost: expected number, got string"]]
     shown = cli("quarantine", "--lake", tmp_path / "lake", "show", "in.jsonl:2")
     assert shown.returncode == 0
     assert '"total_cost": "5"' in shown.stdout and "in.jsonl:2" in shown.stdout
@@ -102,3 +104,14 @@ def test_disk_full_exits_1_and_leaves_the_lake_as_it_was(tmp_path):
         assert [p.name for p in (lake / "_versions").iterdir() if p.name.endswith(".tmp")] == []
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_max_quarantine_ratio_keeps_good_rows_and_exits_1(tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", [record(1), "{bad", "{worse"])
+    out = cli("ingest", data, "--lake", tmp_path / "lake", "--max-quarantine-ratio", "0.5")
+    assert out.returncode == 1
+    assert out.stderr.startswith("Error: run ") and "quarantined 2 of 3 rows (66.7%, more than max_quarantine_ratio 50.0%)" in out.stderr
+    assert "in.jsonl 2/3" in out.stderr and "line: not valid JSON (2)" in out.stderr
+    assert lake_rows(tmp_path / "lake").height == 1
+    ok = cli("ingest", write_jsonl(tmp_path / "b.jsonl", [record(2), "{bad"]), "--lake", tmp_path / "lake", "--max-quarantine-ratio", "0.5")
+    assert ok.returncode == 0

@@ -12,10 +12,16 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ingest, lake_rows, record
+
 from pipeline.cli import main
-from pipeline.collect import CollectOptions, collect, ids_already_written, read_ids, retry_after_seconds
+from pipeline.collect import (
+    CollectOptions,
+    collect,
+    ids_already_written,
+    read_ids,
+    retry_after_seconds,
+)
 
 KEY = "sk-or-v1-THIS-KEY-MUST-NEVER-BE-PRINTED-0123456789"
 FAST = ["--backoff-base", "0.05", "--timeout", "0.5", "--not-found-patience", "1", "--max-attempts", "4", "--concurrency", "3"]
@@ -134,7 +140,7 @@ def test_collects_retries_and_reports_the_ids_that_never_came(tmp_path):
     assert result.exit_code == 5, result.output
     assert sorted(out_ids(out)) == sorted(COLLECTED)
     assert (tmp_path / "missing.txt").read_text().splitlines() == ["gen-7-never", "gen-8-broken", "gen-9-bad-request"]
-    summary = json.loads([line for line in result.output.splitlines() if line.startswith('{"ids"')][0])
+    summary = json.loads(next(line for line in result.output.splitlines() if line.startswith('{"ids"')))
     assert (summary["ids"], summary["already"], summary["collected"], summary["missing"]) == (9, 0, 6, 3)
     assert summary["missing_ids"] == [
         {"id": "gen-7-never", "reason": "not found (404)"},
@@ -161,7 +167,7 @@ def test_collects_retries_and_reports_the_ids_that_never_came(tmp_path):
     assert KEY not in result.output and KEY not in out.read_text()
     events = [json.loads(line) for line in result.output.splitlines() if line.startswith('{"') and '"event"' in line]
     assert {"collect_start", "collect_retry", "collect_gave_up", "collect_summary"} <= {e["event"] for e in events}
-    assert [e for e in events if e["event"] == "collect_summary"][0]["missing"] == 3
+    assert next(e for e in events if e["event"] == "collect_summary")["missing"] == 3
 
 
 def test_resumes_where_it_stopped(tmp_path):

@@ -8,26 +8,20 @@ import gzip
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, ingest, lake_rows, quarantine_rows, record, write_jsonl
+
 from pipeline.csv_import import CSV_FIELDS, is_dashboard_csv, iter_csv_chunks
 from pipeline.errors import InputError
 from pipeline.parse import Parser
 from pipeline.read import discover, iter_chunks
 
 # The header seen in 2026 (reference: openrouter-data.md).
-HEADER = (
-    "generation_id,created_at,cost_total,cost_web_search,cost_cache,cost_file_processing,"
-    "byok_usage_inference,tokens_prompt,tokens_completion,tokens_reasoning,tokens_cached,"
-    "model_permaslug,provider_name,variant,cancelled,streamed,user,finish_reason_raw,"
-    "finish_reason_normalized,generation_time_ms,time_to_first_token_ms,api_key_disabled,"
-    "api_key_name,app_name"
-).split(",")
+HEADER = ["generation_id", "created_at", "cost_total", "cost_web_search", "cost_cache", "cost_file_processing", "byok_usage_inference", "tokens_prompt", "tokens_completion", "tokens_reasoning", "tokens_cached", "model_permaslug", "provider_name", "variant", "cancelled", "streamed", "user", "finish_reason_raw", "finish_reason_normalized", "generation_time_ms", "time_to_first_token_ms", "api_key_disabled", "api_key_name", "app_name"]
 
 
 def _b(v) -> str:
@@ -41,7 +35,7 @@ def _n(v) -> str:
 def csv_row(rec: dict, **cells) -> dict:
     """The dashboard's row for a record (as the export writes it), cells overridden by name."""
     attempts = rec.get("provider_responses") or []
-    created = datetime.fromisoformat(rec["created_at"].replace("Z", "+00:00")).astimezone(timezone.utc)
+    created = datetime.fromisoformat(rec["created_at"]).astimezone(UTC)
     row = {
         "generation_id": rec["id"],
         "created_at": created.strftime("%Y-%m-%d %H:%M:%S.") + f"{created.microsecond // 1000:03d}",
@@ -141,7 +135,7 @@ def test_columns_by_name_in_any_order_and_the_mapping(tmp_path, lake):
     got = _by_id(lake_rows(lake))
     a = got[rec["id"]]
     assert a["model"] == "anthropic/claude-4.5-sonnet-20250929"  # the permaslug: the CSV has no slug
-    assert a["created_at"] == datetime(2026, 9, 2, 10, 1, 0, 123000, tzinfo=timezone.utc)
+    assert a["created_at"] == datetime(2026, 9, 2, 10, 1, 0, 123000, tzinfo=UTC)
     assert a["total_cost"] == a["usage"] == 0.0123
     assert (a["native_tokens_prompt"], a["native_tokens_completion"]) == (110, 55)
     assert (a["native_tokens_reasoning"], a["native_tokens_cached"]) == (10, 20)
@@ -190,7 +184,7 @@ def test_an_unmapped_column_named_like_a_field_keeps_a_prefix(tmp_path, lake):
 
 def test_docs_list_the_mapping():
     text = (ROOT / "docs" / "csv-import.md").read_text()
-    rows = re.findall(r"^\| `([a-z_]+)` \| `([a-z_]+)` \|", text, flags=re.M)
+    rows = re.findall(r"^\| `([a-z_]+)` \| `([a-z_]+)` \|", text, flags=re.MULTILINE)
     assert rows == [(f.column, f.field) for f in CSV_FIELDS]
 
 

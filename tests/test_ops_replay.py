@@ -98,7 +98,7 @@ def test_replay_one_run_and_human_output(tmp_path):
     a = ingest([write_jsonl(tmp_path / "a.jsonl", [record(1, beta=1), record(2)])], lake, schema_contract="freeze")
     b = ingest([write_jsonl(tmp_path / "b.jsonl", [record(3, beta=1), record(4)])], lake, schema_contract="freeze")
     assert a["rows_quarantined"] == b["rows_quarantined"] == 1
-    out = CliRunner().invoke(main, ["quarantine", "--lake", str(lake), "replay", "--run", a["run_id"]])
+    out = CliRunner().invoke(main, ["quarantine", "replay", "--lake", str(lake), "--run", a["run_id"]])
     assert out.exit_code == 0, out.output
     assert out.stdout.startswith("replayed 1 rows: 1 written, 0 duplicate, 0 still quarantined\nquarantine 2 -> 1 rows; published version ")
     left = quarantine_rows(lake)

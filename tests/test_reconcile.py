@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ingest, record, write_jsonl
+
 from pipeline.cli import main
 from pipeline.reconcile import compared_days, load_activity, reconcile
 
@@ -150,7 +150,7 @@ def test_name_matching_rules(crafted):
 
 def test_tolerances(crafted):
     lake, activity = crafted
-    keys = lambda res: [_key(r) for r in res.differing]  # noqa: E731
+    keys = lambda res: [_key(r) for r in res.differing]
     loose_usd = reconcile([activity], lake, tolerance_usd=0.05)
     assert ("2026-09-01", "openai/gpt-5", "OpenAI") not in keys(loose_usd)
     loose_pct = reconcile([activity], lake, tolerance_pct=50)

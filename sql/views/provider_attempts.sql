@@ -31,17 +31,18 @@ generations_with_attempts as (
     where attempt_count > 0
 ),
 
+-- Unnest in the select list, the position beside each attempt (as fast as a plain unnest;
+-- WITH ORDINALITY is many times slower in DuckDB).
 attempts as (
     select
-        g.id as generation_id,
-        g.created_at,
-        g.day,
-        g.model,
-        cast(t.attempt_number as bigint) as attempt_number,
-        g.attempt_count,
-        t.attempt
-    from generations_with_attempts as g,
-        unnest(g.provider_responses) with ordinality as t(attempt, attempt_number)
+        id as generation_id,
+        created_at,
+        day,
+        model,
+        attempt_count,
+        unnest(provider_responses) as attempt,
+        unnest(range(1, attempt_count + 1)) as attempt_number
+    from generations_with_attempts
 ),
 
 final as (
