@@ -346,15 +346,24 @@ class Parser:
         while bounds[-1] < total:
             nxt = int(np.searchsorted(starts, starts[bounds[-1]] + piece_bytes, side="left"))
             bounds.append(min(max(nxt, bounds[-1] + 1), total))
-        parts = []
+        parts, refused = [], []
         for a, b in zip(bounds[:-1], bounds[1:]):
             positions = keep[(keep >= a) & (keep < b)]
             if len(positions) == 0:
                 continue
             body = split.body.slice(int(split.offsets[a]), int(split.offsets[b] - split.offsets[a]))
             fast = self.parse_fast(body, positions)
-            parts.append(fast if fast is not None else self.parse_strict(split.lines, positions))
-        return pa.concat_tables(parts) if parts else self.schema.empty_table()
+            if fast is not None:
+                parts.append(fast)
+            else:
+                refused.append(positions)
+        if refused:
+            # One strict query for all refused pieces: its cost is mostly per call.
+            parts.append(self.parse_strict(split.lines, np.concatenate(refused)))
+        if not parts:
+            return self.schema.empty_table()
+        table = pa.concat_tables(parts)
+        return table.take(pc.sort_indices(table.column("pos"))) if refused and len(parts) > 1 else table
 
     def prepare(self, chunk) -> None:
         """Parse `chunk` in place (`chunk.parsed`); run by the reading thread."""

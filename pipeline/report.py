@@ -16,7 +16,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +234,7 @@ def _text(value: Any) -> str:
             return "NaN"
         return format(value, ".12g")  # 12 significant digits: float sums vary in the last bits
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -308,37 +308,59 @@ def _fmt(value: Any, kind: str) -> str:
     return f"{value:,.1f}"
 
 
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
 def overview_items(report: Report) -> list[tuple[str, str]]:
     """(label, value) pairs of the overview, from the 'total' row."""
     t = report.total or {}
-    first, last = t.get("first_created_at"), t.get("last_created_at")
-    fmt_time = lambda v: v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if v else "-"  # noqa: E731
-    selection = report.options.describe()
-    pct = lambda k: _fmt(t.get(k), "pct")  # noqa: E731
+
+    def pct(key: str) -> str:
+        return _fmt(t.get(key), "pct")
+
+    def fmt(key: str, kind: str) -> str:
+        return _fmt(t.get(key), kind)
+
+    def quantiles(metric: str, kind: str, unit: str) -> str:
+        return " / ".join(fmt(f"{metric}_p{q}_{unit}", kind) for q in (50, 90, 99))
+
+    finish = ("stop", "length", "tool_calls", "content_filter", "error", "other", "null")
     return [
-        ("period", f"{fmt_time(first)} .. {fmt_time(last)}"),
-        ("selection", selection),
-        ("requests", f"{_fmt(t.get('requests'), 'count')} (cancelled {pct('cancelled_share')}, streamed "
-         f"{pct('streamed_share')}, BYOK {pct('byok_share')}, response-cache hits {_fmt(t.get('response_cache_hits'), 'count')})"),
-        ("spend (total_cost)", f"${_fmt(t.get('total_cost'), 'money')}  (usage ${_fmt(t.get('usage'), 'money')}; "
-         f"BYOK upstream_inference_cost ${_fmt(t.get('upstream_inference_cost'), 'money')})"),
-        ("savings (cache_discount)", f"${_fmt(t.get('cache_discount'), 'money')}"),
-        ("billed tokens (native)", f"{_fmt(t.get('native_tokens_prompt'), 'tokens')} prompt (cached "
-         f"{_fmt(t.get('native_tokens_cached'), 'tokens')}, cache hit rate {pct('cache_hit_rate')}), "
-         f"{_fmt(t.get('native_tokens_completion'), 'tokens')} completion (reasoning {_fmt(t.get('native_tokens_reasoning'), 'tokens')})"),
-        ("cost per request / per M billed tokens", f"${_fmt(t.get('cost_per_request'), 'money')} / "
-         f"${_fmt(t.get('cost_per_million_billed_tokens'), 'money')}"),
-        ("latency* p50 / p90 / p99", " / ".join(_fmt(t.get(f"latency_p{q}_ms"), "ms") for q in (50, 90, 99)) + " ms"),
-        ("generation time p50 / p90 / p99", " / ".join(_fmt(t.get(f"generation_time_p{q}_ms"), "ms") for q in (50, 90, 99)) + " ms"),
-        ("throughput p50 / p90 / p99", " / ".join(_fmt(t.get(f"throughput_p{q}_tps"), "num") for q in (50, 90, 99)) + " tokens/s"),
+        ("period", f"{_when(t.get('first_created_at'))} .. {_when(t.get('last_created_at'))}"),
+        ("selection", report.options.describe()),
+        (
+            "requests",
+            f"{fmt('requests', 'count')} (cancelled {pct('cancelled_share')}, streamed {pct('streamed_share')}, "
+            f"BYOK {pct('byok_share')}, response-cache hits {fmt('response_cache_hits', 'count')})",
+        ),
+        (
+            "spend (total_cost)",
+            f"${fmt('total_cost', 'money')}  (usage ${fmt('usage', 'money')}; "
+            f"BYOK upstream_inference_cost ${fmt('upstream_inference_cost', 'money')})",
+        ),
+        ("savings (cache_discount)", f"${fmt('cache_discount', 'money')}"),
+        (
+            "billed tokens (native)",
+            f"{fmt('native_tokens_prompt', 'tokens')} prompt (cached {fmt('native_tokens_cached', 'tokens')}, "
+            f"cache hit rate {pct('cache_hit_rate')}), {fmt('native_tokens_completion', 'tokens')} completion "
+            f"(reasoning {fmt('native_tokens_reasoning', 'tokens')})",
+        ),
+        (
+            "cost per request / per M billed tokens",
+            f"${fmt('cost_per_request', 'money')} / ${fmt('cost_per_million_billed_tokens', 'money')}",
+        ),
+        ("latency* p50 / p90 / p99", quantiles("latency", "ms", "ms") + " ms"),
+        ("generation time p50 / p90 / p99", quantiles("generation_time", "ms", "ms") + " ms"),
+        ("throughput p50 / p90 / p99", quantiles("throughput", "num", "tps") + " tokens/s"),
         ("errors (finish_reason = error)", pct("error_rate")),
         ("fallback rate", f"{pct('fallback_rate')} of requests with provider attempts"),
-        ("failed attempts", f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, other "
-         f"{pct('attempt_other_failed_share')} of {_fmt(t.get('attempts'), 'count')} attempts"),
-        ("finish reasons", ", ".join(
-            f"{name} {pct(f'finish_reason_{name}_share')}"
-            for name in ("stop", "length", "tool_calls", "content_filter", "error", "other", "null")
-        )),
+        (
+            "failed attempts",
+            f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, "
+            f"other {pct('attempt_other_failed_share')} of {fmt('attempts', 'count')} attempts",
+        ),
+        ("finish reasons", ", ".join(f"{name} {pct(f'finish_reason_{name}_share')}" for name in finish)),
     ]
 
 

@@ -109,7 +109,14 @@ def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
       orusage report --by model --granularity week --tz Europe/Berlin --since 2026-09-01
       orusage report --where data_region=europe --top 5 --format csv --out report.csv
     """
-    from pipeline.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, parse_dims, parse_where, render, run_report
+    from pipeline.report import (
+        DEFAULT_TOP_ON_SCREEN,
+        ReportOptions,
+        parse_dims,
+        parse_where,
+        render,
+        run_report,
+    )
 
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
@@ -246,17 +253,18 @@ def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1
         from rich.console import Console
         from rich.table import Table
 
-        console = Console(file=open(out, "w", encoding="utf-8") if out else None, width=200 if out else None)
         table = Table(header_style="bold")
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows[:max_table_rows]:
             table.add_row(*(_text(v) if v is not None else "NULL" for v in row))
-        console.print(table)
+        if out:
+            with open(out, "w", encoding="utf-8") as handle:
+                Console(file=handle, width=200).print(table)
+        else:
+            Console().print(table)
         more = f" (first {max_table_rows} shown; --format csv --out FILE for all)" if len(rows) > max_table_rows else ""
         click.echo(f"{len(rows)} row(s){more}", err=True)
-        if out:
-            console.file.close()
         return
     if fmt == "csv":
         import csv

@@ -23,7 +23,7 @@ from pipeline.errors import OrusageError
 
 # Comments, quoted strings and quoted identifiers hide a `$` that is not a parameter.
 _SKIP = r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\""
-_TOKENS = re.compile(rf"{_SKIP}|\$([A-Za-z_][A-Za-z0-9_]*)", re.S)
+_TOKENS = re.compile(rf"{_SKIP}|\$([A-Za-z_][A-Za-z0-9_]*)", re.DOTALL)
 
 
 def sql_dir() -> Path:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -159,7 +159,7 @@ def refresh_views(lake_root: Path) -> Path:
             f"CREATE TABLE {META_TABLE} AS SELECT "
             "CAST($version AS VARCHAR) AS version, CAST($digest AS VARCHAR) AS sql_digest, "
             "CAST($refreshed_at AS TIMESTAMPTZ) AS refreshed_at",
-            {"version": current_version(lake_root), "digest": sql_digest(), "refreshed_at": datetime.now(timezone.utc)},
+            {"version": current_version(lake_root), "digest": sql_digest(), "refreshed_at": datetime.now(UTC)},
         )
         # Settings are not stored: the file keeps no absolute path, and a shell opened in the
         # lake directory (or with its own file_search_path) resolves the views.

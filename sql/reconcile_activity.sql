@@ -50,8 +50,9 @@
 --     SELECT * REPLACE (date::DATE AS date) FROM (SELECT unnest(data, recursive := true)
 --     FROM read_json('activity.json'));
 --   PREPARE reconcile AS <the query below>;
---   EXECUTE reconcile(files := ['generations/date=2026-09-01/part-1.parquet'],
+--   EXECUTE reconcile(files := ['generations/date=2026-09-01/*.parquet'],
 --     days := ['2026-09-01'::DATE], tolerance_usd := 0.000001, tolerance_pct := 0);
+--   (read_json infers types: fine by hand; orusage checks each item's types itself.)
 with
 
 activity as (

@@ -174,10 +174,9 @@ selected as not materialized (
         and (not map_contains($filters, 'router') or list_contains($filters['router'], router_label))
 ),
 
--- One scan of the lake for the request metrics, kept in memory for the passes below; the
--- provider attempts are read by a second, narrow scan (the widest column, read only there:
--- requests with attempts and fallbacks are counted from it too).
-request_rows as materialized (
+-- The request metrics of the selected rows. Not materialized: each pass below scans the lake
+-- for its own columns, which costs less than holding a million rows of labels in memory.
+request_rows as not materialized (
     select
         period, d1, d2, d3, d4, created_at, total_cost, usage, upstream_inference_cost,
         cache_discount, tokens_prompt, tokens_completion, native_tokens_prompt,
@@ -187,61 +186,22 @@ request_rows as materialized (
     from selected
 ),
 
-attempt_rows as not materialized (
-    select period, d1, d2, d3, d4, provider_responses
+-- The provider attempts, the widest column, read by this pass alone (requests with attempts
+-- and fallbacks are counted here too). Unnested in the select list with the position beside
+-- each attempt: WITH ORDINALITY is many times slower in DuckDB.
+attempt_list as (
+    select
+        period, d1, d2, d3, d4,
+        unnest(provider_responses) as attempt,
+        unnest(range(1, len(provider_responses) + 1)) as attempt_number
     from selected
     where provider_responses is not null
 ),
 
--- Spend of each group at the finest grain, then the groups $top keeps in each breakdown.
-group_spend as (
-    select d1, d2, d3, d4, sum(total_cost) as spend
-    from request_rows
-    where $top is not null
-    group by d1, d2, d3, d4
-),
-
-kept as (
-    select
-        (
-            select list(concat_ws(chr(31), d1, d2, d3, d4) order by spend desc, d1, d2, d3, d4)
-            from group_spend
-        )[1:$top] as together,
-        (
-            select list(d1 order by spend desc, d1)
-            from (select d1, sum(spend) as spend from group_spend group by d1)
-        )[1:$top] as slot1,
-        (
-            select list(d2 order by spend desc, d2)
-            from (select d2, sum(spend) as spend from group_spend group by d2)
-        )[1:$top] as slot2,
-        (
-            select list(d3 order by spend desc, d3)
-            from (select d3, sum(spend) as spend from group_spend group by d3)
-        )[1:$top] as slot3,
-        (
-            select list(d4 order by spend desc, d4)
-            from (select d4, sum(spend) as spend from group_spend group by d4)
-        )[1:$top] as slot4
-),
-
--- Each row with its folding flags: folded_all (in the breakdown of all dimensions together)
--- and folded1..folded4 (in the breakdown of dimension i alone).
-flagged as not materialized (
-    select
-        f.*,
-        coalesce($top is not null and not list_contains(k.together, concat_ws(chr(31), f.d1, f.d2, f.d3, f.d4)), false) as folded_all,
-        coalesce($top is not null and not list_contains(k.slot1, f.d1), false) as folded1,
-        coalesce($top is not null and not list_contains(k.slot2, f.d2), false) as folded2,
-        coalesce($top is not null and not list_contains(k.slot3, f.d3), false) as folded3,
-        coalesce($top is not null and not list_contains(k.slot4, f.d4), false) as folded4
-    from request_rows as f, kept as k
-),
-
--- Additive metrics at the finest grain; the breakdowns below add these up.
+-- Additive metrics at the finest grain (period x all dimensions); the breakdowns add them up.
 fine_requests as (
     select
-        period, d1, d2, d3, d4, folded_all, folded1, folded2, folded3, folded4,
+        period, d1, d2, d3, d4,
         count(*) as requests,
         min(created_at) as first_created_at,
         max(created_at) as last_created_at,
@@ -269,17 +229,8 @@ fine_requests as (
         ) as finish_other,
         count(*) filter (where finish_reason is null) as finish_null,
         count(*) filter (where is_response_cache_hit) as response_cache_hits
-    from flagged
-    group by period, d1, d2, d3, d4, folded_all, folded1, folded2, folded3, folded4
-),
-
--- Unnest in the select list, position beside each attempt (WITH ORDINALITY is far slower).
-attempt_list as (
-    select
-        period, d1, d2, d3, d4,
-        unnest(provider_responses) as attempt,
-        unnest(range(1, len(provider_responses) + 1)) as attempt_number
-    from attempt_rows
+    from request_rows
+    group by period, d1, d2, d3, d4
 ),
 
 fine_attempts as (
@@ -317,7 +268,40 @@ fine as (
         and r.d4 is not distinct from a.d4
 ),
 
--- The group keys of every breakdown: t1..t4 all dimensions together, s1..s4 each alone.
+-- The groups $top keeps in each breakdown: the largest by spend over the whole selection.
+group_spend as (
+    select d1, d2, d3, d4, sum(total_cost) as spend
+    from fine
+    group by d1, d2, d3, d4
+),
+
+kept as (
+    select
+        (
+            select list(concat_ws(chr(31), d1, d2, d3, d4) order by spend desc, d1, d2, d3, d4)
+            from group_spend
+        )[1:$top] as together,
+        (
+            select list(d1 order by spend desc, d1)
+            from (select d1, sum(spend) as spend from group_spend group by d1)
+        )[1:$top] as slot1,
+        (
+            select list(d2 order by spend desc, d2)
+            from (select d2, sum(spend) as spend from group_spend group by d2)
+        )[1:$top] as slot2,
+        (
+            select list(d3 order by spend desc, d3)
+            from (select d3, sum(spend) as spend from group_spend group by d3)
+        )[1:$top] as slot3,
+        (
+            select list(d4 order by spend desc, d4)
+            from (select d4, sum(spend) as spend from group_spend group by d4)
+        )[1:$top] as slot4
+),
+
+-- Each finest group with its folding flags (folded_all: in the breakdown of all dimensions
+-- together; folded1..4: in the breakdown of dimension i alone) and its key in every breakdown:
+-- t1..t4 all dimensions together, s1..s4 each alone ('(other)' when folded).
 fine_keyed as (
     select
         *,
@@ -329,7 +313,29 @@ fine_keyed as (
         case when folded2 then '(other)' else d2 end as s2,
         case when folded3 then '(other)' else d3 end as s3,
         case when folded4 then '(other)' else d4 end as s4
-    from fine
+    from (
+        select
+            f.*,
+            coalesce($top is not null and not list_contains(k.together, concat_ws(chr(31), f.d1, f.d2, f.d3, f.d4)), false) as folded_all,
+            coalesce($top is not null and not list_contains(k.slot1, f.d1), false) as folded1,
+            coalesce($top is not null and not list_contains(k.slot2, f.d2), false) as folded2,
+            coalesce($top is not null and not list_contains(k.slot3, f.d3), false) as folded3,
+            coalesce($top is not null and not list_contains(k.slot4, f.d4), false) as folded4
+        from fine as f, kept as k
+    )
+),
+
+-- The rows of the groups $top folds, for their percentiles (no rows without $top).
+folded_rows as (
+    select r.period, r.latency, r.generation_time, r.throughput, m.folded_all, m.folded1, m.folded2, m.folded3, m.folded4
+    from request_rows as r
+    join (select distinct d1, d2, d3, d4, folded_all, folded1, folded2, folded3, folded4 from fine_keyed) as m
+        on r.d1 is not distinct from m.d1
+        and r.d2 is not distinct from m.d2
+        and r.d3 is not distinct from m.d3
+        and r.d4 is not distinct from m.d4
+    where $top is not null
+        and (m.folded_all or m.folded1 or m.folded2 or m.folded3 or m.folded4)
 ),
 
 rolled as (
@@ -430,42 +436,42 @@ quantiles_folded as (
     select
         2 as breakdown_order, period,
         '(other)' as dim1,
-        case when any_value(d2) is not null then '(other)' end as dim2,
-        case when any_value(d3) is not null then '(other)' end as dim3,
-        case when any_value(d4) is not null then '(other)' end as dim4,
+        case when len($dims) >= 2 then '(other)' end as dim2,
+        case when len($dims) >= 3 then '(other)' end as dim3,
+        case when len($dims) >= 4 then '(other)' end as dim4,
         true as is_other,
         quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
         quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
         quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
-    from flagged where folded_all group by period
+    from folded_rows where folded_all group by period
     union all
     select
         3, period, '(other)', null, null, null, true,
         quantile_cont(latency, [0.5, 0.9, 0.99]),
         quantile_cont(generation_time, [0.5, 0.9, 0.99]),
         quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from flagged where folded1 group by period
+    from folded_rows where folded1 group by period
     union all
     select
         4, period, null, '(other)', null, null, true,
         quantile_cont(latency, [0.5, 0.9, 0.99]),
         quantile_cont(generation_time, [0.5, 0.9, 0.99]),
         quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from flagged where folded2 group by period
+    from folded_rows where folded2 group by period
     union all
     select
         5, period, null, null, '(other)', null, true,
         quantile_cont(latency, [0.5, 0.9, 0.99]),
         quantile_cont(generation_time, [0.5, 0.9, 0.99]),
         quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from flagged where folded3 group by period
+    from folded_rows where folded3 group by period
     union all
     select
         6, period, null, null, null, '(other)', true,
         quantile_cont(latency, [0.5, 0.9, 0.99]),
         quantile_cont(generation_time, [0.5, 0.9, 0.99]),
         quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from flagged where folded4 group by period
+    from folded_rows where folded4 group by period
 ),
 
 quantiles as (
