@@ -231,7 +231,22 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
             if lake.staging.exists():
                 shutil.rmtree(lake.staging, ignore_errors=True)
         lake.clean_stale()
+        if summary["files"]:
+            _refresh_views(lake.root)
     return summary
+
+
+def _refresh_views(lake_root: Path) -> None:
+    """Rebuild `<lake>/orusage.duckdb` for the new version (the data is already published)."""
+    from pipeline.views import refresh_views
+
+    try:
+        refresh_views(lake_root)
+    except (OSError, duckdb.Error) as exc:
+        raise LakeError(
+            f"the lake was updated, but rebuilding {lake_root / 'orusage.duckdb'} failed ({exc})",
+            "orusage commands still work; the next ingest that adds data rebuilds it.",
+        ) from exc
 
 
 def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock: float) -> dict:
