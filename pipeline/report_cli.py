@@ -235,7 +235,7 @@ def _run(con, text: str, params: dict, what: str):
         ) from None
 
 
-def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1000) -> None:
+def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1000, notes_to_stderr: bool = True) -> None:
     import duckdb
 
     from pipeline.report import _json_value, _text
@@ -264,7 +264,8 @@ def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1
         else:
             Console().print(table)
         more = f" (first {max_table_rows} shown; --format csv --out FILE for all)" if len(rows) > max_table_rows else ""
-        click.echo(f"{len(rows)} row(s){more}", err=True)
+        sys.stdout.flush()
+        click.echo(f"{len(rows)} row(s){more}", err=notes_to_stderr)
         return
     if fmt == "csv":
         import csv
@@ -329,7 +330,7 @@ def shell(con, lake_root: Path) -> None:
         try:
             relation = con.sql(text)
             if relation is not None:
-                write_relation(relation, "table", None)
+                write_relation(relation, "table", None, notes_to_stderr=False)
         except (duckdb.Error, OrusageError) as exc:
             message = exc.message() if isinstance(exc, OrusageError) else f"Error: {str(exc).strip().splitlines()[0]}"
             click.echo(message, err=True)

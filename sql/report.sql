@@ -7,7 +7,7 @@
 --           largest by spend fold into one '(other)' group per breakdown (and period), so the
 --           totals still hold.
 -- Grain     one row per (breakdown, period, dim1, dim2, dim3, dim4, is_other)
---           (sql/tests/report_grain_unique.sql). Breakdowns, in output order:
+--           (tests/test_report.py checks it). Breakdowns, in output order:
 --             'total'                   everything selected (the overview); period is null
 --             'period'                  one row per period (only with $granularity)
 --             'model+provider_name...'  the dimensions together (only with 2 or more)
@@ -278,23 +278,23 @@ group_spend as (
 kept as (
     select
         (
-            select list(concat_ws(chr(31), d1, d2, d3, d4) order by spend desc, d1, d2, d3, d4)
+            select list(concat_ws(chr(31), d1, d2, d3, d4) order by round(spend, 9) desc, d1, d2, d3, d4)
             from group_spend
         )[1:$top] as together,
         (
-            select list(d1 order by spend desc, d1)
+            select list(d1 order by round(spend, 9) desc, d1)
             from (select d1, sum(spend) as spend from group_spend group by d1)
         )[1:$top] as slot1,
         (
-            select list(d2 order by spend desc, d2)
+            select list(d2 order by round(spend, 9) desc, d2)
             from (select d2, sum(spend) as spend from group_spend group by d2)
         )[1:$top] as slot2,
         (
-            select list(d3 order by spend desc, d3)
+            select list(d3 order by round(spend, 9) desc, d3)
             from (select d3, sum(spend) as spend from group_spend group by d3)
         )[1:$top] as slot3,
         (
-            select list(d4 order by spend desc, d4)
+            select list(d4 order by round(spend, 9) desc, d4)
             from (select d4, sum(spend) as spend from group_spend group by d4)
         )[1:$top] as slot4
 ),
@@ -567,4 +567,6 @@ final as (
 
 select * exclude (breakdown_order)
 from final
-order by breakdown_order, period nulls first, is_other, total_cost desc, dim1, dim2, dim3, dim4
+-- spend rounded to 1e-9 USD: float sums differ in their last bits from run to run, and the
+-- order must not
+order by breakdown_order, period nulls first, is_other, round(total_cost, 9) desc, dim1, dim2, dim3, dim4

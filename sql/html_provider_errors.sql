@@ -1,0 +1,130 @@
+-- html_provider_errors: failed provider attempts per provider ATTEMPTED, for the HTML report.
+--
+-- Purpose   Which providers fail when they are tried. sql/report.sql counts attempts under the
+--           provider that finally served the request (a 429 from Amazon Bedrock followed by a 200
+--           from Anthropic lands on Anthropic); this query counts each attempt under the provider
+--           it went to, which is where its failure belongs. Same selection as sql/report.sql
+--           (time window, filters); the filters apply to the generation, not to the attempt.
+-- Grain     one row per attempted provider label (provider_responses[].provider_name; '(null)'
+--           when absent), plus one '(other)' row folding the providers beyond the $top largest
+--           by attempts.
+-- Inputs    generations (sql/views/generations.sql), its provider_responses.
+-- Params    $tz           VARCHAR    IANA zone of $since and $until, e.g. 'UTC'
+--           $since        VARCHAR    local date or date-time in $tz, inclusive; NULL: no bound
+--           $until        VARCHAR    local date or date-time in $tz, exclusive; NULL: no bound
+--           $filters      MAP(VARCHAR, VARCHAR[])  dimension -> accepted labels, as in
+--                                    sql/report.sql ('(null)' matches null, '(empty)' '')
+--           $top          BIGINT     keep the N providers with the most attempts, fold the rest
+--                                    into '(other)'; NULL keeps every provider
+-- Output    provider_name         VARCHAR  the attempted provider's label, or '(other)'
+--           is_other              BOOLEAN  the folded row
+--           attempts              BIGINT   attempts sent to the provider
+--           failed_attempts       BIGINT   attempts with a known non-2xx status
+--           attempt_429_share     DOUBLE   fraction of the attempts answered 429
+--           attempt_5xx_share     DOUBLE   fraction answered 500-599
+--           attempt_other_failed_share  DOUBLE  fraction with another non-2xx status
+--           failed_share          DOUBLE   the three above together (a null status is unknown,
+--                                          not failed, as in sql/report.sql)
+-- By hand, in a DuckDB shell opened in the lake directory on orusage.duckdb:
+--   PREPARE q AS <the query below>;
+--   EXECUTE q(tz := 'UTC', since := NULL, until := NULL, filters := MAP {}, top := 10);
+with
+
+-- The generations of the window, every dimension as a text label (as in sql/report.sql).
+labelled as not materialized (
+    select
+        case when model is null then '(null)' when model = '' then '(empty)' else model end as model_label,
+        case when provider_name is null then '(null)' when provider_name = '' then '(empty)' else provider_name end as provider_name_label,
+        case when data_region is null then '(null)' when data_region = '' then '(empty)' else data_region end as data_region_label,
+        coalesce(cast(app_id as varchar), '(null)') as app_id_label,
+        case when api_type is null then '(null)' when api_type = '' then '(empty)' else api_type end as api_type_label,
+        case when external_user is null then '(null)' when external_user = '' then '(empty)' else external_user end as external_user_label,
+        coalesce(cast(is_byok as varchar), '(null)') as is_byok_label,
+        case when finish_reason is null then '(null)' when finish_reason = '' then '(empty)' else finish_reason end as finish_reason_label,
+        case when service_tier is null then '(null)' when service_tier = '' then '(empty)' else service_tier end as service_tier_label,
+        case when workspace_id is null then '(null)' when workspace_id = '' then '(empty)' else workspace_id end as workspace_id_label,
+        case when origin is null then '(null)' when origin = '' then '(empty)' else origin end as origin_label,
+        case when router is null then '(null)' when router = '' then '(empty)' else router end as router_label,
+        provider_responses
+    from generations
+    where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
+        and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
+),
+
+selected as not materialized (
+    select provider_responses
+    from labelled
+    where provider_responses is not null
+        and (not map_contains($filters, 'model') or list_contains($filters['model'], model_label))
+        and (not map_contains($filters, 'provider_name') or list_contains($filters['provider_name'], provider_name_label))
+        and (not map_contains($filters, 'data_region') or list_contains($filters['data_region'], data_region_label))
+        and (not map_contains($filters, 'app_id') or list_contains($filters['app_id'], app_id_label))
+        and (not map_contains($filters, 'api_type') or list_contains($filters['api_type'], api_type_label))
+        and (not map_contains($filters, 'external_user') or list_contains($filters['external_user'], external_user_label))
+        and (not map_contains($filters, 'is_byok') or list_contains($filters['is_byok'], is_byok_label))
+        and (not map_contains($filters, 'finish_reason') or list_contains($filters['finish_reason'], finish_reason_label))
+        and (not map_contains($filters, 'service_tier') or list_contains($filters['service_tier'], service_tier_label))
+        and (not map_contains($filters, 'workspace_id') or list_contains($filters['workspace_id'], workspace_id_label))
+        and (not map_contains($filters, 'origin') or list_contains($filters['origin'], origin_label))
+        and (not map_contains($filters, 'router') or list_contains($filters['router'], router_label))
+),
+
+attempts as (
+    select unnest(provider_responses) as attempt
+    from selected
+),
+
+per_provider as (
+    select
+        case
+            when attempt.provider_name is null then '(null)'
+            when attempt.provider_name = '' then '(empty)'
+            else attempt.provider_name
+        end as provider_name,
+        count(*) as attempts,
+        count(*) filter (where attempt.status = 429) as attempts_429,
+        count(*) filter (where attempt.status between 500 and 599) as attempts_5xx,
+        count(*) filter (
+            where attempt.status not between 200 and 299
+                and attempt.status <> 429
+                and attempt.status not between 500 and 599
+        ) as attempts_other_failed
+    from attempts
+    group by 1
+),
+
+ranked as (
+    select
+        *,
+        $top is not null
+            and row_number() over (order by attempts desc, provider_name) > $top as is_other
+    from per_provider
+),
+
+folded as (
+    select
+        case when is_other then '(other)' else provider_name end as provider_name,
+        is_other,
+        cast(sum(attempts) as bigint) as attempts,
+        cast(sum(attempts_429) as bigint) as attempts_429,
+        cast(sum(attempts_5xx) as bigint) as attempts_5xx,
+        cast(sum(attempts_other_failed) as bigint) as attempts_other_failed
+    from ranked
+    group by 1, 2
+),
+
+final as (
+    select
+        provider_name,
+        is_other,
+        attempts,
+        attempts_429 + attempts_5xx + attempts_other_failed as failed_attempts,
+        attempts_429 / attempts as attempt_429_share,
+        attempts_5xx / attempts as attempt_5xx_share,
+        attempts_other_failed / attempts as attempt_other_failed_share,
+        (attempts_429 + attempts_5xx + attempts_other_failed) / attempts as failed_share
+    from folded
+)
+
+select * from final
+order by is_other, attempts desc, provider_name
