@@ -77,14 +77,32 @@ class Group(click.Group):
             ctx.exit(EXIT_FAILED)
 
 
-@click.group(cls=Group, context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
+ALL_EXIT_CODES_HELP = """
+\b
+Exit codes (each command's --help lists its own):
+  0   done (quarantined rows are counted, not failures)
+  1   could not proceed: one line `Error: what. How to fix it.`
+      (the lake is unchanged), or the quarantined share exceeded
+      --max-quarantine-ratio (the good rows were kept)
+  2   usage or configuration error
+  3   check/run: a budget is exceeded or an anomaly was found
+  4   reconcile: the lake and OpenRouter's numbers differ beyond tolerance
+  5   collect: some ids never came
+  75  another run holds the lake lock; retry later or use --wait
+"""
+
+
+@click.group(cls=Group, context_settings=CONTEXT, epilog=ALL_EXIT_CODES_HELP)
 @click.version_option(package_name="orusage")
 def main():
     """orusage: OpenRouter generation exports -> a validated Parquet lake -> usage and cost reports.
 
+    The lake is ./lake unless $ORUSAGE_LAKE is set; --lake overrides both.
+
     \b
     Quick start:
       orusage ingest data/sample          # build ./lake from the bundled sample
+      orusage report                      # spend, tokens, latency by model, provider, region, app
       orusage quarantine                  # what was set aside, and why
     """
 
@@ -113,8 +131,9 @@ def ingest(paths, lake, as_json, force, schema_contract, wait, max_quarantine_ra
     """Validate JSONL exports of generation records and add them to the lake.
 
     PATHS are files or directories (searched recursively) of .jsonl, .ndjson or .json (one JSON
-    record per line), plain or compressed (.gz, .zst). A line is a bare record or the API
-    envelope {"data": {...}}. Valid rows are published to <lake>/generations/date=YYYY-MM-DD/ in
+    record per line), plain or compressed (.gz, .zst), and dashboard CSV exports
+    (openrouter_activity_*.csv, recognised by their header; see docs/csv-import.md). A line is a
+    bare record or the API envelope {"data": {...}}. Valid rows are published to <lake>/generations/date=YYYY-MM-DD/ in
     one atomic step; invalid rows go to <lake>/quarantine/ with every reason; records identical to
     one already kept are counted as duplicates. A file already ingested (same sha256) is skipped.
 
