@@ -35,9 +35,11 @@ docs: $(BIN)/orusage ## Regenerate docs/fields.md from the field table
 bench: $(BIN)/orusage ## Speed and memory against a raw DuckDB baseline (BENCH_N records, default 1M)
 	$(BIN)/python -m pipeline.bench --records $(BENCH_N)
 
-report: $(BIN)/orusage ## Usage and cost report of the lake (ingests data/sample first when there is no lake)
+report: $(BIN)/orusage ## Usage and cost report of the lake, and the page reports/latest.html (ingests data/sample first when there is no lake)
 	@test -e $(LAKE)/current || $(BIN)/orusage ingest data/sample --lake $(LAKE)
 	$(BIN)/orusage report --lake $(LAKE)
+	@mkdir -p reports
+	$(BIN)/orusage report --lake $(LAKE) --format html --out reports/latest.html
 
 sql: $(BIN)/orusage ## Interactive SQL shell on the lake's views (orusage sql; see docs/report.md)
 	@test -e $(LAKE)/current || $(BIN)/orusage ingest data/sample --lake $(LAKE)

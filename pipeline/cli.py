@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from pipeline.errors import EXIT_FAILED, OrusageError
+from pipeline.options import lake_option, resolve_lake
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -31,21 +32,6 @@ Exit codes:
   2   usage error
   75  another run holds the lake lock; retry later or use --wait
 """
-
-
-def lake_option(func):
-    return click.option(
-        "--lake",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Lake directory. Default: $ORUSAGE_LAKE, else ./lake.",
-    )(func)
-
-
-def resolve_lake(lake: Path | None) -> Path:
-    from pipeline.lake import default_lake
-
-    return lake if lake is not None else default_lake()
 
 
 class Group(click.Group):

@@ -56,6 +56,8 @@ from pipeline.read import (
     LineChunk,
     _open,
     input_kind,
+    read_blocks,
+    utf8_valid,
 )
 from pipeline.schema import load_table
 
@@ -309,48 +311,12 @@ class _Block:
         self.content_len = content - has_cr  # bytes without the line ending
 
 
-def _raw_blocks(stream, path: Path, chunk_bytes: int, compression: str | None) -> Iterator[tuple[np.ndarray, bool]]:
-    """Blocks of about `chunk_bytes` cut after a record's line ending (never inside quotes)."""
-    carry = np.empty(0, dtype=np.uint8)
-    first = True
-    while True:
-        size = max(chunk_bytes, 2 * len(carry))
-        buf = np.empty(len(carry) + size, dtype=np.uint8)
-        buf[: len(carry)] = carry
-        try:
-            got = stream.readinto(memoryview(buf)[len(carry) :])
-        except OSError as exc:
-            what = "is corrupt or truncated" if compression else "cannot be read"
-            raise InputError(str(path), f"{what} ({exc})", "Re-export or re-download it.") from exc
-        data = buf[: len(carry) + got]
-        if first:
-            first = False
-            if bytes(data[: len(BOM)]) == BOM:
-                data = data[len(BOM) :]
-        at_end = got == 0
-        if at_end:
-            if len(data):
-                yield data, True
-            return
-        quotes = np.flatnonzero(data == 34)
-        newlines = np.flatnonzero(data == 10)
-        outside = newlines[(np.searchsorted(quotes, newlines) & 1) == 0]
-        if len(outside) == 0:
-            carry = data.copy()
-            continue
-        cut = int(outside[-1]) + 1
-        carry = data[cut:].copy()
-        yield data[:cut], False
-
-
-def _utf8_ok(data: np.ndarray) -> bool:
-    body = pa.py_buffer(data)
-    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), body])
-    try:
-        whole.cast(pa.large_string())
-        return True
-    except pa.ArrowInvalid:
-        return False
+def _cut_after_last_record(data: np.ndarray) -> int | None:
+    """Where a block of CSV ends: after its last line ending outside quotes (None: none yet)."""
+    quotes = np.flatnonzero(data == 34)
+    newlines = np.flatnonzero(data == 10)
+    outside = newlines[(np.searchsorted(quotes, newlines) & 1) == 0]
+    return int(outside[-1]) + 1 if len(outside) else None
 
 
 class _Converter:
@@ -381,7 +347,7 @@ class _Converter:
         if block.unbalanced:
             kind[n - 1] = 2
         good = np.flatnonzero(kind == 0)
-        if len(good) and not _utf8_ok(data[starts[good[0]] : ends[good[-1]]]):
+        if len(good) and not utf8_valid(data[starts[good[0]] : ends[good[-1]]]):
             for i in good.tolist():
                 try:
                     data[starts[i] : ends[i]].tobytes().decode("utf-8")
@@ -463,7 +429,7 @@ def iter_csv_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Itera
     converter: _Converter | None = None
     next_line = 1
     try:
-        for data, at_end in _raw_blocks(stream, path, chunk_bytes, compression):
+        for data, at_end in read_blocks(stream, path, chunk_bytes, compression, _cut_after_last_record):
             block = _Block(data, at_end)
             first = 0
             if converter is None:

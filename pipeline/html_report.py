@@ -28,7 +28,7 @@ from pipeline.report import LATENCY_NOTE, SCREEN_METRICS, OTHER_LABEL, Report, R
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
 
-# Chart sizes (px of the plot area): the page is 1,040 px wide at most and scales the SVGs down
+# Chart sizes (px of the plot area): the page is 1,140 px wide at most and scales the SVGs down
 # to the window (or the printed page) below that.
 WIDE = 820
 HALF = 330
@@ -247,7 +247,7 @@ def money_format(values: list[float | None]) -> str:
     top = max((abs(v) for v in values if v is not None), default=0)
     if top >= 10:
         return "$,.0f"
-    if top >= 1:
+    if top >= 0.1:
         return "$,.2f"
     if top >= 0.01:
         return "$,.3f"
@@ -297,10 +297,19 @@ def _svg(chart, key: str) -> str:
     return svg
 
 
-def _time_axis(alt, granularity: str):
-    fmt = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}[granularity]
-    title = {"day": "day", "week": "ISO week (starting Monday)", "month": "month"}[granularity]
-    return alt.X("start:T", title=title, scale=alt.Scale(type="utc"), axis=alt.Axis(format=fmt, formatType="utc", labelAngle=0))
+TIME_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
+TIME_TITLES = {"day": "day", "week": "ISO week (starting Monday)", "month": "month"}
+
+
+def _time_axis(alt, granularity: str, starts: list[str], field: str = "start"):
+    """The x axis of a chart over periods: one tick per period start, in the UTC scale that holds
+    the local dates as they are (so the machine's own zone never shifts them)."""
+    return alt.X(
+        f"{field}:T",
+        title=TIME_TITLES[granularity],
+        scale=alt.Scale(type="utc"),
+        axis=alt.Axis(format=TIME_FORMATS[granularity], values=sorted(set(starts)), labelAngle=0, labelOverlap=True),
+    )
 
 
 def chart_spend_over_time(data: PageData, model_order: list[str]):
@@ -315,7 +324,7 @@ def chart_spend_over_time(data: PageData, model_order: list[str]):
         alt.Chart(alt.Data(values=values))
         .mark_bar(xOffset=0.5, x2Offset=-0.5)
         .encode(
-            x=_time_axis(alt, data.granularity),
+            x=_time_axis(alt, data.granularity, [v["start"] for v in values]),
             x2="end:T",
             y=alt.Y("sum(total_cost):Q", title="spend (USD)", axis=alt.Axis(format=fmt)),
             color=alt.Color(
@@ -362,18 +371,23 @@ def chart_apps(rows: list[dict[str, Any]]):
     return alt.hconcat(requests, spend, spacing=40)
 
 
-def _quantile_panel(alt, values, order, metric: str, unit: str, title: str, labels: bool = True):
+def _quantile_panel(alt, values, order, metric: str, unit: str, title: str, labels: bool = True, log: bool = False):
     cols = [f"{metric}_p{q}_{unit}" for q in (50, 90, 99)]
     names = {cols[0]: "p50", cols[1]: "p90", cols[2]: "p99"}
     axis = alt.Axis() if labels else None
     base = alt.Chart(alt.Data(values=values)).encode(y=alt.Y("label:N", sort=order, title=None, axis=axis))
-    span = base.mark_rule(color="#999", strokeWidth=2).encode(x=alt.X(f"{cols[0]}:Q", title=title), x2=f"{cols[2]}:Q")
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
+    if log:  # a log axis has no room for 0: those points are left out
+        base = base.transform_filter(f"datum['{cols[0]}'] > 0")
+    span = base.mark_rule(color="#999", strokeWidth=2).encode(
+        x=alt.X(f"{cols[0]}:Q", title=title, scale=scale, axis=alt.Axis(format=",~r")), x2=f"{cols[2]}:Q"
+    )
     points = (
         base.transform_fold(cols, as_=["q", "value"])
         .transform_calculate(quantile=f"{json.dumps(names)}[datum.q]")
         .mark_point(filled=True, size=55, opacity=1)
         .encode(
-            x=alt.X("value:Q", title=title),
+            x=alt.X("value:Q", title=title, scale=scale),
             color=alt.Color(
                 "quantile:N", title="percentile", scale=alt.Scale(domain=["p50", "p90", "p99"], range=list(QUANTILE_COLORS))
             ),
@@ -389,7 +403,7 @@ def chart_percentiles(rows: list[dict[str, Any]]):
     labels = [OTHER_LABEL if r["is_other"] else f"{r['model']} · {r['provider_name']}" for r in rows]
     cols = [f"{m}_p{q}_{u}" for m, u in (("latency", "ms"), ("throughput", "tps")) for q in (50, 90, 99)]
     values = _values(rows, cols, label=labels)
-    latency = _quantile_panel(alt, values, labels, "latency", "ms", "latency* (ms, time to first token)")
+    latency = _quantile_panel(alt, values, labels, "latency", "ms", "latency* (ms, log scale; time to first token)", log=True)
     throughput = _quantile_panel(alt, values, labels, "throughput", "tps", "throughput (tokens/s)", labels=False)
     return alt.hconcat(latency, throughput, spacing=16)
 
@@ -398,17 +412,34 @@ def chart_cache(data: PageData):
     import altair as alt
 
     rows = _rows(data.timeline, "period")
-    ends = [_period_end(r["period"], data.granularity).isoformat() for r in rows]
-    values = _values(rows, ["cache_discount", "cache_hit_rate"], start=[r["period"].isoformat() for r in rows], end=ends)
-    base = alt.Chart(alt.Data(values=values)).encode(x=_time_axis(alt, data.granularity))
+    starts = [r["period"] for r in rows]
+    ends = [_period_end(p, data.granularity) for p in starts]
+    mids = [datetime(p.year, p.month, p.day) + (e - p) / 2 for p, e in zip(starts, ends)]
+    # The hit-rate line breaks where periods without data lie between two points.
+    segment = [sum(1 for j in range(1, i + 1) if starts[j] != ends[j - 1]) for i in range(len(starts))]
+    values = _values(
+        rows,
+        ["cache_discount", "cache_hit_rate"],
+        start=[p.isoformat() for p in starts],
+        end=[e.isoformat() for e in ends],
+        mid=[m.isoformat() + "Z" for m in mids],  # an instant in the UTC scale, like the dates
+        segment=segment,
+    )
+    base = alt.Chart(alt.Data(values=values))
     savings = base.mark_bar(color="#54a24b", xOffset=0.5, x2Offset=-0.5).encode(
+        x=_time_axis(alt, data.granularity, [v["start"] for v in values]),
         x2="end:T",
         y=alt.Y("cache_discount:Q", title="savings (USD)", axis=alt.Axis(format=money_format([r["cache_discount"] for r in rows]))),
+        y2=alt.datum(0),
     )
     hit = base.mark_line(point=True, color="#4c78a8").encode(
+        x=_time_axis(alt, data.granularity, [v["start"] for v in values], field="mid"),
         y=alt.Y("cache_hit_rate:Q", title="cache hit rate (% of prompt tokens)", axis=alt.Axis(format=".0%")),
+        detail="segment:N",
     )
-    return alt.vconcat(savings.properties(width=WIDE, height=150), hit.properties(width=WIDE, height=150), spacing=12)
+    return alt.vconcat(
+        savings.properties(width=WIDE, height=150), hit.properties(width=WIDE, height=150), spacing=12
+    ).resolve_scale(x="shared")
 
 
 def chart_provider_health(errors: list[dict[str, Any]], providers: list[dict[str, Any]]):
@@ -528,7 +559,7 @@ def tables(report: Report) -> list[dict[str, Any]]:
             for metric, _label, kind in SCREEN_METRICS:
                 value = r[metric]
                 key = "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else repr(value)
-                cells.append((_fmt(value, kind), key))
+                cells.append((_show(value, kind), key))
             body.append({"other": r["is_other"], "cells": cells})
         out.append({"name": name, "header": header, "rows": body})
     return out

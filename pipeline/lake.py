@@ -35,10 +35,6 @@ TREES = ("generations", "quarantine", "_manifest", "_runs")
 KEEP_OLD_VERSIONS = 1  # versions kept besides the current one, for readers still on them
 
 
-def default_lake() -> Path:
-    return Path(os.environ.get("ORUSAGE_LAKE") or "lake")
-
-
 def disk_error(exc: OSError, what: str) -> LakeError:
     if exc.errno == errno.ENOSPC:
         return LakeError(f"the disk is full while {what}", "Free some space and run again; the lake was not changed.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,14 +148,7 @@ class LineChunk:
         if self._split is not None:
             return not self._split.bad_utf8
         if self._utf8 is None:
-            whole = pa.Array.from_buffers(
-                pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(self.body)], dtype=np.int64)), self.body]
-            )
-            try:
-                whole.cast(pa.large_string())
-                self._utf8 = True
-            except pa.ArrowInvalid:
-                self._utf8 = False
+            self._utf8 = utf8_valid(self.body)
         return self._utf8
 
 
@@ -176,13 +169,68 @@ def _open(path: Path, compression: str | None):
         raise InputError(str(path), f"cannot be opened ({exc})", "Check that it exists and is readable.") from exc
 
 
-def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[LineChunk]:
-    """Stream the lines of `path` in chunks; raises InputError on a corrupt or unreadable file.
+def _cut_after_last_newline(data: np.ndarray) -> int | None:
+    """Where a block of JSON lines ends: after its last newline (None: no newline yet)."""
+    window = min(len(data), 1 << 20)
+    tail = np.flatnonzero(data[len(data) - window :] == 10)
+    if len(tail):
+        return len(data) - window + int(tail[-1]) + 1
+    newlines = np.flatnonzero(data == 10)
+    return int(newlines[-1]) + 1 if len(newlines) else None
 
-    Each chunk gets a fresh buffer: the partial last line of the previous read is copied to its
-    front and the stream reads straight into the rest, so no block is copied twice."""
+
+def read_blocks(
+    stream, path: Path, chunk_bytes: int, compression: str | None, cut: Callable[[np.ndarray], int | None]
+) -> Iterator[tuple[np.ndarray, bool]]:
+    """Blocks of about `chunk_bytes` of a stream, each ending where `cut` says (a record
+    boundary), as (uint8 array, at_end). Each block gets a fresh buffer: the unfinished tail of
+    the previous read is copied to its front and the stream reads straight into the rest, so no
+    block is copied twice. A leading UTF-8 BOM is dropped."""
+    carry = np.empty(0, dtype=np.uint8)
+    first = True
+    while True:
+        size = max(chunk_bytes, 2 * len(carry))
+        buf = np.empty(len(carry) + size, dtype=np.uint8)
+        buf[: len(carry)] = carry
+        try:
+            got = stream.readinto(memoryview(buf)[len(carry) :])
+        except OSError as exc:
+            what = "is corrupt or truncated" if compression else "cannot be read"
+            tool = "gzip -t" if compression == "gzip" else "zstd -t"
+            fix = f"Re-export or re-download it (check it with `{tool}`)." if compression else "Check the file and the disk."
+            raise InputError(str(path), f"{what} ({exc})", fix) from exc
+        data = buf[: len(carry) + got]
+        if first:
+            first = False
+            if bytes(data[: len(BOM)]) == BOM:
+                data = data[len(BOM) :]
+        if got == 0:
+            if len(data):
+                yield data, True
+            return
+        end = cut(data)
+        if end is None:
+            carry = data.copy()
+            continue
+        carry = data[end:].copy()
+        yield data[:end], False
+
+
+def utf8_valid(data: np.ndarray | pa.Buffer) -> bool:
+    """Whether the bytes are valid UTF-8 (Arrow's vectorised check, no copy)."""
+    body = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, body.size], dtype=np.int64)), body])
+    try:
+        whole.cast(pa.large_string())
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[LineChunk]:
+    """Stream the lines of `path` in chunks; raises InputError on a corrupt or unreadable file."""
     kind = input_kind(path)
-    if kind and kind[0] == "csv":  # the dashboard export: converted to JSON lines (csv_import.py)
+    if kind and kind[0] == "csv":
         from pipeline.csv_import import iter_csv_chunks
 
         yield from iter_csv_chunks(path, chunk_bytes)
@@ -190,49 +238,11 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
     compression = kind[1] if kind else None
     stream = _open(path, compression)
     next_line = 1
-    carry = np.empty(0, dtype=np.uint8)
-    first = True
     try:
-        while True:
-            size = max(chunk_bytes, 2 * len(carry))
-            buf = np.empty(len(carry) + size, dtype=np.uint8)
-            buf[: len(carry)] = carry
-            try:
-                got = stream.readinto(memoryview(buf)[len(carry) :])
-            except OSError as exc:
-                what = "is corrupt or truncated" if compression else "cannot be read"
-                fix = (
-                    f"Re-export or re-download it (check it with `{'gzip -t' if compression == 'gzip' else 'zstd -t'}`)."
-                    if compression
-                    else "Check the file and the disk."
-                )
-                raise InputError(str(path), f"{what} ({exc})", fix) from exc
-            data = buf[: len(carry) + got]
-            at_end = got == 0
-            if first:
-                first = False
-                if bytes(data[: len(BOM)]) == BOM:
-                    data = data[len(BOM) :]
-            if at_end:
-                if not len(data):
-                    break
-                body, carry = data, np.empty(0, dtype=np.uint8)
-            else:
-                tail = np.flatnonzero(data[-min(len(data), 1 << 20) :] == 10)
-                if len(tail) == 0:
-                    newlines = np.flatnonzero(data == 10)
-                    if len(newlines) == 0:
-                        carry = data.copy()
-                        continue
-                    cut = int(newlines[-1])
-                else:
-                    cut = len(data) - min(len(data), 1 << 20) + int(tail[-1])
-                body, carry = data[: cut + 1], data[cut + 1 :].copy()
-            chunk = LineChunk(body, next_line)
+        for data, _at_end in read_blocks(stream, path, chunk_bytes, compression, _cut_after_last_newline):
+            chunk = LineChunk(data, next_line)
             next_line += chunk.count
             yield chunk
-            if at_end:
-                break
     finally:
         stream.close()
 

@@ -40,7 +40,7 @@ DIMENSIONS = (
 DEFAULT_DIMS = ("model", "provider_name", "data_region", "app_id")
 MAX_DIMS = 4  # the slots of sql/report.sql
 GRANULARITIES = ("day", "week", "month")
-FORMATS = ("table", "csv", "json", "md", "parquet")
+FORMATS = ("table", "csv", "json", "md", "parquet", "html")
 DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
 
 # Labels the report gives to values that are not plain text (the SQL and the docs use the same).
@@ -444,6 +444,10 @@ def render(report: Report, fmt: str, out: Path | None = None, console=None) -> N
         text = to_json(report)
     elif fmt == "md":
         text = to_markdown(report)
+    elif fmt == "html":
+        from pipeline.html_report import to_html  # the page with charts (docs/html-report.md)
+
+        text = to_html(report)
     else:
         raise OrusageError(f"unknown format {fmt!r}", f"Use one of: {', '.join(FORMATS)}.")
     if out is None:

@@ -8,11 +8,12 @@ import time): `orusage sql` must start in well under a second.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
+
+from pipeline.options import lake_option, resolve_lake
 
 from pipeline.errors import OrusageError
 
@@ -31,20 +32,6 @@ DIMENSIONS = (
     "model, provider_name, data_region, app_id, api_type, external_user, is_byok, finish_reason, "
     "service_tier, workspace_id, origin, router"
 )
-
-
-def lake_option(func):
-    return click.option(
-        "--lake",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Lake directory. Default: $ORUSAGE_LAKE, else ./lake.",
-    )(func)
-
-
-def resolve_lake(lake: Path | None) -> Path:
-    # The default of pipeline.lake.default_lake(), without importing that module (and pyarrow).
-    return lake if lake is not None else Path(os.environ.get("ORUSAGE_LAKE") or "lake")
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -88,9 +75,9 @@ def resolve_lake(lake: Path | None) -> Path:
     default=None,
     metavar="N",
     help="Keep the N largest groups of each breakdown by spend and fold the rest into one (other) row "
-    "(totals still add up). Default: 10 for table and md, every group for csv, json, parquet; 0: every group.",
+    "(totals still add up). Default: 10 for table, md and html, every group for csv, json, parquet; 0: every group.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "md", "parquet"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "md", "parquet", "html"]), default="table", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
 def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
     """Usage, cost, latency and reliability by model, provider, region and app.
@@ -108,6 +95,7 @@ def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
       orusage report                                   # the default picture of ./lake
       orusage report --by model --granularity week --tz Europe/Berlin --since 2026-09-01
       orusage report --where data_region=europe --top 5 --format csv --out report.csv
+      orusage report --since 2026-10-08 --format html --out report.html   # a page with charts
     """
     from pipeline.report import (
         DEFAULT_TOP_ON_SCREEN,
@@ -121,7 +109,7 @@ def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
     if top is None:
-        top = DEFAULT_TOP_ON_SCREEN if fmt in ("table", "md") else None
+        top = DEFAULT_TOP_ON_SCREEN if fmt in ("table", "md", "html") else None
     options = ReportOptions(
         dims=parse_dims(by),
         granularity=granularity,
