@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import sqlfiles, views
-from pipeline.report import LATENCY_NOTE, SCREEN_METRICS, OTHER_LABEL, Report, ReportOptions, _fmt, overview_items, run_report
+from pipeline.report import (
+    LATENCY_NOTE,
+    OTHER_LABEL,
+    SCREEN_METRICS,
+    Report,
+    ReportOptions,
+    _fmt,
+    overview_items,
+    report_params,
+    run_report,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -65,8 +75,9 @@ class Chart:
     key: str  # the figure's id on the page (chart-<key>)
     title: str
     caption: str
-    svg: str
+    svg: str  # empty when the selection has nothing to draw: `note` says why
     wide: bool = True
+    note: str = ""
 
 
 @dataclass
@@ -93,13 +104,6 @@ def _query(lake: Path, name: str, params: dict[str, Any]) -> list[dict[str, Any]
         return [dict(zip(columns, row)) for row in relation.fetchall()]
     finally:
         con.close()
-
-
-def _filters(options: ReportOptions) -> dict[str, list[str]]:
-    filters: dict[str, list[str]] = {}
-    for name, value in options.where:
-        filters.setdefault(name, []).append(value)
-    return filters
 
 
 def window(report: Report) -> dict[str, Any]:
@@ -165,7 +169,7 @@ def gather(report: Report) -> PageData:
     errors = _query(
         lake,
         "html_provider_errors",
-        {"tz": o.tz, "since": o.since, "until": o.until, "filters": _filters(o), "top": o.top},
+        {"tz": o.tz, "since": o.since, "until": o.until, "filters": report_params(o)["filters"], "top": o.top},
     )
     return PageData(report, win, previous, granularity, timeline, model_provider, by_dim, errors)
 
@@ -263,14 +267,11 @@ def _period_end(start: date, granularity: str) -> date:
 
 
 def _colors(labels: list[str]) -> list[str]:
-    palette = [c for c in PALETTE]
-    out, i = [], 0
+    """A colour per label, in order; (other) is grey."""
+    out: list[str] = []
     for label in labels:
-        if label == OTHER_LABEL:
-            out.append(OTHER_COLOR)
-        else:
-            out.append(palette[i % len(palette)])
-            i += 1
+        kept = len(out) - out.count(OTHER_COLOR)
+        out.append(OTHER_COLOR if label == OTHER_LABEL else PALETTE[kept % len(PALETTE)])
     return out
 
 
@@ -290,11 +291,15 @@ def _svg(chart, key: str) -> str:
 
     spec = chart.configure(**_config()).to_dict()
     svg = vl_convert.vegalite_to_svg(spec)
-    # Several SVGs share one document: give each its own ids (clip paths, gradients).
-    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{key}-{m.group(1)}"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{key}-{m.group(1)})", svg)
-    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{key}-{m.group(1)}"', svg)
-    return svg
+    # Several SVGs share one document: give each its own ids (clip paths, gradients), in the
+    # tags only (text never holds a '<': labels from the data stay as they are).
+    return re.sub(r"<[^<>]+>", lambda tag: _scope_ids(tag.group(0), key), svg)
+
+
+def _scope_ids(tag: str, key: str) -> str:
+    tag = re.sub(r'(\sid=")([^"]+")', rf"\g<1>{key}-\g<2>", tag)
+    tag = re.sub(r"url\(#", f"url(#{key}-", tag)
+    return re.sub(r'(href=")#', rf"\g<1>#{key}-", tag)
 
 
 TIME_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
@@ -308,7 +313,7 @@ def _time_axis(alt, granularity: str, starts: list[str], field: str = "start"):
         f"{field}:T",
         title=TIME_TITLES[granularity],
         scale=alt.Scale(type="utc"),
-        axis=alt.Axis(format=TIME_FORMATS[granularity], values=sorted(set(starts)), labelAngle=0, labelOverlap=True),
+        axis=alt.Axis(format=TIME_FORMATS[granularity], values=sorted(set(starts)), labelAngle=0, labelOverlap="greedy"),
     )
 
 
@@ -344,7 +349,7 @@ def _hbar(alt, rows, label: str, metric: str, title: str, kind: str, width: int 
     values = _values(rows, [label, metric, "is_other"])
     for v, r in zip(values, rows):
         v["text"] = _show(r[metric], kind)
-    fmt = money_format([r[metric] for r in rows]) if kind == "money" else ("~s" if kind == "count" else ".0%")
+    fmt = money_format([r[metric] for r in rows]) if kind == "money" else (",d" if kind == "count" else ".0%")
     order = [r[label] for r in rows]
     base = alt.Chart(alt.Data(values=values)).encode(
         y=alt.Y(f"{label}:N", sort=order, title=label_title),
@@ -503,7 +508,10 @@ def charts(data: PageData) -> list[Chart]:
     fold = f"the {top} largest by spend, the rest folded into (other)" if top else "every group"
     model_rows = data.by_dim["model"]
     model_order = [r["model"] for r in model_rows]
-    out = [
+    pairs = _rows(data.model_provider, "model+provider_name")
+    has_quantiles = any(r["latency_p50_ms"] is not None or r["throughput_p50_tps"] is not None for r in pairs)
+    has_attempts = bool(data.provider_errors)
+    return [
         Chart(
             "spend-over-time",
             f"Spend per {data.granularity}, by model",
@@ -520,7 +528,8 @@ def charts(data: PageData) -> list[Chart]:
             "percentiles",
             "Latency and throughput per model × provider",
             f"p50, p90 and p99 over the generations of each pair ({fold}). {LATENCY_NOTE}",
-            _svg(chart_percentiles(_rows(data.model_provider, "model+provider_name")), "c5"),
+            _svg(chart_percentiles(pairs), "c5") if has_quantiles else "",
+            note="" if has_quantiles else "No generation of this selection records a latency or a throughput.",
         ),
         Chart(
             "cache",
@@ -535,12 +544,15 @@ def charts(data: PageData) -> list[Chart]:
             "Left: every provider attempt counted under the provider it went to (sql/html_provider_errors.sql). "
             "Right: requests that needed more than one attempt, under the provider that finally served them "
             "(the report's fallback_rate).",
-            _svg(chart_provider_health(data.provider_errors, data.by_dim["provider_name"]), "c7"),
+            _svg(chart_provider_health(data.provider_errors, data.by_dim["provider_name"]), "c7") if has_attempts else "",
+            note="" if has_attempts else (
+                "No provider attempts in this selection: records list them (provider_responses) only since "
+                "February 2026, and response-cache hits have none."
+            ),
         ),
         Chart("finish-mix", "Finish-reason mix per model", f"Share of each model's requests by finish_reason; {fold}.",
               _svg(chart_finish_mix(model_rows), "c8")),
     ]
-    return out
 
 
 # --- tables ----------------------------------------------------------------------------------
