@@ -113,7 +113,17 @@ def main(argv: list[str] | None = None) -> int:
             except ImportError:
                 bench_report = None
             if bench_report is not None:
-                results["report"] = bench_report(work / "lake")
+                rep = bench_report(work / "lake")
+                results["report"] = rep
+                print(
+                    f"report on the {rep['requests']:,}-record lake: {rep['report_seconds']:.2f} s, raw query "
+                    f"{rep['raw_query_seconds']:.2f} s: {rep['report_ratio']:.1f}x (target <= {rep['report_target_ratio']:.0f}x) "
+                    f"{'OK' if rep['report_within_target'] else 'ABOVE TARGET'}"
+                )
+                print(
+                    f"orusage sql start-up: {rep['sql_startup_seconds']:.2f} s (target < {rep['sql_startup_target_seconds']:.0f} s) "
+                    f"{'OK' if rep['sql_startup_within_target'] else 'ABOVE TARGET'}"
+                )
         (args.dir / "last.json").write_text(json.dumps(results, indent=2) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
