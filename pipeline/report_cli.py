@@ -126,7 +126,8 @@ def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
             return
     render(result, fmt, out)
     if out is not None:
-        click.echo(f"wrote {len(result.rows)} rows to {out}", err=True)
+        what = "the page" if fmt == "html" else f"{len(result.rows)} rows"
+        click.echo(f"wrote {what} to {out}", err=True)
 
 
 # --- sql -------------------------------------------------------------------------------------
