@@ -1,6 +1,7 @@
 """The views over the lake, and `<lake>/orusage.duckdb`: a DuckDB database that holds them.
 
     generations        typed records, one row per id, with derived columns (sql/views/)
+    generation_labels  generations with each report dimension as a text label
     provider_attempts  one row per element of provider_responses
     quarantine         rows that failed validation
     runs               one row per ingest run
@@ -43,7 +44,7 @@ SOURCES = {
     "lake_runs": ("views/lake_runs", "_runs/*.json"),
 }
 # The views users query, in dependency order.
-VIEWS = ("generations", "provider_attempts", "quarantine", "runs")
+VIEWS = ("generations", "generation_labels", "provider_attempts", "quarantine", "runs")
 
 
 def current_version(lake_root: Path) -> str | None:

@@ -8,7 +8,7 @@
 -- Grain     one row per attempted provider label (provider_responses[].provider_name; '(null)'
 --           when absent), plus one '(other)' row folding the providers beyond the $top largest
 --           by attempts.
--- Inputs    generations (sql/views/generations.sql), its provider_responses.
+-- Inputs    generation_labels (sql/views/generation_labels.sql), its provider_responses.
 -- Params    $tz           VARCHAR    IANA zone of $since and $until, e.g. 'UTC'
 --           $since        VARCHAR    local date or date-time in $tz, inclusive; NULL: no bound
 --           $until        VARCHAR    local date or date-time in $tz, exclusive; NULL: no bound
@@ -30,23 +30,23 @@
 --   EXECUTE q(tz := 'UTC', since := NULL, until := NULL, filters := MAP {}, top := 10);
 with
 
--- The generations of the window, every dimension as a text label (as in sql/report.sql).
+-- The generations of the window, with the dimension labels of generation_labels.
 labelled as not materialized (
     select
-        case when model is null then '(null)' when model = '' then '(empty)' else model end as model_label,
-        case when provider_name is null then '(null)' when provider_name = '' then '(empty)' else provider_name end as provider_name_label,
-        case when data_region is null then '(null)' when data_region = '' then '(empty)' else data_region end as data_region_label,
-        coalesce(cast(app_id as varchar), '(null)') as app_id_label,
-        case when api_type is null then '(null)' when api_type = '' then '(empty)' else api_type end as api_type_label,
-        case when external_user is null then '(null)' when external_user = '' then '(empty)' else external_user end as external_user_label,
-        coalesce(cast(is_byok as varchar), '(null)') as is_byok_label,
-        case when finish_reason is null then '(null)' when finish_reason = '' then '(empty)' else finish_reason end as finish_reason_label,
-        case when service_tier is null then '(null)' when service_tier = '' then '(empty)' else service_tier end as service_tier_label,
-        case when workspace_id is null then '(null)' when workspace_id = '' then '(empty)' else workspace_id end as workspace_id_label,
-        case when origin is null then '(null)' when origin = '' then '(empty)' else origin end as origin_label,
-        case when router is null then '(null)' when router = '' then '(empty)' else router end as router_label,
+        model_label,
+        provider_name_label,
+        data_region_label,
+        app_id_label,
+        api_type_label,
+        external_user_label,
+        is_byok_label,
+        finish_reason_label,
+        service_tier_label,
+        workspace_id_label,
+        origin_label,
+        router_label,
         provider_responses
-    from generations
+    from generation_labels
     where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
         and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
 ),

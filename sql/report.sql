@@ -13,7 +13,8 @@
 --             'model+provider_name...'  the dimensions together (only with 2 or more)
 --             'model', ...              each dimension alone, in $dims order
 --           With $granularity every breakdown but 'total' has one row per period and group.
--- Inputs    generations (sql/views/generations.sql), including its provider_responses.
+-- Inputs    generation_labels (sql/views/generation_labels.sql: generations with the labels),
+--           including its provider_responses.
 -- Params    $dims         VARCHAR[]  1 to 4 dimensions, from: model, provider_name, data_region,
 --                                    app_id, api_type, external_user, is_byok, finish_reason,
 --                                    service_tier, workspace_id, origin, router
@@ -54,7 +55,7 @@
 -- folds them as constants, so the columns of dimensions and filters not asked for are not read.
 with
 
--- The generations of the period, every dimension as a text label.
+-- The generations of the period, with the dimension labels of generation_labels.
 labelled as not materialized (
     select
         created_at,
@@ -62,18 +63,18 @@ labelled as not materialized (
             when $granularity is not null
                 then cast(date_trunc($granularity, timezone($tz, created_at)) as date)
         end as period,
-        case when model is null then '(null)' when model = '' then '(empty)' else model end as model_label,
-        case when provider_name is null then '(null)' when provider_name = '' then '(empty)' else provider_name end as provider_name_label,
-        case when data_region is null then '(null)' when data_region = '' then '(empty)' else data_region end as data_region_label,
-        coalesce(cast(app_id as varchar), '(null)') as app_id_label,
-        case when api_type is null then '(null)' when api_type = '' then '(empty)' else api_type end as api_type_label,
-        case when external_user is null then '(null)' when external_user = '' then '(empty)' else external_user end as external_user_label,
-        coalesce(cast(is_byok as varchar), '(null)') as is_byok_label,
-        case when finish_reason is null then '(null)' when finish_reason = '' then '(empty)' else finish_reason end as finish_reason_label,
-        case when service_tier is null then '(null)' when service_tier = '' then '(empty)' else service_tier end as service_tier_label,
-        case when workspace_id is null then '(null)' when workspace_id = '' then '(empty)' else workspace_id end as workspace_id_label,
-        case when origin is null then '(null)' when origin = '' then '(empty)' else origin end as origin_label,
-        case when router is null then '(null)' when router = '' then '(empty)' else router end as router_label,
+        model_label,
+        provider_name_label,
+        data_region_label,
+        app_id_label,
+        api_type_label,
+        external_user_label,
+        is_byok_label,
+        finish_reason_label,
+        service_tier_label,
+        workspace_id_label,
+        origin_label,
+        router_label,
         total_cost,
         usage,
         upstream_inference_cost,
@@ -94,7 +95,7 @@ labelled as not materialized (
         generation_time,
         throughput,
         provider_responses
-    from generations
+    from generation_labels
     where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
         and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
 ),
