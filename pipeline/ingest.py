@@ -9,6 +9,7 @@ identical duplicate, and the run refuses to publish if those do not add up.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from pipeline.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.errors import LakeError
 from pipeline.lake import Lake, disk_error
 from pipeline.parse import Parser
-from pipeline.read import DEFAULT_CHUNK_BYTES, discover, iter_chunks, sha256_of
+from pipeline.read import DEFAULT_CHUNK_BYTES, discover, hashes_while_reading, iter_chunks, sha256_of
 from pipeline.schema import FieldTable, dictionary_columns, lake_arrow_schema, load_table
 from pipeline.threads import Background, prefetch
 from pipeline.validate import failure_reasons
@@ -113,6 +114,7 @@ class PartitionWriter:
         self.pending: dict[str, list[pa.Table]] = {}
         self.pending_rows = 0
         self.writers: dict[str, pq.ParquetWriter] = {}
+        self.open_paths: dict[str, Path] = {}
         self.seq = 0
         self.paths: list[Path] = []
         self.dictionary = dictionary_columns()
@@ -142,15 +144,18 @@ class PartitionWriter:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self.dictionary)
                 self.writers[date] = writer
+                self.open_paths[date] = path
                 self.paths.append(path)
             writer.write_table(pa.concat_tables(parts))
         self.pending.clear()
         self.pending_rows = 0
 
     def _close_writers(self) -> None:
-        for writer in self.writers.values():
+        for date, writer in self.writers.items():
             writer.close()
+            _fsync(self.open_paths[date])  # here, beside the parsing, rather than all at publish
         self.writers.clear()
+        self.open_paths.clear()
 
     def close(self) -> list[Path]:
         self.flush()
@@ -164,6 +169,15 @@ class PartitionWriter:
             with contextlib.suppress(Exception):
                 writer.close()
         self.writers.clear()
+        self.open_paths.clear()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class QuarantineWriter:
@@ -260,9 +274,18 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
     parser = Parser(state.table)
     background = Background(writer.add, depth=1)
     seen_hashes: dict[str, str] = {}
+    # A file's sha256 decides whether it is skipped, so it is known before the file is read,
+    # except when no other file can match it: no file of the same size is in the manifest or
+    # elsewhere in this run. Then it is hashed from the blocks as they are read (one pass over
+    # the file instead of two), and recorded when the file is done.
+    sizes = {path: path.stat().st_size for path in files}
+    same_size = Counter(sizes.values())
+    known_sizes = set() if options.force else lake.ingested_sizes()
     try:
         for path in files:
-            stats = FileStats(str(path.resolve()), path.stat().st_size, sha256_of(path))
+            size = sizes[path]
+            inline = hashes_while_reading(path) and same_size[size] == 1 and size not in known_sizes
+            stats = FileStats(str(path.resolve()), size, "" if inline else sha256_of(path))
             state.files.append(stats)
             if stats.sha256 in known:
                 stats.skipped = f"already ingested by run {known[stats.sha256]}"
@@ -270,12 +293,13 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
             if stats.sha256 in seen_hashes:
                 stats.skipped = f"same content as {seen_hashes[stats.sha256]} in this run"
                 continue
-            seen_hashes[stats.sha256] = stats.path
+            digest = hashlib.sha256() if inline else None
             batch: list = []
             rows = 0
             # Reading and parsing run one chunk ahead in a worker thread; validation and
             # writing take batches of about BATCH_ROWS rows (pandera's cost is mostly per call).
-            for chunk in prefetch(lambda path=path: iter_chunks(path, options.chunk_bytes), prepare=parser.prepare):
+            chunks = prefetch(lambda path=path: iter_chunks(path, options.chunk_bytes, digest), prepare=parser.prepare)
+            for chunk in chunks:
                 batch.append(chunk)
                 rows += chunk.parsed.num_rows
                 if rows >= BATCH_ROWS:
@@ -283,6 +307,9 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
                     batch, rows = [], 0
             if batch:
                 _process_batch(batch, stats, state, background, quarantine, schema)
+            if digest is not None:
+                stats.sha256 = digest.hexdigest()
+            seen_hashes[stats.sha256] = stats.path
         background.close()
         new_files = writer.close()
         _settle_duplicates(lake, version, new_files, state, quarantine, schema, work)

@@ -182,6 +182,11 @@ class Lake:
             return {}
         return dict(zip(table.column("sha256").to_pylist(), table.column("run_id").to_pylist()))
 
+    def ingested_sizes(self) -> set[int]:
+        """The byte sizes of the files in the manifest (a file of another size is new)."""
+        table = self.manifest()
+        return set() if table is None else set(table.column("size").to_pylist())
+
 
 def _read_holder(fd: int) -> tuple[int | None, str | None]:
     try:

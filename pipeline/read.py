@@ -88,10 +88,12 @@ def discover(paths: list[Path]) -> list[Path]:
 
 def sha256_of(path: Path, block: int = 8 * 1024 * 1024) -> str:
     digest = hashlib.sha256()
+    buf = bytearray(block)
+    view = memoryview(buf)
     try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(block):
-                digest.update(chunk)
+        with open(path, "rb", buffering=0) as fh:
+            while got := fh.readinto(buf):
+                digest.update(view[:got])
     except OSError as exc:
         raise InputError(str(path), f"cannot be read ({exc.strerror or exc})", "Check its permissions.") from exc
     return digest.hexdigest()
@@ -180,12 +182,18 @@ def _cut_after_last_newline(data: np.ndarray) -> int | None:
 
 
 def read_blocks(
-    stream, path: Path, chunk_bytes: int, compression: str | None, cut: Callable[[np.ndarray], int | None]
+    stream,
+    path: Path,
+    chunk_bytes: int,
+    compression: str | None,
+    cut: Callable[[np.ndarray], int | None],
+    digest=None,
 ) -> Iterator[tuple[np.ndarray, bool]]:
     """Blocks of about `chunk_bytes` of a stream, each ending where `cut` says (a record
     boundary), as (uint8 array, at_end). Each block gets a fresh buffer: the unfinished tail of
     the previous read is copied to its front and the stream reads straight into the rest, so no
-    block is copied twice. A leading UTF-8 BOM is dropped."""
+    block is copied twice. A leading UTF-8 BOM is dropped. `digest` (a hashlib object), when
+    given, is fed every byte the stream yields, BOM included, as it is read."""
     carry = np.empty(0, dtype=np.uint8)
     first = True
     while True:
@@ -200,6 +208,8 @@ def read_blocks(
             fix = f"Re-export or re-download it (check it with `{tool}`)." if compression else "Check the file and the disk."
             raise InputError(str(path), f"{what} ({exc})", fix) from exc
         data = buf[: len(carry) + got]
+        if digest is not None and got:
+            digest.update(memoryview(buf)[len(carry) : len(carry) + got])
         if first:
             first = False
             if bytes(data[: len(BOM)]) == BOM:
@@ -227,9 +237,19 @@ def utf8_valid(data: np.ndarray | pa.Buffer) -> bool:
         return False
 
 
-def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[LineChunk]:
-    """Stream the lines of `path` in chunks; raises InputError on a corrupt or unreadable file."""
+def hashes_while_reading(path: Path) -> bool:
+    """Whether `iter_chunks(path, digest=...)` can hash the file as stored: a plain JSONL file,
+    whose bytes are exactly what the reader sees."""
+    return input_kind(path) == ("jsonl", None)
+
+
+def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, digest=None) -> Iterator[LineChunk]:
+    """Stream the lines of `path` in chunks; raises InputError on a corrupt or unreadable file.
+    `digest` (hashlib) is fed the file's bytes as they are read; only for files where
+    `hashes_while_reading(path)`."""
     kind = input_kind(path)
+    if digest is not None and not hashes_while_reading(path):
+        raise ValueError(f"{path}: its stored bytes are not what the reader sees; hash it with sha256_of")
     if kind and kind[0] == "csv":
         from pipeline.csv_import import iter_csv_chunks
 
@@ -239,7 +259,7 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
     stream = _open(path, compression)
     next_line = 1
     try:
-        for data, _at_end in read_blocks(stream, path, chunk_bytes, compression, _cut_after_last_newline):
+        for data, _at_end in read_blocks(stream, path, chunk_bytes, compression, _cut_after_last_newline, digest):
             chunk = LineChunk(data, next_line)
             next_line += chunk.count
             yield chunk

@@ -3,6 +3,8 @@ and a killed run leaves the lake as before (and a rerun completes it)."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import signal
@@ -77,6 +79,33 @@ def test_duplicates_within_a_run_and_against_the_lake(tmp_path, lake):
     assert q["source_line"].to_list() == [2]
     assert "conflicting duplicate" in q["reasons"][0][0] and "a.jsonl:1" in q["reasons"][0][0]
     assert q["raw"][0] == json.dumps(record(1, created_at="2026-10-20T00:00:00Z"))
+
+
+def test_manifest_holds_each_file_s_sha256_however_it_was_hashed(tmp_path, lake):
+    # A file of a size not yet in the lake is hashed while it is read; a BOM, a gzip file and a
+    # file sharing its size with another are hashed before. The manifest must not tell them apart.
+    inputs = tmp_path / "in"
+    plain = write_jsonl(inputs / "plain.jsonl", [record(i) for i in range(30)])
+    bom = inputs / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + write_jsonl(tmp_path / "b.jsonl", [record(i) for i in range(40, 45)]).read_bytes())
+    packed = inputs / "packed.jsonl.gz"
+    packed.write_bytes(gzip.compress(write_jsonl(tmp_path / "g.jsonl", [record(i) for i in range(50, 55)]).read_bytes()))
+    twin_a = write_jsonl(inputs / "twin_a.jsonl", [record(60)])
+    twin_b = write_jsonl(inputs / "twin_b.jsonl", [record(61)])
+    assert twin_a.stat().st_size == twin_b.stat().st_size
+    summary = ingest([inputs], lake)
+    assert summary["rows_written"] == 42
+    by_path = {d["path"]: d["sha256"] for d in summary["file_details"]}
+    for path in (plain, bom, packed, twin_a, twin_b):
+        assert by_path[str(path.resolve())] == hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = pl.read_parquet(lake / "_manifest" / f"{summary['run_id']}.parquet")
+    assert dict(zip(manifest["path"], manifest["sha256"])) == by_path
+    # A copy under another name has a size the manifest knows: hashed first, and skipped.
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(plain.read_bytes())
+    again = ingest([copy], lake)
+    assert again["files"] == 0 and again["files_skipped"] == 1
+    assert lake_rows(lake).height == 42
 
 
 def test_same_content_in_two_files_of_one_run_is_read_once(tmp_path, lake):
