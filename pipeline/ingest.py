@@ -298,7 +298,9 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
             rows = 0
             # Reading and parsing run one chunk ahead in a worker thread; validation and
             # writing take batches of about BATCH_ROWS rows (pandera's cost is mostly per call).
-            chunks = prefetch(lambda path=path: iter_chunks(path, options.chunk_bytes, digest), prepare=parser.prepare)
+            chunks = prefetch(
+                lambda path=path, digest=digest: iter_chunks(path, options.chunk_bytes, digest), prepare=parser.prepare
+            )
             for chunk in chunks:
                 batch.append(chunk)
                 rows += chunk.parsed.num_rows
@@ -402,10 +404,10 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
         return
     n = parsed.num_rows
     rows = parsed.select(list(state.table.names) + ["_extra"])
-    rows = rows.append_column("_source_file", pa.array([source] * n, pa.string()))
+    rows = rows.append_column("_source_file", pa.repeat(pa.scalar(source, pa.string()), n))
     rows = rows.append_column("_source_line", pa.array(lines))
-    rows = rows.append_column("_run_id", pa.array([state.run_id] * n, pa.string()))
-    rows = rows.append_column("_ingested_at", pa.array([state.started] * n, pa.timestamp("us", tz="UTC")))
+    rows = rows.append_column("_run_id", pa.repeat(pa.scalar(state.run_id, pa.string()), n))
+    rows = rows.append_column("_ingested_at", pa.repeat(pa.scalar(state.started, pa.timestamp("us", tz="UTC")), n))
     writer.submit(rows.select(schema.names).cast(schema))
     stats.rows_written += n
 
