@@ -122,13 +122,18 @@ class PartitionWriter:
     def add(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
-        micros = pc.cast(rows.column("created_at"), pa.int64())
-        days = pc.cast(pc.floor(pc.divide(pc.cast(micros, pa.float64()), 86_400_000_000.0)), pa.int64())
-        unique = pc.unique(days).to_pylist()
-        for day in unique:
-            part = rows.filter(pc.equal(days, day)) if len(unique) > 1 else rows
-            date = (np.datetime64(0, "D") + np.timedelta64(day, "D")).astype(str)
-            self.pending.setdefault(date, []).append(part)
+        micros = pc.cast(rows.column("created_at"), pa.int64()).to_numpy()
+        days = micros // 86_400_000_000  # floor division: the UTC day, also before 1970
+        if len(days) > 1 and np.any(days[1:] < days[:-1]):
+            # Out of time order: group the days together (stable, so lines keep their order).
+            order = np.argsort(days, kind="stable")
+            rows, days = rows.take(pa.array(order)), days[order]
+        # Each day is now one run of rows: hand on zero-copy slices.
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(days)) + 1))
+        ends = np.append(starts[1:], len(days))
+        for start, end in zip(starts.tolist(), ends.tolist()):
+            date = (np.datetime64(0, "D") + np.timedelta64(int(days[start]), "D")).astype(str)
+            self.pending.setdefault(date, []).append(rows.slice(start, end - start))
         self.pending_rows += rows.num_rows
         if self.pending_rows >= self.FLUSH_ROWS:
             self.flush()

@@ -110,7 +110,7 @@ class LineChunk:
         self.data = data  # uint8 view of the chunk's bytes
         self.body = pa.py_buffer(data)  # zero-copy view for Arrow
         self.first_line = first_line
-        newlines = np.flatnonzero(data == 10)
+        newlines = _newlines(data)
         self.count = len(newlines) + (1 if len(data) and data[-1] != 10 else 0)
         # A line is possibly blank (or whitespace only) when it starts with CR, LF, space or tab.
         starts = newlines + 1
@@ -267,9 +267,18 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, digest=None)
         stream.close()
 
 
+def _newlines(data: np.ndarray, step: int = 1 << 20) -> np.ndarray:
+    """Positions of the LF bytes, found a slice at a time: a small comparison buffer stays in
+    the CPU cache instead of one the size of the block."""
+    if len(data) <= step:
+        return np.flatnonzero(data == 10)
+    parts = [np.flatnonzero(data[i : i + step] == 10) + i for i in range(0, len(data), step)]
+    return np.concatenate(parts)
+
+
 def _split(body: bytes, first_line: int) -> _Split:
     raw = np.frombuffer(body, dtype=np.uint8)
-    newlines = np.flatnonzero(raw == 10)
+    newlines = _newlines(raw)
     ends = newlines + 1
     if len(ends) == 0 or ends[-1] != len(body):
         ends = np.append(ends, len(body))
