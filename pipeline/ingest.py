@@ -373,7 +373,7 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
             reasons.setdefault(row, []).extend(f"{k}: unknown key (schema contract is freeze)" for k in extra[row].as_py())
 
     record = parsed.select(list(state.table.names))
-    for row, found in failure_reasons(pl.from_arrow(record), state.table).items():
+    for row, found in failure_reasons(pl.from_arrow(record, rechunk=False), state.table).items():
         already = reasons.get(row, [])
         if any(r.startswith("line:") for r in already):
             continue

@@ -66,16 +66,22 @@ def test_invalid_utf8_line_is_quarantined_alone(tmp_path, lake):
 
 def test_many_chunks_and_a_bad_line_in_the_middle(tmp_path, lake):
     rows = [record(i) for i in range(400)]
-    rows[237] = json.dumps(record(237, total_cost="1"))
+    rows[237] = json.dumps(record(237, total_cost="1"))  # refused by the reader
+    rows[51] = record(51, native_tokens_prompt=-3)  # refused by pandera, in another chunk
+    rows[333] = record(333, model="")
     path = write_jsonl(tmp_path / "big.jsonl", rows)
     from pipeline.ingest import Options
     from pipeline.ingest import ingest as run
 
     summary = run([path], lake, Options(chunk_bytes=4096))
-    assert summary["rows_read"] == 400 and summary["rows_written"] == 399
-    assert quarantine_rows(lake)["source_line"].to_list() == [238]
+    assert summary["rows_read"] == 400 and summary["rows_written"] == 397
+    q = quarantine_rows(lake).sort("source_line")
+    assert q["source_line"].to_list() == [52, 238, 334]
+    assert q["id"].to_list() == [record(51)["id"], record(237)["id"], record(333)["id"]]
+    assert q["reasons"][0].to_list()[0].startswith("native_tokens_prompt: must be >= 0")
+    assert q["reasons"][2].to_list()[0].startswith("model: must be a non-empty string")
     written = lake_rows(lake)
-    assert sorted(written["_source_line"].to_list()) == [n for n in range(1, 401) if n != 238]
+    assert sorted(written["_source_line"].to_list()) == [n for n in range(1, 401) if n not in (52, 238, 334)]
 
 
 def test_mixed_bare_and_enveloped_lines_in_one_chunk(tmp_path, lake):
