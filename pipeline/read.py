@@ -198,7 +198,9 @@ def read_blocks(
     first = True
     while True:
         size = max(chunk_bytes, 2 * len(carry))
-        buf = np.empty(len(carry) + size, dtype=np.uint8)
+        # From Arrow's memory pool, which keeps freed pages for the next block: a fresh
+        # numpy buffer per block costs the kernel about a second of page mapping per 1.5 GB.
+        buf = np.frombuffer(pa.allocate_buffer(len(carry) + size), dtype=np.uint8)
         buf[: len(carry)] = carry
         try:
             got = stream.readinto(memoryview(buf)[len(carry) :])
