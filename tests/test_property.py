@@ -138,3 +138,39 @@ def test_fast_path_refuses_what_the_strict_path_rejects():
             assert parser.parse_fast(body, np.arange(1)) is None, line
     finally:
         parser.close()
+
+
+canonical = st.builds(
+    lambda moment, digits: moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}"[: digits + 1] if digits else "") + "Z",
+    st.integers(min_value=-(3 * 10**16), max_value=2 * 10**17).map(lambda us: EPOCH + timedelta(microseconds=us)),
+    st.integers(0, 6),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(canonical, min_size=1, max_size=30))
+def test_created_at_read_by_arrow_agrees_with_duckdb(values):
+    # The fast path reads the API's own instants with Arrow's cast; DuckDB's TIMESTAMPTZ cast is
+    # the reference (the strict path uses it for every form).
+    parser = Parser(TABLE)
+    try:
+        fast = parser._timestamps(pa.chunked_array([pa.array(values, pa.string())]))
+        reference = parser.con.sql(
+            "SELECT TRY_CAST(s AS TIMESTAMPTZ) AS ts FROM (SELECT unnest($v) AS s)", params={"v": values}
+        ).to_arrow_table().column("ts")
+    finally:
+        parser.close()
+    assert fast.cast(pa.int64()).to_pylist() == reference.cast(pa.int64()).to_pylist()
+
+
+def test_created_at_arrow_refuses_go_the_duckdb_way():
+    parser = Parser(TABLE)
+    try:
+        # 24:00 is the next midnight for DuckDB; Arrow refuses it, so the batch takes DuckDB's reading.
+        midnight = parser._timestamps(pa.chunked_array([pa.array(["2026-09-01T24:00:00Z"])]))
+        assert midnight.cast(pa.int64()).to_pylist() == [int(datetime(2026, 9, 2, tzinfo=timezone.utc).timestamp() * 10**6)]
+        assert parser._timestamps(pa.chunked_array([pa.array(["2026-02-30T00:00:00Z"])])) is None
+        offset = parser._timestamps(pa.chunked_array([pa.array(["2026-09-01T02:00:00+02:00", "2026-09-01T00:00:00Z"])]))
+        assert offset.cast(pa.int64()).to_pylist() == [int(datetime(2026, 9, 1, tzinfo=timezone.utc).timestamp() * 10**6)] * 2
+    finally:
+        parser.close()
