@@ -16,6 +16,7 @@ import shutil
 import secrets
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -319,9 +320,17 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
             seen_hashes[stats.sha256] = stats.path
         background.close()
         new_files = writer.close()
-        _settle_duplicates(lake, version, new_files, state, quarantine, schema, work)
+        # The warnings query reads the staged files beside the duplicate check; it is run again
+        # only when the check rewrote some of them (waiting first, so no file changes under it).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orusage-warnings") as pool:
+            pending = pool.submit(_warnings, new_files, state.table)
+            dropped = _settle_duplicates(
+                lake, version, new_files, state, quarantine, schema, work, before_rewrite=pending.result
+            )
+            warnings = pending.result()
+        if dropped:
+            warnings = _warnings(new_files, state.table)
         quarantine.close()
-        warnings = _warnings(new_files, state.table)
         summary = _summary(state, warnings, lake, clock)
         _check_conservation(summary)
         if summary["files"] == 0:
@@ -480,14 +489,23 @@ ORDER BY r._source_file, r._source_line
 
 
 def _settle_duplicates(
-    lake, version: Path, new_files: list[Path], state: RunState, quarantine, schema, work: Path, raw_lines=None
-):
+    lake,
+    version: Path,
+    new_files: list[Path],
+    state: RunState,
+    quarantine,
+    schema,
+    work: Path,
+    raw_lines=None,
+    before_rewrite=None,
+) -> int:
     """Drop identical duplicates and quarantine conflicting ones, by id, within the run and
     against the lake; the copy kept first stays. `raw_lines(source_file, line_numbers) -> {line:
     text}` gives the raw text of conflicting rows (default: read from the source file; a
-    quarantine replay passes the quarantined text instead)."""
+    quarantine replay passes the quarantined text instead). `before_rewrite()` is called before
+    any staged file is rewritten. Returns the number of rows dropped from the staged files."""
     if not new_files:
-        return
+        return 0
     new_set = set(new_files)
     old_files = [p for p in sorted((version / "generations").glob("date=*/*.parquet")) if p not in new_set]
     con = duckdb.connect()
@@ -512,7 +530,9 @@ def _settle_duplicates(
     finally:
         con.close()
     if found.num_rows == 0:
-        return
+        return 0
+    if before_rewrite is not None:
+        before_rewrite()
     by_path = {s.path: s for s in state.files}
     rows = found.to_pylist()
     conflicts: dict[str, list[dict]] = {}
@@ -544,6 +564,7 @@ def _settle_duplicates(
             [[_conflict_reason(row)] for row in items],
             [raws.get(row["_source_line"], "") for row in items],
         )
+    return found.num_rows
 
 
 def _conflict_reason(row: dict) -> str:

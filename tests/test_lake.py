@@ -202,3 +202,17 @@ def test_second_writer_is_refused_while_the_lock_is_held(tmp_path, lake):
     assert err.value.exit_code == 75
     assert f"another run (pid {os.getpid()}, started " in err.value.message()
     assert ingest([a], lake)["rows_written"] == 1
+
+
+def test_warnings_count_only_the_rows_kept(tmp_path, lake):
+    # The warnings query runs beside the duplicate check; when that check drops rows the
+    # warnings are counted again, so a dropped copy is never counted.
+    odd = record(7, data_region="mars")
+    first = write_jsonl(tmp_path / "a.jsonl", [odd, record(8, data_region="mars")])
+    second = write_jsonl(tmp_path / "b.jsonl", [odd, record(9)])
+    summary = ingest([first, second], lake)
+    assert summary["rows_duplicate"] == 1 and summary["rows_written"] == 3
+    warnings = {(w["kind"], w["field"], w["value"]): w["rows"] for w in summary["warnings"]}
+    assert warnings[("unknown_enum_value", "data_region", "mars")] == 2
+    again = ingest([write_jsonl(tmp_path / "c.jsonl", [record(10, data_region="venus")])], lake)
+    assert [(w["value"], w["rows"]) for w in again["warnings"]] == [("venus", 1)]
