@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from pipeline.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.errors import LakeError
-from pipeline.lake import Lake, disk_error
+from pipeline.lake import Lake, disk_error, fsync_path
 from pipeline.parse import Parser
 from pipeline.read import DEFAULT_CHUNK_BYTES, discover, hashes_while_reading, iter_chunks, sha256_of
 from pipeline.schema import FieldTable, dictionary_columns, lake_arrow_schema, load_table
@@ -159,7 +159,7 @@ class PartitionWriter:
     def _close_writers(self) -> None:
         for date, writer in self.writers.items():
             writer.close()
-            _fsync(self.open_paths[date])  # here, beside the parsing, rather than all at publish
+            fsync_path(self.open_paths[date])  # here, beside the parsing, rather than all at publish
         self.writers.clear()
         self.open_paths.clear()
 
@@ -176,14 +176,6 @@ class PartitionWriter:
                 writer.close()
         self.writers.clear()
         self.open_paths.clear()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class QuarantineWriter:

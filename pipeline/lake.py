@@ -156,7 +156,7 @@ class Lake:
                         )
                     os.symlink(os.path.join("current", name), link)
             os.replace(link_tmp, self.current_link)
-            _fsync_dir(self.root)
+            fsync_path(self.root)
         except OSError as exc:
             raise disk_error(exc, "publishing the new lake version") from exc
         return final
@@ -200,7 +200,8 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a directory's data to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -214,9 +215,5 @@ def _fsync_tree(root: Path) -> None:
         for name in files:
             path = Path(dirpath) / name
             if os.stat(path).st_nlink == 1:
-                fd = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        _fsync_dir(Path(dirpath))
+                fsync_path(path)
+        fsync_path(Path(dirpath))
