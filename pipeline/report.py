@@ -17,6 +17,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,17 @@ class Report:
     lake: Path
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
-    arrow: Any = None  # the pyarrow Table of the rows, for Parquet
+    types: list[str] = field(default_factory=list)  # DuckDB type of each column, e.g. 'BIGINT'
+    time_zone: str = "UTC"  # the session's zone, in which DuckDB hands out TIMESTAMPTZ values
+
+    @cached_property
+    def arrow(self) -> Any:
+        """The rows as a pyarrow Table with the query's column types (for Parquet), built when
+        first asked for: the terminal, CSV, JSON and Markdown need only the rows."""
+        import pyarrow as pa
+
+        schema = pa.schema([pa.field(name, _arrow_type(kind, self.time_zone)) for name, kind in zip(self.columns, self.types)])
+        return pa.Table.from_pydict({name: [row[name] for row in self.rows] for name in self.columns}, schema=schema)
 
     @property
     def total(self) -> dict[str, Any] | None:
@@ -201,23 +212,46 @@ def output_columns(report_columns: list[str], dims: tuple[str, ...]) -> list[str
     return [slots.get(c, c) for c in report_columns if not (c.startswith("dim") and c[3:].isdigit() and c not in slots)]
 
 
+def _arrow_type(kind: str, time_zone: str) -> Any:
+    """The pyarrow type DuckDB gives a report column of DuckDB type `kind`."""
+    import pyarrow as pa
+
+    types = {
+        "VARCHAR": pa.string(),
+        "BOOLEAN": pa.bool_(),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "DATE": pa.date32(),
+        "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz=time_zone),
+    }
+    if kind not in types:
+        raise OrusageError(f"sql/report.sql returns a column of type {kind}", "Give it one of: " + ", ".join(types) + ".")
+    return types[kind]
+
+
 def run_report(lake_root: Path, options: ReportOptions) -> Report:
     """Run sql/report.sql over the lake at `lake_root`; an empty selection gives an empty Report."""
     lake_root = Path(lake_root)
     if not lake_root.is_dir():
         raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
     options = check_options(options)
+    sql = sqlfiles.load("report")
+    params = sqlfiles.check_parameters(sql, report_params(options), what="sql/report.sql")
     con = views.connect(lake_root)
     try:
         check_time_zone(con, options.tz)
-        relation = sqlfiles.run_file(con, "report", report_params(options))
-        table = relation.to_arrow_table()
+        # Executed once, rows fetched as tuples: a relation (con.sql) would bind the query a
+        # second time, and an Arrow table converted to rows costs more than the tuples.
+        result = con.execute(sql, params)
+        described = [(column[0], str(column[1])) for column in result.description]
+        tuples = result.fetchall()
+        time_zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     finally:
         con.close()
-    keep = [c for c in table.column_names if not (c.startswith("dim") and c[3:].isdigit() and int(c[3:]) > len(options.dims))]
-    table = table.select(keep)
-    table = table.rename_columns(output_columns(keep, options.dims))
-    return Report(options, lake_root, table.column_names, table.to_pylist(), table)
+    keep = [i for i, (name, _kind) in enumerate(described) if not (name.startswith("dim") and name[3:].isdigit() and int(name[3:]) > len(options.dims))]
+    columns = output_columns([described[i][0] for i in keep], options.dims)
+    rows = [dict(zip(columns, (values[i] for i in keep))) for values in tuples]
+    return Report(options, lake_root, columns, rows, [described[i][1] for i in keep], time_zone)
 
 
 # --- rendering -------------------------------------------------------------------------------

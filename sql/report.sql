@@ -14,7 +14,8 @@
 --             'model', ...              each dimension alone, in $dims order
 --           With $granularity every breakdown but 'total' has one row per period and group.
 -- Inputs    generation_labels (sql/views/generation_labels.sql: generations with the labels),
---           including its provider_responses.
+--           including its provider_responses. The lake is read twice: once for the request
+--           columns, once for provider_responses (the widest column, read by its own pass).
 -- Params    $dims         VARCHAR[]  1 to 4 dimensions, from: model, provider_name, data_region,
 --                                    app_id, api_type, external_user, is_byok, finish_reason,
 --                                    service_tier, workspace_id, origin, router
@@ -53,6 +54,11 @@
 --                  until := NULL, filters := MAP {}, top := 10);
 -- Parameters are used directly in row-level expressions (not through a settings CTE): DuckDB
 -- folds them as constants, so the columns of dimensions and filters not asked for are not read.
+-- How: every metric is computed once per finest group (period x all dimensions), in one pass over
+-- the request columns and one over the attempts; each breakdown then adds the finest groups up.
+-- Sums add up directly; a percentile cannot, so each finest group keeps the list of its values
+-- and a breakdown's percentiles are taken over the concatenated lists of its groups (exact, and
+-- without reading the rows again, also for the '(other)' rows of $top).
 with
 
 -- The generations of the period, with the dimension labels of generation_labels.
@@ -175,8 +181,7 @@ selected as not materialized (
         and (not map_contains($filters, 'router') or list_contains($filters['router'], router_label))
 ),
 
--- The request metrics of the selected rows. Not materialized: each pass below scans the lake
--- for its own columns, which costs less than holding a million rows of labels in memory.
+-- The request metrics of the selected rows (read by the one pass of fine_requests).
 request_rows as not materialized (
     select
         period, d1, d2, d3, d4, created_at, total_cost, usage, upstream_inference_cost,
@@ -187,19 +192,19 @@ request_rows as not materialized (
     from selected
 ),
 
--- The provider attempts, the widest column, read by this pass alone (requests with attempts
--- and fallbacks are counted here too). Unnested in the select list with the position beside
--- each attempt: WITH ORDINALITY is many times slower in DuckDB.
+-- The provider attempts, the widest column, read by this pass alone: one row per attempt, with
+-- the number of attempts of its request.
 attempt_list as (
     select
         period, d1, d2, d3, d4,
-        unnest(provider_responses) as attempt,
-        unnest(range(1, len(provider_responses) + 1)) as attempt_number
+        len(provider_responses) as attempt_count,
+        unnest(provider_responses) as attempt
     from selected
-    where provider_responses is not null
+    where len(provider_responses) > 0
 ),
 
--- Additive metrics at the finest grain (period x all dimensions); the breakdowns add them up.
+-- Every request metric at the finest grain (period x all dimensions): the additive ones, and
+-- for the percentiles the values themselves (nulls included; quantile_cont skips them).
 fine_requests as (
     select
         period, d1, d2, d3, d4,
@@ -229,16 +234,19 @@ fine_requests as (
             where finish_reason not in ('stop', 'length', 'tool_calls', 'content_filter', 'error')
         ) as finish_other,
         count(*) filter (where finish_reason is null) as finish_null,
-        count(*) filter (where is_response_cache_hit) as response_cache_hits
+        count(*) filter (where is_response_cache_hit) as response_cache_hits,
+        list(latency) as latency_values,
+        list(generation_time) as generation_time_values,
+        list(throughput) as throughput_values
     from request_rows
     group by period, d1, d2, d3, d4
 ),
 
-fine_attempts as (
+-- Attempts per finest group and attempt count: a request with n attempts gives n rows, so
+-- attempts / n counts the requests.
+fine_attempt_counts as (
     select
-        period, d1, d2, d3, d4,
-        count(*) filter (where attempt_number = 1) as requests_with_attempts,
-        count(*) filter (where attempt_number = 2) as fallbacks,
+        period, d1, d2, d3, d4, attempt_count,
         count(*) as attempts,
         count(*) filter (where attempt.status = 429) as attempts_429,
         count(*) filter (where attempt.status between 500 and 599) as attempts_5xx,
@@ -248,6 +256,19 @@ fine_attempts as (
                 and attempt.status not between 500 and 599
         ) as attempts_other_failed
     from attempt_list
+    group by period, d1, d2, d3, d4, attempt_count
+),
+
+fine_attempts as (
+    select
+        period, d1, d2, d3, d4,
+        sum(attempts // attempt_count) as requests_with_attempts,
+        sum(attempts // attempt_count) filter (where attempt_count >= 2) as fallbacks,
+        sum(attempts) as attempts,
+        sum(attempts_429) as attempts_429,
+        sum(attempts_5xx) as attempts_5xx,
+        sum(attempts_other_failed) as attempts_other_failed
+    from fine_attempt_counts
     group by period, d1, d2, d3, d4
 ),
 
@@ -302,8 +323,9 @@ kept as (
 
 -- Each finest group with its folding flags (folded_all: in the breakdown of all dimensions
 -- together; folded1..4: in the breakdown of dimension i alone) and its key in every breakdown:
--- t1..t4 all dimensions together, s1..s4 each alone ('(other)' when folded).
-fine_keyed as (
+-- t1..t4 all dimensions together, s1..s4 each alone ('(other)' when folded). Not materialized:
+-- a cheap projection of `fine`, which holds the value lists once.
+fine_keyed as not materialized (
     select
         *,
         case when folded_all then '(other)' else d1 end as t1,
@@ -326,19 +348,7 @@ fine_keyed as (
     )
 ),
 
--- The rows of the groups $top folds, for their percentiles (no rows without $top).
-folded_rows as (
-    select r.period, r.latency, r.generation_time, r.throughput, m.folded_all, m.folded1, m.folded2, m.folded3, m.folded4
-    from request_rows as r
-    join (select distinct d1, d2, d3, d4, folded_all, folded1, folded2, folded3, folded4 from fine_keyed) as m
-        on r.d1 is not distinct from m.d1
-        and r.d2 is not distinct from m.d2
-        and r.d3 is not distinct from m.d3
-        and r.d4 is not distinct from m.d4
-    where $top is not null
-        and (m.folded_all or m.folded1 or m.folded2 or m.folded3 or m.folded4)
-),
-
+-- The additive metrics of every breakdown, added up from the finest groups.
 rolled as (
     select
         case
@@ -399,97 +409,99 @@ rolled as (
     )
 ),
 
--- Quantiles need the rows themselves: one pass over the rows, every breakdown a grouping set
--- of the unfolded labels; the groups $top folds get theirs from the folded rows alone.
-quantiles_kept as (
+-- The percentiles of every group of the breakdowns asked for, over the values of its finest
+-- groups: a branch per breakdown, those not asked for have a false condition and return nothing.
+rolled_quantiles as (
     select
-        case
-            when grouping(d1, d2, d3, d4) = 0 then 2
-            when grouping(d1) = 0 then 3
-            when grouping(d2) = 0 then 4
-            when grouping(d3) = 0 then 5
-            when grouping(d4) = 0 then 6
-            when $granularity is not null then 1
-            else 0
-        end as breakdown_order,
-        period, d1 as dim1, d2 as dim2, d3 as dim3, d4 as dim4,
+        0 as breakdown_order, null as period, null as dim1, null as dim2, null as dim3, null as dim4,
         false as is_other,
-        quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
-        quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
-        quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
-    from request_rows
-    group by grouping sets (
-        (period), (period, d1, d2, d3, d4), (period, d1), (period, d2), (period, d3), (period, d4)
-    )
+        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]) as latency_q,
+        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99])
+            as generation_time_q,
+        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99]) as throughput_q
+    from fine_keyed
     union all
-    -- with periods, (period) above is the 'period' breakdown: the overall total comes here
     select
-        0, null, null, null, null, null, false,
-        quantile_cont(latency, [0.5, 0.9, 0.99]),
-        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
-        quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from request_rows
+        1, period, null, null, null, null, false,
+        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
+    from fine_keyed
     where $granularity is not null
-    having $granularity is not null
+    group by period
+    union all
+    -- all dimensions together: a kept group is one finest group, the '(other)' row many
+    select
+        2, period, t1, t2, t3, t4, false,
+        list_aggregate(latency_values, 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(generation_time_values, 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(throughput_values, 'quantile_cont', [0.5, 0.9, 0.99])
+    from fine_keyed
+    where len($dims) >= 2 and not folded_all
+    union all
+    select
+        2, period, t1, t2, t3, t4, true,
+        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
+    from fine_keyed
+    where len($dims) >= 2 and folded_all
+    group by period, t1, t2, t3, t4
+    union all
+    select
+        3, period, s1, null, null, null, folded1,
+        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
+    from fine_keyed
+    group by period, s1, folded1
+    union all
+    select
+        4, period, null, s2, null, null, folded2,
+        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
+    from fine_keyed
+    where len($dims) >= 2
+    group by period, s2, folded2
+    union all
+    select
+        5, period, null, null, s3, null, folded3,
+        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
+    from fine_keyed
+    where len($dims) >= 3
+    group by period, s3, folded3
+    union all
+    select
+        6, period, null, null, null, s4, folded4,
+        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
+        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
+    from fine_keyed
+    where len($dims) >= 4
+    group by period, s4, folded4
 ),
 
-quantiles_folded as (
-    select
-        2 as breakdown_order, period,
-        '(other)' as dim1,
-        case when len($dims) >= 2 then '(other)' end as dim2,
-        case when len($dims) >= 3 then '(other)' end as dim3,
-        case when len($dims) >= 4 then '(other)' end as dim4,
-        true as is_other,
-        quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
-        quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
-        quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
-    from folded_rows where folded_all group by period
-    union all
-    select
-        3, period, '(other)', null, null, null, true,
-        quantile_cont(latency, [0.5, 0.9, 0.99]),
-        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
-        quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from folded_rows where folded1 group by period
-    union all
-    select
-        4, period, null, '(other)', null, null, true,
-        quantile_cont(latency, [0.5, 0.9, 0.99]),
-        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
-        quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from folded_rows where folded2 group by period
-    union all
-    select
-        5, period, null, null, '(other)', null, true,
-        quantile_cont(latency, [0.5, 0.9, 0.99]),
-        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
-        quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from folded_rows where folded3 group by period
-    union all
-    select
-        6, period, null, null, null, '(other)', true,
-        quantile_cont(latency, [0.5, 0.9, 0.99]),
-        quantile_cont(generation_time, [0.5, 0.9, 0.99]),
-        quantile_cont(throughput, [0.5, 0.9, 0.99])
-    from folded_rows where folded4 group by period
-),
-
-quantiles as (
-    select * from quantiles_kept
-    union all
-    select * from quantiles_folded
-),
-
--- The breakdowns asked for (the grouping sets above cover the most: 4 dimensions, periods).
+-- The breakdowns asked for (the grouping sets of rolled cover the most: 4 dimensions, periods;
+-- rolled_quantiles holds only those asked for).
 shown as (
-    select *
-    from rolled
-    where requests > 0
-        and (breakdown_order = 0
-        or (breakdown_order = 1 and $granularity is not null)
-        or (breakdown_order = 2 and len($dims) >= 2)
-        or (breakdown_order >= 3 and breakdown_order - 2 <= len($dims)))
+    select
+        r.*,
+        q.latency_q,
+        q.generation_time_q,
+        q.throughput_q
+    from rolled as r
+    join rolled_quantiles as q
+        on q.breakdown_order = r.breakdown_order
+        and q.period is not distinct from r.period
+        and q.dim1 is not distinct from r.dim1
+        and q.dim2 is not distinct from r.dim2
+        and q.dim3 is not distinct from r.dim3
+        and q.dim4 is not distinct from r.dim4
+        and q.is_other = r.is_other
+    where r.requests > 0
 ),
 
 final as (
@@ -526,15 +538,15 @@ final as (
         r.total_cost / r.requests as cost_per_request,
         r.total_cost / nullif(r.billed_tokens, 0) * 1000000 as cost_per_million_billed_tokens,
         r.native_tokens_cached / nullif(r.native_tokens_prompt, 0) as cache_hit_rate,
-        q.latency_q[1] as latency_p50_ms,
-        q.latency_q[2] as latency_p90_ms,
-        q.latency_q[3] as latency_p99_ms,
-        q.generation_time_q[1] as generation_time_p50_ms,
-        q.generation_time_q[2] as generation_time_p90_ms,
-        q.generation_time_q[3] as generation_time_p99_ms,
-        q.throughput_q[1] as throughput_p50_tps,
-        q.throughput_q[2] as throughput_p90_tps,
-        q.throughput_q[3] as throughput_p99_tps,
+        r.latency_q[1] as latency_p50_ms,
+        r.latency_q[2] as latency_p90_ms,
+        r.latency_q[3] as latency_p99_ms,
+        r.generation_time_q[1] as generation_time_p50_ms,
+        r.generation_time_q[2] as generation_time_p90_ms,
+        r.generation_time_q[3] as generation_time_p99_ms,
+        r.throughput_q[1] as throughput_p50_tps,
+        r.throughput_q[2] as throughput_p90_tps,
+        r.throughput_q[3] as throughput_p99_tps,
         r.cancelled / r.requests as cancelled_share,
         r.streamed / r.requests as streamed_share,
         r.byok / r.requests as byok_share,
@@ -556,14 +568,6 @@ final as (
         r.response_cache_hits / r.requests as response_cache_hit_share,
         r.breakdown_order
     from shown as r
-    join quantiles as q
-        on q.breakdown_order = r.breakdown_order
-        and q.period is not distinct from r.period
-        and q.dim1 is not distinct from r.dim1
-        and q.dim2 is not distinct from r.dim2
-        and q.dim3 is not distinct from r.dim3
-        and q.dim4 is not distinct from r.dim4
-        and q.is_other = r.is_other
 )
 
 select * exclude (breakdown_order)

@@ -271,6 +271,100 @@ def test_top_totals_equal_untruncated(report_sample_lake):
     assert other["requests"][0] == cut.filter(pl.col("breakdown") == "total")["requests"][0] - model_rows.filter(~pl.col("is_other"))["requests"].sum()
 
 
+QUANTILES = {"latency": ("latency", "ms"), "generation_time": ("generation_time", "ms"), "throughput": ("throughput", "tps")}
+
+
+def _quantile_rows(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows with the throughput the report defines (tokens/s; null without generation time)."""
+    gen = pl.col("generation_time")
+    throughput = pl.when(gen > 0).then(pl.col("native_tokens_completion") / (gen / 1000.0)).otherwise(None)
+    return rows.with_columns(throughput.alias("throughput"))
+
+
+def _expected_percentiles(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    aggs = [
+        pl.col(column).quantile(q / 100, interpolation="linear").alias(f"{metric}_p{q}_{unit}")
+        for metric, (column, unit) in QUANTILES.items()
+        for q in (50, 90, 99)
+    ]
+    return rows.group_by(keys).agg(aggs) if keys else rows.select(aggs)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ReportOptions(),
+        ReportOptions(dims=("model", "provider_name"), granularity="month", top=2),
+        ReportOptions(dims=("app_id", "finish_reason", "is_byok"), top=3, tz="America/New_York", granularity="week"),
+    ],
+    ids=["default", "top2-month", "top3-week"],
+)
+def test_percentiles_are_exact_in_every_breakdown(report_sample_lake, sample_frame, options):
+    """p50/p90/p99 of latency, generation time and throughput of every group of every breakdown,
+    the (other) rows of --top included, equal polars' linear-interpolated quantiles of the rows
+    of the group."""
+    result = run_report(report_sample_lake, options)
+    options = result.options
+    got = report_frame(result)
+    rows = _quantile_rows(select_rows(sample_frame, options))
+    columns = [f"{metric}_p{q}_{unit}" for metric, (_c, unit) in QUANTILES.items() for q in (50, 90, 99)]
+    breakdowns = [("total", [])] + ([("period", [])] if options.granularity else [])
+    if len(options.dims) > 1:
+        breakdowns.append(("+".join(options.dims), list(options.dims)))
+    breakdowns += [(d, [d]) for d in options.dims]
+    checked = 0
+    for name, dims in breakdowns:
+        part = got.filter(pl.col("breakdown") == name)
+        periods = ["period"] if options.granularity and name != "total" else []
+        labelled = rows.with_columns(*(label(d).alias(d) for d in dims))
+        if dims and options.top:
+            kept = part.filter(~pl.col("is_other")).select(dims).unique().with_columns(pl.lit(False).alias("is_other"))
+            labelled = labelled.join(kept, on=dims, how="left", nulls_equal=True).with_columns(pl.col("is_other").fill_null(True))
+            labelled = labelled.with_columns(
+                *(pl.when(pl.col("is_other")).then(pl.lit("(other)")).otherwise(pl.col(d)).alias(d) for d in dims)
+            )
+        else:
+            labelled = labelled.with_columns(pl.lit(False).alias("is_other"))
+        keys = periods + dims + ["is_other"] if dims or periods else []
+        expected = _expected_percentiles(labelled, keys)
+        actual = part.select(keys + columns)
+        if keys:
+            joined = actual.join(expected, on=keys, how="full", suffix="_exp", nulls_equal=True)
+        else:
+            joined = actual.with_columns(*(expected[c].alias(f"{c}_exp") for c in columns))
+        assert joined.height == actual.height == expected.height, name
+        for column in columns:
+            for a, b in zip(joined[column].to_list(), joined[f"{column}_exp"].to_list()):
+                _close(a, b, f"{name}.{column}")
+                checked += 1
+    assert checked >= 9 * len(breakdowns)
+
+
+def test_arrow_table_has_duckdbs_types_and_values(report_sample_lake):
+    """Report.arrow, built from the rows, is the Arrow table DuckDB itself gives for the query."""
+    from pipeline import sqlfiles, views
+    from pipeline.report import check_options, output_columns, report_params
+
+    options = check_options(ReportOptions(dims=("model", "data_region"), granularity="month", top=3))
+    result = run_report(report_sample_lake, options)
+    con = views.connect(report_sample_lake)
+    try:
+        sql = sqlfiles.load("report")
+        direct = con.sql(sql, params=sqlfiles.check_parameters(sql, report_params(options))).to_arrow_table()
+    finally:
+        con.close()
+    direct = direct.drop_columns(["dim3", "dim4"])
+    direct = direct.rename_columns(output_columns(direct.column_names, options.dims))
+    assert result.arrow.schema == direct.schema
+    assert result.arrow.num_rows == direct.num_rows > 0
+    for name in direct.column_names:
+        for a, b in zip(result.arrow.column(name).to_pylist(), direct.column(name).to_pylist()):
+            if isinstance(a, float):
+                _close(a, b, name)
+            else:
+                assert a == b, name
+
+
 # --- periods and time zones -------------------------------------------------------------------
 
 
