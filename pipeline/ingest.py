@@ -270,7 +270,7 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
     writer = PartitionWriter(version / "generations", state.run_id, schema)
     quarantine = QuarantineWriter(version / "quarantine" / f"{state.run_id}.parquet", state.run_id, state.started)
     parser = Parser(state.table)
-    background = Background(writer.add, depth=1)
+    background = Background(writer.add, depth=2)
     seen_hashes: dict[str, str] = {}
     # A file's sha256 decides whether it is skipped, so it is known before the file is read,
     # except when no other file can match it: no file of the same size is in the manifest or
@@ -294,10 +294,13 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
             digest = hashlib.sha256() if inline else None
             batch: list = []
             rows = 0
-            # Reading and parsing run one chunk ahead in a worker thread; validation and
-            # writing take batches of about BATCH_ROWS rows (pandera's cost is mostly per call).
+            # Three stages run at once: one thread reads (and hashes) the next blocks, another
+            # parses, and this one validates and hands on to the writer, in batches of about
+            # BATCH_ROWS rows (pandera's cost is mostly per call).
             chunks = prefetch(
-                lambda path=path, digest=digest: iter_chunks(path, options.chunk_bytes, digest), prepare=parser.prepare
+                lambda path=path, digest=digest: prefetch(lambda: iter_chunks(path, options.chunk_bytes, digest)),
+                depth=2,
+                prepare=parser.prepare,
             )
             for chunk in chunks:
                 batch.append(chunk)
