@@ -1,0 +1,31 @@
+"""`make bench` end to end on a small generated file: every step runs in its own process, reads
+every record, and the printed ratios are the ones computed from the recorded times."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline import bench
+
+
+def test_bench_runs_every_step_on_the_same_records(tmp_path: Path, capsys):
+    assert bench.main(["--records", "2000", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    results = json.loads((tmp_path / "last.json").read_text())
+
+    for kind in ("baseline", "parse", "ingest"):
+        step = results[kind]
+        assert step["rows"] == 2000, kind
+        assert step["seconds"] > 0 and step["cpu_seconds"] > 0 and step["rss_mb"] > 0, kind
+        assert any(line.split()[:1] == [kind] for line in out.splitlines()), kind
+
+    assert results["speed_ratio"] == round(results["baseline"]["seconds"] / results["ingest"]["seconds"], 3)
+    assert results["parse_speed_ratio"] == round(results["baseline"]["seconds"] / results["parse"]["seconds"], 3)
+    assert f"ingest speed: {results['speed_ratio']:.2f}x" in out
+    assert f"strict JSON parse alone: {results['parse_speed_ratio']:.2f}x" in out
+    assert results["report"]["requests"] == 2000
+    assert "orusage sql start-up:" in out
+    # The data file is kept for the next run; the work directory is not.
+    assert (tmp_path / "generations-2000.jsonl").exists()
+    assert not list(tmp_path.glob("orusage-bench-*"))
