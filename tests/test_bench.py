@@ -25,6 +25,9 @@ def test_bench_runs_every_step_on_the_same_records(tmp_path: Path, capsys):
     assert f"ingest speed: {results['speed_ratio']:.2f}x" in out
     assert f"strict JSON parse alone: {results['parse_speed_ratio']:.2f}x" in out
     assert results["report"]["requests"] == 2000
+    report = results["report"]
+    assert report["percentiles_ratio"] == round(report["percentiles_seconds"] / report["raw_query_seconds"], 2)
+    assert f"{report['percentiles_seconds']:.2f} s: {report['percentiles_ratio']:.1f}x the raw query" in out
     assert "orusage sql start-up:" in out
     # The data file is kept for the next run; the work directory is not.
     assert (tmp_path / "generations-2000.jsonl").exists()

@@ -542,3 +542,48 @@ def test_help_documents_options_and_ends_with_examples():
         assert "Examples:" in out.stdout and "Exit codes:" in out.stdout
     report_help = run("report", "--help").stdout
     assert "INCLUSIVE" in report_help and "EXCLUSIVE" in report_help and "--tz" in report_help
+
+
+def test_bench_percentiles_query_gives_the_report_percentiles(report_sample_lake):
+    """`make bench` times sql/bench_percentiles.sql as the report's percentiles alone: it must
+    compute the same numbers as the default report, for the total and every group of the four
+    dimensions together."""
+    import math
+
+    import duckdb
+
+    from pipeline import sqlfiles
+
+    report = run_report(report_sample_lake, ReportOptions())
+    con = duckdb.connect(config={"file_search_path": str(report_sample_lake.resolve())})
+    rows = con.sql(sqlfiles.load("bench_percentiles")).fetchall()
+    names = ("latency_p{}_ms", "generation_time_p{}_ms", "throughput_p{}_tps")
+
+    def expected(row: dict) -> list[float | None]:
+        return [row[name.format(p)] for name in names for p in (50, 90, 99)]
+
+    def got(row: tuple) -> list[float | None]:
+        return [value for q in row[5:] for value in (q if q is not None else [None] * 3)]
+
+    def same(a: list, b: list) -> bool:
+        return len(a) == len(b) and all(
+            (x is None and y is None) or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-12))
+            for x, y in zip(a, b)
+        )
+
+    total = [r for r in rows if r[0] == 15]
+    assert len(total) == 1
+    assert same(got(total[0]), expected(report.total))
+
+    together = {r[1:5]: r for r in rows if r[0] == 0}
+    groups = [r for r in report.rows if r["breakdown"] == "model+provider_name+data_region+app_id"]
+    compared = 0
+    for row in groups:
+        key = (row["model"], row["provider_name"], row["data_region"], row["app_id"])
+        if "(empty)" in key:
+            continue
+        key = tuple(None if k == "(null)" else k for k in key)
+        mine = together[key[:3] + (None if key[3] is None else int(key[3]),)]
+        assert same(got(mine), expected(row)), (key, got(mine), expected(row))
+        compared += 1
+    assert compared >= 0.9 * len(groups) and compared > 100, (compared, len(groups))

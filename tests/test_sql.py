@@ -39,7 +39,7 @@ DERIVED = {
 }
 DATA_TESTS = [n for n in sqlfiles.names() if n.startswith("tests/")]
 # The files of the report and views (other files of sql/ belong to other commands).
-REPORT_SQL = [n for n in sqlfiles.names() if n.startswith(("views/", "tests/")) or n in ("report", "bench_baseline")]
+REPORT_SQL = [n for n in sqlfiles.names() if n.startswith(("views/", "tests/")) or n in ("report", "bench_baseline", "bench_percentiles")]
 
 
 def column_types(con, view: str) -> dict[str, str]:
