@@ -47,11 +47,7 @@ def _child(kind: str, data: Path, work: Path) -> dict:
         from pipeline.parse import Parser
 
         parser = Parser()
-        reader = pj.open_json(
-            data,
-            read_options=pj.ReadOptions(block_size=Parser.FAST_BLOCK, use_threads=True),
-            parse_options=pj.ParseOptions(explicit_schema=parser.bare_schema, unexpected_field_behavior="error"),
-        )
+        reader = pj.open_json(data, **parser.json_options(parser.bare_schema))  # as the ingest reads
         rows = sum(batch.num_rows for batch in reader)
     else:
         from pipeline.ingest import ingest

@@ -56,12 +56,6 @@ def bench_report(lake_root: Path, repeats: int = 3) -> dict:
         finally:
             con.close()
 
-    def raw() -> int:
-        return plain(raw_sql)
-
-    def percentiles() -> int:
-        return plain(percentiles_sql)
-
     report_rows = {}
 
     def report() -> None:
@@ -79,21 +73,17 @@ def bench_report(lake_root: Path, repeats: int = 3) -> dict:
         if out.returncode != 0:
             raise RuntimeError(f"orusage sql failed: {out.stderr.strip()}")
 
-    # Interleave so that a busy machine slows both sides alike.
-    raw_s, report_s, percentiles_s = float("inf"), float("inf"), float("inf")
-    raw()
-    report()
-    percentiles()
+    # Interleave so that a busy machine slows every side alike.
+    steps = {"raw": lambda: plain(raw_sql), "report": report, "percentiles": lambda: plain(percentiles_sql)}
+    best = dict.fromkeys(steps, float("inf"))
+    for step in steps.values():
+        step()  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        raw()
-        raw_s = min(raw_s, time.perf_counter() - start)
-        start = time.perf_counter()
-        report()
-        report_s = min(report_s, time.perf_counter() - start)
-        start = time.perf_counter()
-        percentiles()
-        percentiles_s = min(percentiles_s, time.perf_counter() - start)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            best[name] = min(best[name], time.perf_counter() - start)
+    raw_s, report_s, percentiles_s = best["raw"], best["report"], best["percentiles"]
     startup_s = _best(sql_startup, repeats)
     ratio = report_s / raw_s if raw_s > 0 else float("inf")
     return {

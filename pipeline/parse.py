@@ -288,13 +288,17 @@ class Parser:
         out["_extra_keys"] = pa.nulls(n, pa.list_(pa.string()))
         return pa.table(out).cast(self.schema)
 
+    @classmethod
+    def json_options(cls, schema: pa.Schema) -> dict:
+        """Arrow JSON reader options of the fast path: the declared schema, nothing else accepted."""
+        return {
+            "read_options": pj.ReadOptions(block_size=cls.FAST_BLOCK, use_threads=True),
+            "parse_options": pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
+        }
+
     def _read(self, body: pa.Buffer, schema: pa.Schema) -> dict | None:
         try:
-            table = pj.read_json(
-                pa.BufferReader(body),
-                read_options=pj.ReadOptions(block_size=self.FAST_BLOCK, use_threads=True),
-                parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
-            )
+            table = pj.read_json(pa.BufferReader(body), **self.json_options(schema))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             return None
         return {name: table.column(name) for name in table.column_names}
