@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
-from pipeline.errors import EXIT_FAILED, OrusageError
+from pipeline.errors import DEFAULT_MAX_QUARANTINE_RATIO, EXIT_FAILED, OrusageError, Terminated, interruption
 from pipeline.options import lake_option, resolve_lake
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -34,18 +36,34 @@ Exit codes:
 """
 
 
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _terminate_on_sigterm() -> None:
+    """SIGTERM stops a command the way Ctrl-C does: the run's unpublished work is removed, the
+    lock released, and the exit code is 143."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 class Group(click.Group):
     """Turns library errors into one line and an exit code, never a traceback."""
 
     def invoke(self, ctx):
+        _terminate_on_sigterm()
         try:
             return super().invoke(ctx)
         except OrusageError as exc:
             click.echo(exc.message(), err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Error: interrupted. The lake was not changed by this run; run it again.", err=True)
-            ctx.exit(130)
+        except (KeyboardInterrupt, Terminated) as exc:
+            what, code = interruption(exc)
+            click.echo(
+                f"Error: {what}. Nothing of this run was published and the lake lock is released; run it again.",
+                err=True,
+            )
+            ctx.exit(code)
         except OSError as exc:
             name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             click.echo(f"Error: {name}{exc.strerror or exc}. Check the path, permissions and free disk space.", err=True)
@@ -109,9 +127,12 @@ def main():
 @click.option(
     "--max-quarantine-ratio",
     type=click.FloatRange(0.0, 1.0),
-    default=None,
+    default=DEFAULT_MAX_QUARANTINE_RATIO,
+    show_default=True,
+    envvar="ORUSAGE_MAX_QUARANTINE_RATIO",
     metavar="R",
-    help="Exit 1 (after keeping the good rows) when more than this share of the rows read was quarantined.",
+    help="Exit 1 (after keeping the good rows) when more than this share of the rows read was "
+    "quarantined; 1 turns the check off. Also $ORUSAGE_MAX_QUARANTINE_RATIO.",
 )
 def ingest(paths, lake, as_json, force, schema_contract, wait, max_quarantine_ratio):
     """Validate JSONL exports of generation records and add them to the lake.
@@ -133,11 +154,9 @@ def ingest(paths, lake, as_json, force, schema_contract, wait, max_quarantine_ra
     summary = run_ingest(
         list(paths), resolve_lake(lake), Options(force=force, schema_contract=schema_contract, wait=wait)
     )
-    ratio_error = None
-    if max_quarantine_ratio is not None:
-        from pipeline.runner import quarantine_ratio_error
+    from pipeline.runner import quarantine_ratio_error
 
-        ratio_error = quarantine_ratio_error(summary, max_quarantine_ratio, resolve_lake(lake))
+    ratio_error = quarantine_ratio_error(summary, max_quarantine_ratio, resolve_lake(lake))
     if as_json:
         click.echo(json.dumps(summary))
     else:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.errors import ConfigError
+from pipeline.errors import DEFAULT_MAX_QUARANTINE_RATIO, ConfigError
 
 ENV_PREFIX = "ORUSAGE_"
 CONFIG_ENV = "ORUSAGE_CONFIG"
@@ -203,7 +203,7 @@ class Settings:
         0.0, "How long a writer waits for the lake lock before exit 75 (also `--wait`).", "float", min=0
     )
     max_quarantine_ratio: float = setting(
-        0.05,
+        DEFAULT_MAX_QUARANTINE_RATIO,
         "A run whose quarantined rows exceed this share of the rows it read exits 1 (its good "
         "rows are kept); 1 disables the check.",
         "float",

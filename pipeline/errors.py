@@ -9,6 +9,23 @@ EXIT_USAGE = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another writer holds the lake lock; retry later
 
 
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
+EXIT_TERMINATED = 143  # SIGTERM (a scheduler's stop, `kill`): 128 + 15
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; raised in the main thread so that a run cleans up as for Ctrl-C."""
+
+
+def interruption(exc: BaseException) -> tuple[str, int] | None:
+    """(signal name, exit code) when `exc` is Ctrl-C or SIGTERM, else None."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)", EXIT_INTERRUPTED
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", EXIT_TERMINATED
+    return None
+
+
 class OrusageError(Exception):
     """An error a user can act on: `what` happened, `fix` says how to fix it."""
 
@@ -62,6 +79,10 @@ class ConfigError(OrusageError):
         super().__init__(f"setting {key}{where}: {what}", fix)
         self.key = key
         self.source = source
+
+
+# The share of a run's rows that may be quarantined before `ingest` and `run` exit 1.
+DEFAULT_MAX_QUARANTINE_RATIO = 0.05
 
 
 class QuarantineRatioExceeded(OrusageError):

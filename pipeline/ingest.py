@@ -29,10 +29,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.csv_import import csv_agreement_sql, csv_source_sql
-from pipeline.errors import LakeError
+from pipeline.errors import InputError, LakeError
 from pipeline.lake import Lake, disk_error, fsync_path
 from pipeline.parse import Parser
-from pipeline.read import DEFAULT_CHUNK_BYTES, discover, hashes_while_reading, iter_chunks, sha256_of
+from pipeline.read import (
+    DEFAULT_CHUNK_BYTES,
+    LONG_LINE_KEEP,
+    MAX_LINE_BYTES,
+    discover,
+    hashes_while_reading,
+    iter_chunks,
+    sha256_of,
+)
 from pipeline.schema import FieldTable, dictionary_columns, lake_arrow_schema, load_table
 from pipeline.threads import Background, prefetch
 from pipeline.validate import failure_reasons
@@ -84,6 +92,7 @@ class FileStats:
     rows_written: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+    rows_not_json: int = 0  # lines that are not a JSON object at all (not JSON, not UTF-8, too long)
     skipped: str | None = None  # why the file was not read (already ingested)
 
 
@@ -94,6 +103,7 @@ class RunState:
     table: FieldTable
     contract: str
     files: list[FileStats] = field(default_factory=list)
+    ignored: list[tuple[Path, str]] = field(default_factory=list)  # left out of the directories given
 
 
 def new_run_id(now: datetime) -> str:
@@ -229,23 +239,53 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
     if options.schema_contract not in SCHEMA_CONTRACTS:
         raise ValueError(options.schema_contract)
     clock = time.monotonic()
-    files = discover([Path(p) for p in paths])
+    ignored: list[tuple[Path, str]] = []
+    files = discover([Path(p) for p in paths], ignored)
+    if not files:
+        raise InputError(
+            ", ".join(str(p) for p in paths),
+            f"no file to ingest ({describe_ignored(ignored)})",
+            "Give .jsonl, .ndjson or .json files (optionally .gz or .zst) or the dashboard's .csv export.",
+        )
     started = datetime.now(timezone.utc)
     state = RunState(new_run_id(started), started, load_table(), options.schema_contract)
+    state.ignored = ignored
     lake = Lake(lake_root)
-    with lake.lock(wait=options.wait) if lock else contextlib.nullcontext():
-        lake.clean_stale()
-        try:
-            summary = _run(lake, files, state, options, clock)
-        except OSError as exc:
-            raise disk_error(exc, "writing the run's files") from exc
-        finally:
-            if lake.staging.exists():
-                shutil.rmtree(lake.staging, ignore_errors=True)
-        lake.clean_stale()
-        if summary["files"]:
-            _refresh_views(lake.root)
+    new_lake = not lake.root.exists()
+    published = False
+    try:
+        with lake.lock(wait=options.wait) if lock else contextlib.nullcontext():
+            lake.clean_stale()
+            try:
+                summary = _run(lake, files, state, options, clock)
+            except OSError as exc:
+                raise disk_error(exc, "writing the run's files") from exc
+            finally:
+                if lake.staging.exists():
+                    shutil.rmtree(lake.staging, ignore_errors=True)
+            published = lake.current_version() is not None
+            lake.clean_stale()
+            if summary["files"]:
+                _refresh_views(lake.root)
+    finally:
+        if new_lake and not published:
+            # A run that fails, or finds nothing new, on a lake it created leaves no trace.
+            shutil.rmtree(lake.root, ignore_errors=True)
     return summary
+
+
+def describe_ignored(ignored: list[tuple[Path, str]]) -> str:
+    """`3 files left out: 2 unsupported file type (a.txt, b.parquet), 1 hidden file (.x)`."""
+    if not ignored:
+        return "no files found"
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in ignored:
+        by_reason.setdefault(reason, []).append(path.name)
+    parts = []
+    for reason, names in by_reason.items():
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        parts.append(f"{len(names)} {reason} ({shown})")
+    return f"{len(ignored)} left out: " + "; ".join(parts)
 
 
 def _refresh_views(lake_root: Path) -> None:
@@ -302,14 +342,21 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
                 depth=2,
                 prepare=parser.prepare,
             )
-            for chunk in chunks:
-                batch.append(chunk)
-                rows += chunk.parsed.num_rows
-                if rows >= BATCH_ROWS:
-                    _process_batch(batch, stats, state, background, quarantine, schema)
-                    batch, rows = [], 0
+            with contextlib.closing(chunks):  # a failure here stops the reading threads at once
+                for chunk in chunks:
+                    batch.append(chunk)
+                    rows += chunk.parsed.num_rows
+                    if rows >= BATCH_ROWS:
+                        _process_batch(batch, stats, state, background, quarantine, schema)
+                        batch, rows = [], 0
             if batch:
                 _process_batch(batch, stats, state, background, quarantine, schema)
+            if stats.rows_read and stats.rows_not_json == stats.rows_read:
+                raise InputError(
+                    stats.path,
+                    f"no line is a JSON object ({stats.rows_read:,} lines read); it is not an export of generation records",
+                    "Give JSON lines exports (one record per line); remove this file from the input.",
+                )
             if digest is not None:
                 stats.sha256 = digest.hexdigest()
             seen_hashes[stats.sha256] = stats.path
@@ -355,7 +402,14 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
         for number, text in chunk.bad_utf8:
             stats.rows_read += 1
             stats.rows_quarantined += 1
+            stats.rows_not_json += 1
             quarantine.add(source, [number], [None], [["line: not valid UTF-8"]], [text])
+        for number, size, text in chunk.too_long:
+            stats.rows_read += 1
+            stats.rows_quarantined += 1
+            stats.rows_not_json += 1
+            reason = f"line: too long ({size:,} bytes; the limit is {MAX_LINE_BYTES:,}; raw text cut to {LONG_LINE_KEEP:,} bytes)"
+            quarantine.add(source, [number], [None], [[reason]], [text])
     parts = [c.parsed for c in chunks if c.parsed.num_rows]
     if not parts:
         return
@@ -371,6 +425,7 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
     errors = parsed.column("_errors")
     for row in pc.indices_nonzero(pc.fill_null(pc.greater(pc.list_value_length(errors), 0), False)).to_pylist():
         reasons[row] = errors[row].as_py()
+        stats.rows_not_json += reasons[row][0].startswith("line:")
     if state.contract == "freeze":
         extra = parsed.column("_extra_keys")
         for row in pc.indices_nonzero(pc.fill_null(pc.greater(pc.list_value_length(extra), 0), False)).to_pylist():
@@ -634,6 +689,7 @@ def _summary(state: RunState, warnings: list[dict], lake: Lake, clock: float) ->
         "schema_contract": state.contract,
         "files": len(read),
         "files_skipped": len(state.files) - len(read),
+        "files_ignored": [{"path": str(path), "reason": reason} for path, reason in state.ignored],
         "rows_read": total["rows_read"],
         "rows_written": total["rows_written"],
         "rows_quarantined": total["rows_quarantined"],

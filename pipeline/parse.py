@@ -148,31 +148,49 @@ def build_parse_sql(table: FieldTable | None = None, *, relation: str = "lines")
             typed_cols.append(f"{_typed_scalar(v, t, f.type)} AS \"{f.name}\"")
 
     errors = "list_filter([" + ", ".join(error_exprs) + "]::VARCHAR[], lambda e: e IS NOT NULL)"
+    # A key given twice in one object: JSON parsers disagree on which value wins, so the line is
+    # refused, whichever object holds it (the envelope, the record, a provider attempt).
+    attempts = next((i for i, f in enumerate(table.fields, start=1) if f.type == "provider_responses"), None)
+    duplicates = [
+        _duplicate_keys("CASE WHEN enveloped THEN json_keys(line) ELSE [] END", "''"),
+        _duplicate_keys("json_keys(rec)", "''"),
+    ]
+    if attempts is not None:
+        label = _sql_str(table.fields[attempts - 1].name + "[].")
+        each = f"json_extract(v[{attempts}], '$[*]')"
+        keys = f"flatten(list_transform({each}, lambda e: {_repeated('json_keys(e)')}))"
+        duplicates.append(f"(CASE WHEN t_{attempts} = 'ARRAY' THEN {_named(keys, label)} ELSE [] END)")
+    errors = f"list_concat({errors}, {', '.join(duplicates)})"
     return f"""
 WITH src AS (
     SELECT idx, line, json_valid(line) AS ok
     FROM {relation}
 ),
 obj AS (
-    SELECT idx, line, ok,
-        CASE WHEN ok THEN json_type(line) END AS top_type,
+    SELECT idx, line, ok, top_type, enveloped,
         CASE
             WHEN NOT ok THEN NULL
-            WHEN json_type(line) = 'OBJECT' AND json_type(line, '/data') = 'OBJECT'
-                 AND json_type(line, '/id') IS NULL THEN json_extract(line, '/data')
+            WHEN enveloped THEN json_extract(line, '/data')
             ELSE line::JSON
         END AS rec
-    FROM src
+    FROM (
+        SELECT idx, line, ok,
+            CASE WHEN ok THEN json_type(line) END AS top_type,
+            CASE WHEN ok THEN coalesce(json_type(line) = 'OBJECT' AND json_type(line, '/data') = 'OBJECT'
+                                       AND json_type(line, '/id') IS NULL, false)
+                 ELSE false END AS enveloped
+        FROM src
+    )
 ),
 vals AS (
-    SELECT idx, line, ok, top_type, rec,
+    SELECT idx, line, ok, top_type, enveloped, rec,
         CASE WHEN top_type = 'OBJECT' THEN json_extract(rec, {paths}) END AS v,
         CASE WHEN top_type = 'OBJECT'
              THEN list_filter(json_keys(rec), lambda k: NOT list_contains({known}, k)) END AS extra_keys
     FROM obj
 ),
 typed AS (
-    SELECT idx, line, ok, top_type, rec, v, extra_keys, {", ".join(value_cols)}
+    SELECT idx, line, ok, top_type, enveloped, rec, v, extra_keys, {", ".join(value_cols)}
     FROM vals
 )
 , result AS (
@@ -193,6 +211,20 @@ FROM typed
 SELECT * FROM result
 ORDER BY idx
 """
+
+
+def _repeated(keys: str) -> str:
+    """SQL for the keys of a list that occur again after their first place."""
+    return f"list_filter({keys}, lambda k, i: list_position({keys}, k) < i)"
+
+
+def _named(keys: str, prefix: str) -> str:
+    return f"list_transform(list_sort(list_distinct({keys})), lambda k: {prefix} || k || ': duplicate key')"
+
+
+def _duplicate_keys(keys: str, prefix: str) -> str:
+    """SQL for the reasons `key: duplicate key` of the keys listed twice in `keys`."""
+    return _named(_repeated(keys), prefix)
 
 
 def _attempt_structure(table: FieldTable) -> str:
@@ -269,7 +301,7 @@ class Parser:
         block needs the strict path (any bad value, unknown key, missing required key...).
         A block is read as bare records, or as envelopes when it starts like one; a block that
         mixes both goes piece by piece."""
-        enveloped = body.slice(0, 16).to_pybytes().replace(b" ", b"").startswith(b'{"data":')
+        enveloped = body.slice(0, min(16, body.size)).to_pybytes().replace(b" ", b"").startswith(b'{"data":')
         columns = self._read_envelopes(body) if enveloped else self._read(body, self.bare_schema)
         if columns is None:
             return None
@@ -346,6 +378,8 @@ class Parser:
         The fast path takes the whole chunk when it can; otherwise the chunk is split into lines
         and pieces of about `piece_bytes` are tried again, so that only the pieces holding a bad
         line go through the strict path."""
+        if chunk.count == 0:
+            return self.schema.empty_table()
         if not chunk.maybe_blank and chunk.utf8_valid():
             whole = self.parse_fast(chunk.body, np.arange(chunk.count, dtype=np.int64))
             if whole is not None:

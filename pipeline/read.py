@@ -24,6 +24,13 @@ JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 BOM = b"\xef\xbb\xbf"
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+# A record is about 1.5 KB; a line beyond this is not a record of the API. It is quarantined
+# without being parsed (parsing costs many times its size in memory), keeping its first
+# LONG_LINE_KEEP bytes as its raw text, and the reader skips the rest without holding it.
+MAX_LINE_BYTES = 1024 * 1024
+LONG_LINE_KEEP = 64 * 1024
+# How much of a file's start is looked at to tell text from a binary file.
+SNIFF_BYTES = 4096
 
 
 def input_kind(path: Path) -> tuple[str, str | None] | None:
@@ -41,26 +48,35 @@ def input_kind(path: Path) -> tuple[str, str | None] | None:
     return None
 
 
-def discover(paths: list[Path]) -> list[Path]:
+def discover(paths: list[Path], ignored: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Files to ingest: each path given, and every supported file under a directory, sorted.
 
     A named file must exist and have a supported suffix; a directory contributes its supported
     files recursively (hidden files and folders are left out). A .csv file is an input only when
     its header is the dashboard export's: named, another CSV is an error; in a directory it is
-    left out like any other unsupported file."""
+    left out like any other unsupported file. The files of a directory that were left out are
+    added to `ignored`, when given, as (path, reason)."""
     from pipeline.csv_import import is_dashboard_csv
 
+    ignored = [] if ignored is None else ignored
     found: list[Path] = []
     for path in paths:
         if not path.exists():
             raise InputError(str(path), "no such file or directory", "Check the path and try again.")
         if path.is_dir():
             for root, dirs, files in os.walk(path):
+                ignored.extend((Path(root) / d, "hidden folder") for d in sorted(dirs) if d.startswith("."))
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     candidate = Path(root) / name
                     kind = input_kind(candidate)
-                    if not name.startswith(".") and kind and (kind[0] != "csv" or is_dashboard_csv(candidate)):
+                    if name.startswith("."):
+                        ignored.append((candidate, "hidden file"))
+                    elif not kind:
+                        ignored.append((candidate, "unsupported file type"))
+                    elif kind[0] == "csv" and not is_dashboard_csv(candidate):
+                        ignored.append((candidate, "CSV that is not a dashboard export"))
+                    else:
                         found.append(candidate)
         elif input_kind(path):
             if input_kind(path)[0] == "csv" and not is_dashboard_csv(path):
@@ -106,11 +122,14 @@ class LineChunk:
     blank lines, invalid UTF-8) is built on first use: the fast path needs none of it when the
     block has no blank line, and then line numbers are simply consecutive."""
 
-    def __init__(self, data: np.ndarray, first_line: int):
+    too_long: tuple = ()  # (line number, size in bytes, raw text kept) of lines over the limit
+
+    def __init__(self, data: np.ndarray, first_line: int, newlines: np.ndarray | None = None):
         self.data = data  # uint8 view of the chunk's bytes
         self.body = pa.py_buffer(data)  # zero-copy view for Arrow
         self.first_line = first_line
-        newlines = _newlines(data)
+        if newlines is None:
+            newlines = _newlines(data)
         self.count = len(newlines) + (1 if len(data) and data[-1] != 10 else 0)
         # A line is possibly blank (or whitespace only) when it starts with CR, LF, space or tab.
         starts = newlines + 1
@@ -181,6 +200,24 @@ def _cut_after_last_newline(data: np.ndarray) -> int | None:
     return int(newlines[-1]) + 1 if len(newlines) else None
 
 
+@dataclass
+class LongLine:
+    """A line longer than the limit, read past without being held: its size and first bytes."""
+
+    size: int  # bytes, without the line ending
+    head: bytes
+
+
+def _read_into(stream, view: memoryview, path: Path, compression: str | None) -> int:
+    try:
+        return stream.readinto(view)
+    except OSError as exc:
+        what = "is corrupt or truncated" if compression else "cannot be read"
+        tool = "gzip -t" if compression == "gzip" else "zstd -t"
+        fix = f"Re-export or re-download it (check it with `{tool}`)." if compression else "Check the file and the disk."
+        raise InputError(str(path), f"{what} ({exc})", fix) from exc
+
+
 def read_blocks(
     stream,
     path: Path,
@@ -188,12 +225,17 @@ def read_blocks(
     compression: str | None,
     cut: Callable[[np.ndarray], int | None],
     digest=None,
-) -> Iterator[tuple[np.ndarray, bool]]:
+    max_line: int | None = None,
+) -> Iterator[tuple[np.ndarray | LongLine, bool]]:
     """Blocks of about `chunk_bytes` of a stream, each ending where `cut` says (a record
     boundary), as (uint8 array, at_end). Each block gets a fresh buffer: the unfinished tail of
     the previous read is copied to its front and the stream reads straight into the rest, so no
     block is copied twice. A leading UTF-8 BOM is dropped. `digest` (a hashlib object), when
-    given, is fed every byte the stream yields, BOM included, as it is read."""
+    given, is fed every byte the stream yields, BOM included, as it is read.
+
+    With `max_line`, an unfinished line that grows beyond it (no newline in a whole block) is
+    not buffered further: the stream is read on to the line's end, and the line comes out as a
+    `LongLine` in place of a block, so memory stays bounded whatever the input."""
     carry = np.empty(0, dtype=np.uint8)
     first = True
     while True:
@@ -202,13 +244,7 @@ def read_blocks(
         # numpy buffer per block costs the kernel about a second of page mapping per 1.5 GB.
         buf = np.frombuffer(pa.allocate_buffer(len(carry) + size), dtype=np.uint8)
         buf[: len(carry)] = carry
-        try:
-            got = stream.readinto(memoryview(buf)[len(carry) :])
-        except OSError as exc:
-            what = "is corrupt or truncated" if compression else "cannot be read"
-            tool = "gzip -t" if compression == "gzip" else "zstd -t"
-            fix = f"Re-export or re-download it (check it with `{tool}`)." if compression else "Check the file and the disk."
-            raise InputError(str(path), f"{what} ({exc})", fix) from exc
+        got = _read_into(stream, memoryview(buf)[len(carry) :], path, compression)
         data = buf[: len(carry) + got]
         if digest is not None and got:
             digest.update(memoryview(buf)[len(carry) : len(carry) + got])
@@ -222,10 +258,45 @@ def read_blocks(
             return
         end = cut(data)
         if end is None:
+            if max_line is not None and len(data) > max_line:
+                head = data[:LONG_LINE_KEEP].tobytes()
+                length, carry, at_end = _skip_line(stream, path, compression, digest, len(data), chunk_bytes)
+                yield LongLine(length, head), at_end
+                if at_end:
+                    return
+                continue
             carry = data.copy()
             continue
         carry = data[end:].copy()
         yield data[:end], False
+
+
+def _skip_line(stream, path: Path, compression: str | None, digest, seen: int, step: int) -> tuple[int, np.ndarray, bool]:
+    """Read on to the end of a line of which `seen` bytes were read; returns its length, the
+    bytes after its newline, and whether the stream ended inside the line."""
+    buf = np.empty(step, dtype=np.uint8)
+    while True:
+        got = _read_into(stream, memoryview(buf), path, compression)
+        if digest is not None and got:
+            digest.update(memoryview(buf)[:got])
+        if got == 0:
+            return seen, np.empty(0, dtype=np.uint8), True
+        newline = np.flatnonzero(buf[:got] == 10)
+        if len(newline):
+            end = int(newline[0])
+            return seen + end, buf[end + 1 : got].copy(), False
+        seen += got
+
+
+def looks_binary(head: bytes) -> bool:
+    """Whether the first bytes of a file are not text: a NUL byte, or more than one in ten
+    characters undecodable as UTF-8 or control characters (a text file in another encoding
+    has a few bad bytes, and goes line by line to the quarantine instead)."""
+    if b"\0" in head:
+        return True
+    text = head.decode("utf-8", errors="replace")
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f"))
+    return odd > len(text) / 10
 
 
 def utf8_valid(data: np.ndarray | pa.Buffer) -> bool:
@@ -245,10 +316,13 @@ def hashes_while_reading(path: Path) -> bool:
     return input_kind(path) == ("jsonl", None)
 
 
-def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, digest=None) -> Iterator[LineChunk]:
-    """Stream the lines of `path` in chunks; raises InputError on a corrupt or unreadable file.
-    `digest` (hashlib) is fed the file's bytes as they are read; only for files where
-    `hashes_while_reading(path)`."""
+def iter_chunks(
+    path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, digest=None, max_line: int = MAX_LINE_BYTES
+) -> Iterator[LineChunk]:
+    """Stream the lines of `path` in chunks; raises InputError on a corrupt, unreadable or binary
+    file. `digest` (hashlib) is fed the file's bytes as they are read; only for files where
+    `hashes_while_reading(path)`. A line longer than `max_line` bytes comes as a chunk of its
+    own with no bytes (see `LineChunk.too_long`)."""
     kind = input_kind(path)
     if digest is not None and not hashes_while_reading(path):
         raise ValueError(f"{path}: its stored bytes are not what the reader sees; hash it with sha256_of")
@@ -260,13 +334,52 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, digest=None)
     compression = kind[1] if kind else None
     stream = _open(path, compression)
     next_line = 1
+    blocks = read_blocks(stream, path, chunk_bytes, compression, _cut_after_last_newline, digest, max_line)
     try:
-        for data, _at_end in read_blocks(stream, path, chunk_bytes, compression, _cut_after_last_newline, digest):
-            chunk = LineChunk(data, next_line)
-            next_line += chunk.count
-            yield chunk
+        for data, _at_end in blocks:
+            if next_line == 1 and not isinstance(data, LongLine) and looks_binary(data[:SNIFF_BYTES].tobytes()):
+                raise InputError(
+                    str(path),
+                    "is not a text file (its first bytes are binary)",
+                    "Give JSON lines exports of generation records; remove this file from the input.",
+                )
+            for chunk in _cut_long_lines(data, next_line, max_line):
+                next_line += chunk.count + len(chunk.too_long)
+                yield chunk
     finally:
+        blocks.close()
         stream.close()
+
+
+def _cut_long_lines(data: np.ndarray | LongLine, first_line: int, max_line: int) -> Iterator[LineChunk]:
+    """The block as chunks, each line longer than `max_line` set apart in a chunk of its own
+    that holds no bytes, only the line's number, size and first bytes (in `too_long`)."""
+    if isinstance(data, LongLine):
+        yield _long_line_chunk(first_line, data.size, data.head)
+        return
+    newlines = _newlines(data)
+    ends = np.append(newlines, len(data)) if len(data) and data[-1] != 10 else newlines
+    starts = np.concatenate(([0], newlines + 1))[: len(ends)]
+    long = np.flatnonzero(ends - starts > max_line)
+    if len(long) == 0:
+        yield LineChunk(data, first_line, newlines)
+        return
+    at = 0  # first line (index in the block) not yet handed on
+    for i in long.tolist():
+        if i > at:
+            piece = data[starts[at] : starts[i]]
+            yield LineChunk(piece, first_line + at)
+        yield _long_line_chunk(first_line + i, int(ends[i] - starts[i]), data[starts[i] : starts[i] + LONG_LINE_KEEP].tobytes())
+        at = i + 1
+    if at < len(ends):
+        yield LineChunk(data[starts[at] :], first_line + at)
+
+
+def _long_line_chunk(number: int, size: int, head: bytes) -> LineChunk:
+    chunk = LineChunk(np.empty(0, dtype=np.uint8), number)
+    text = head.decode("utf-8", errors="replace").rstrip("\r\n")
+    chunk.too_long = ((number, size, text),)
+    return chunk
 
 
 def _newlines(data: np.ndarray, step: int = 1 << 20) -> np.ndarray:

@@ -87,6 +87,7 @@ class _QuarantinedLines:
     def __init__(self, parsed: pa.Table, lines: list[int], raws: list[str]):
         self.parsed = parsed
         self.bad_utf8: list = []
+        self.too_long: tuple = ()
         self._lines = np.array(lines, dtype=np.int64)
         self._raws = raws
 
@@ -160,8 +161,11 @@ def replay(
 
 def replayable(row: _Row) -> bool:
     """A row whose stored text is the exact JSON line: not a line that was not UTF-8 (stored
-    with replacement characters), not a blank one, not a CSV record (stored as CSV text)."""
+    with replacement characters), not a line too long to keep whole, not a blank one, not a
+    CSV record (stored as CSV text)."""
     if UNREPLAYABLE in row.reasons or not row.raw.strip():
+        return False
+    if any(reason.startswith("line: too long") for reason in row.reasons):
         return False
     kind = input_kind(Path(row.source_file))
     return kind is None or kind[0] != "csv"

@@ -34,6 +34,8 @@ from pipeline.errors import (
     ConfigError,
     OrusageError,
     QuarantineRatioExceeded,
+    Terminated,
+    interruption,
 )
 
 REPORT_STAMP = ".lake-version"
@@ -213,20 +215,28 @@ def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outco
     }
     exit_code = EXIT_OK
     try:
-        log.info("settings", **settings.public())
-        _update(settings, summary, log)
-    except Exception as exc:  # noqa: BLE001 - every failure ends in the summary line
-        exit_code = _failed(exc, summary, log)
-    if exit_code in (EXIT_OK, EXIT_FAILED) and Lake(settings.lake).current_version() is not None:
         try:
-            alerts = _check(settings, as_of, log)
-        except Exception as exc:  # noqa: BLE001
-            failed = _failed(exc, summary, log)
-            exit_code = exit_code or failed
-        else:
-            summary["alerts"] = alerts
-            if alerts and exit_code == EXIT_OK:
-                exit_code = EXIT_ALERT
+            log.info("settings", **settings.public())
+            _update(settings, summary, log)
+        except Exception as exc:  # noqa: BLE001 - every failure ends in the summary line
+            exit_code = _failed(exc, summary, log)
+        if exit_code in (EXIT_OK, EXIT_FAILED) and Lake(settings.lake).current_version() is not None:
+            try:
+                alerts = _check(settings, as_of, log)
+            except Exception as exc:  # noqa: BLE001
+                failed = _failed(exc, summary, log)
+                exit_code = exit_code or failed
+            else:
+                summary["alerts"] = alerts
+                if alerts and exit_code == EXIT_OK:
+                    exit_code = EXIT_ALERT
+    except (KeyboardInterrupt, Terminated) as exc:
+        # Ctrl-C or SIGTERM: the ingest removed its unpublished work and the lock is released;
+        # the summary line is still written, with the signal's exit code.
+        what, exit_code = interruption(exc)
+        message = f"Error: {what}. Nothing unpublished was kept and the lake lock is released; run it again."
+        summary["error"] = summary["error"] or message
+        log.error("error", message=message, exit_code=exit_code)
     summary["seconds"] = round(time.monotonic() - clock, 3)
     summary["exit_code"] = exit_code
     log.info("run_summary", **summary)
