@@ -4,6 +4,10 @@ All aggregation happens in DuckDB (one query, `sql/report.sql`); this module che
 binds them as parameters, names the dimension columns and renders the rows: rich tables for a
 terminal, Markdown, CSV, JSON or Parquet with stable column names (docs/report.md lists them).
 
+The query groups on the dimension labels of `generation_labels` ('(null)', '(empty)', a quoted
+'"(null)"' for a value that looks like a label): the terminal, Markdown and HTML show them.
+CSV, JSON and Parquet get each dimension back as its value, of its declared type.
+
     options = ReportOptions(dims=("model",), granularity="month", tz="Europe/Berlin")
     report = run_report(Path("lake"), options)
     render(report, "csv", out=None)
@@ -11,7 +15,6 @@ terminal, Markdown, CSV, JSON or Parquet with stable column names (docs/report.m
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -45,7 +48,10 @@ FORMATS = ("table", "csv", "json", "md", "parquet", "html")
 DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
 
 # Labels the report gives to values that are not plain text (the SQL and the docs use the same).
+# A value that is itself one of them, or that starts and ends with '"', is labelled between
+# double quotes (sql/views/generation_labels.sql), so every label stands for one value.
 NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = "(null)", "(empty)", "(other)"
+QUOTE = '"'
 
 
 @dataclass(frozen=True)
@@ -160,23 +166,57 @@ def check_time_zone(con, tz: str) -> None:
 # --- the report ------------------------------------------------------------------------------
 
 
+def dimension_value(label: str | None, kind: str) -> Any:
+    """The value a dimension label of generation_labels stands for, as DuckDB type `kind`
+    (VARCHAR, BIGINT or BOOLEAN): None for '(null)', '' for '(empty)', the text inside the
+    quotes of a quoted label."""
+    if label is None or label == NULL_LABEL:
+        return None
+    if label == EMPTY_LABEL:
+        text = ""
+    elif len(label) >= 2 and label.startswith(QUOTE) and label.endswith(QUOTE):
+        text = label[1:-1]
+    else:
+        text = label
+    if kind == "BIGINT":
+        return int(text)
+    if kind == "BOOLEAN":
+        return text == "true"
+    return text
+
+
 @dataclass
 class Report:
     options: ReportOptions
     lake: Path
     columns: list[str]
+    # One dict per row of sql/report.sql; the dimension columns hold labels ('(null)', '(other)').
     rows: list[dict[str, Any]] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)  # DuckDB type of each column, e.g. 'BIGINT'
+    # DuckDB type of each column of `records` and `arrow`, e.g. 'BIGINT': a dimension's declared type.
+    types: list[str] = field(default_factory=list)
     time_zone: str = "UTC"  # the session's zone, in which DuckDB hands out TIMESTAMPTZ values
 
     @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """The rows for machines (CSV, JSON, Parquet): each dimension as its value of its declared
+        type, None for a null value and on the (other) row (is_other says which row that is)."""
+        kinds = {name: kind for name, kind in zip(self.columns, self.types) if name in self.options.dims}
+        out = []
+        for row in self.rows:
+            record = dict(row)
+            for name, kind in kinds.items():
+                record[name] = None if row["is_other"] else dimension_value(row[name], kind)
+            out.append(record)
+        return out
+
+    @cached_property
     def arrow(self) -> Any:
-        """The rows as a pyarrow Table with the query's column types (for Parquet), built when
-        first asked for: the terminal, CSV, JSON and Markdown need only the rows."""
+        """The records as a pyarrow Table with the query's column types and each dimension's
+        declared type (for Parquet), built when first asked for: the other formats do not need it."""
         import pyarrow as pa
 
         schema = pa.schema([pa.field(name, _arrow_type(kind, self.time_zone)) for name, kind in zip(self.columns, self.types)])
-        return pa.Table.from_pydict({name: [row[name] for row in self.rows] for name in self.columns}, schema=schema)
+        return pa.Table.from_pydict({name: [row[name] for row in self.records] for name in self.columns}, schema=schema)
 
     @property
     def total(self) -> dict[str, Any] | None:
@@ -246,12 +286,20 @@ def run_report(lake_root: Path, options: ReportOptions) -> Report:
         described = [(column[0], str(column[1])) for column in result.description]
         tuples = result.fetchall()
         time_zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+        declared = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'generations' AND list_contains($dims, column_name)",
+                {"dims": list(options.dims)},
+            ).fetchall()
+        )
     finally:
         con.close()
     keep = [i for i, (name, _kind) in enumerate(described) if not (name.startswith("dim") and name[3:].isdigit() and int(name[3:]) > len(options.dims))]
     columns = output_columns([described[i][0] for i in keep], options.dims)
     rows = [dict(zip(columns, (values[i] for i in keep))) for values in tuples]
-    return Report(options, lake_root, columns, rows, [described[i][1] for i in keep], time_zone)
+    types = [declared.get(name, described[i][1]) if name in options.dims else described[i][1] for name, i in zip(columns, keep)]
+    return Report(options, lake_root, columns, rows, types, time_zone)
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -282,17 +330,26 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _csv_field(value: Any) -> str:
+    """One CSV field, quoted as the csv module quotes (a field holding a comma, a quote or a line
+    break), and also when it is an empty string: "" is an empty string, an empty field a null,
+    as DuckDB and polars write and read them."""
+    if value is None:
+        return ""
+    text = _text(value)
+    if text == "" or any(c in text for c in ',"\r\n'):
+        return QUOTE + text.replace(QUOTE, QUOTE * 2) + QUOTE
+    return text
+
+
 def to_csv(report: Report) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(report.columns)
-    for row in report.rows:
-        writer.writerow([_text(row[c]) for c in report.columns])
-    return buffer.getvalue()
+    lines = [",".join(_csv_field(c) for c in report.columns)]
+    lines += [",".join(_csv_field(row[c]) for c in report.columns) for row in report.records]
+    return "\n".join(lines) + "\n"
 
 
 def to_json(report: Report) -> str:
-    lines = [json.dumps({c: _json_value(row[c]) for c in report.columns}) for row in report.rows]
+    lines = [json.dumps({c: _json_value(row[c]) for c in report.columns}) for row in report.records]
     return "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
 
 

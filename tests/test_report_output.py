@@ -1,0 +1,171 @@
+"""What each format of `orusage report` shows: machine formats keep the values and their types,
+the formats for people keep every label readable and distinct."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import BASE_RECORD, ingest, record, write_jsonl
+
+from pipeline.cli import main
+
+
+def run(*args, env: dict | None = None):
+    """`orusage ARGS` in-process (click's CliRunner): exit code, stdout and stderr apart."""
+    result = CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def table_rows(text: str, title: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the rich table titled `title` in a terminal report; a row whose cells
+    wrap onto more lines is put back together (its first line holds the metrics)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == title)
+    header: list[str] = []
+    rows: list[list[list[str]]] = []
+    for line in lines[start + 1 :]:
+        if line.startswith("┃"):
+            header = [c.strip() for c in line.strip().strip("┃").split("┃")]
+        elif line.startswith("│"):
+            cells = [c.strip() for c in line.strip().strip("│").split("│")]
+            if not rows or any(cells[len(header) - 1 :]):
+                rows.append([[c] for c in cells])
+            else:
+                for parts, cell in zip(rows[-1], cells):
+                    parts.append(cell)
+        elif line.startswith("└"):
+            break
+    return header, [[" ".join(p for p in parts if p) for parts in row] for row in rows]
+
+
+def md_rows(text: str, heading: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the Markdown table under `heading`, cells unescaped."""
+    import re
+
+    lines = text.splitlines()
+    start = lines.index(heading)
+    table = []
+    for line in lines[start + 1 :]:
+        if line.startswith("## "):
+            break
+        if line.startswith("|"):
+            cells = re.split(r"(?<!\\)\|", line.strip()[1:-1])
+            table.append([re.sub(r"\\(.)", r"\1", c.strip()) for c in cells])
+    return table[0], table[2:]
+
+
+# --- labels: a null, an empty string, a literal "(null)" and "(empty)" stay four groups ----------
+
+PROVIDERS = [None, "", "(null)", "(empty)", '"Anthropic"']  # one record each, in this order
+
+
+@pytest.fixture(scope="module")
+def label_lake(tmp_path_factory) -> Path:
+    """One record per provider_name of PROVIDERS, each with its own cost (i + 1 dollars) and one
+    provider attempt to the same provider_name; app_id null on the first, 42 on the others;
+    is_byok true on the last."""
+    path = tmp_path_factory.mktemp("labels") / "in.jsonl"
+    attempt = BASE_RECORD["provider_responses"][-1]
+    rows = [
+        record(
+            i,
+            provider_name=p,
+            provider_responses=[{**attempt, "provider_name": p}],
+            app_id=None if i == 0 else 42,
+            is_byok=i == len(PROVIDERS) - 1,
+            total_cost=i + 1.0,
+            usage=i + 1.0,
+        )
+        for i, p in enumerate(PROVIDERS)
+    ]
+    write_jsonl(path, rows)
+    lake = path.parent / "lake"
+    ingest([path], lake)
+    return lake
+
+
+BY = ("--by", "provider_name,app_id,is_byok")
+
+
+def _groups(rows: list[dict], dim: str) -> dict:
+    """{value of `dim`: total_cost} over the rows of the breakdown by `dim` alone."""
+    return {row[dim]: row["total_cost"] for row in rows if row["breakdown"] == dim}
+
+
+def test_machine_formats_keep_values_types_and_nulls(label_lake, tmp_path):
+    expected_providers = {p: i + 1.0 for i, p in enumerate(PROVIDERS)}
+    expected_apps = {None: 1.0, 42: sum(range(2, len(PROVIDERS) + 1))}
+    expected_byok = {False: sum(range(1, len(PROVIDERS))), True: float(len(PROVIDERS))}
+
+    json_rows = json.loads(run("report", "--lake", label_lake, *BY, "--format", "json").stdout)
+    csv_text = run("report", "--lake", label_lake, *BY, "--format", "csv").stdout
+    csv_rows = pl.read_csv(io.StringIO(csv_text), infer_schema_length=None).to_dicts()
+    assert run("report", "--lake", label_lake, *BY, "--format", "parquet", "--out", tmp_path / "r.parquet").returncode == 0
+    table = pq.read_table(tmp_path / "r.parquet")
+    assert str(table.schema.field("app_id").type) == "int64"
+    assert str(table.schema.field("is_byok").type) == "bool"
+    assert str(table.schema.field("provider_name").type) == "string"
+
+    for name, rows in (("json", json_rows), ("csv", csv_rows), ("parquet", table.to_pylist())):
+        assert _groups(rows, "provider_name") == expected_providers, name
+        assert _groups(rows, "app_id") == expected_apps, name
+        assert all(type(row["app_id"]) is int for row in rows if row["app_id"] is not None), name
+        assert _groups(rows, "is_byok") == expected_byok, name
+        assert all(type(row["is_byok"]) is bool for row in rows if row["is_byok"] is not None), name
+        # the total row has null dimensions, not labels
+        total = [row for row in rows if row["breakdown"] == "total"]
+        assert [(r["provider_name"], r["app_id"], r["is_byok"]) for r in total] == [(None, None, None)], name
+    # an empty string is written "" and a null as an empty field
+    assert '\nprovider_name,,"",' in csv_text and "\nprovider_name,,,," in csv_text
+
+
+def test_other_row_has_null_dimensions_in_machine_formats(label_lake):
+    rows = json.loads(run("report", "--lake", label_lake, "--by", "provider_name,app_id", "--top", "2", "--format", "json").stdout)
+    other = [row for row in rows if row["is_other"]]
+    assert {row["breakdown"] for row in other} == {"provider_name+app_id", "provider_name"}
+    assert all(row["provider_name"] is None and row["app_id"] is None for row in other)
+    assert "(other)" not in json.dumps(rows) and "(null)" not in json.dumps([r for r in rows if r["breakdown"] != "provider_name"])
+
+
+def test_people_formats_show_distinct_labels(label_lake):
+    labels = ["(null)", "(empty)", '"(null)"', '"(empty)"', '""Anthropic""']
+    expected = dict(zip(labels, [f"{i + 1.0:.2f}" for i in range(len(PROVIDERS))]))
+    screen = run("report", "--lake", label_lake, *BY).stdout
+    header, rows = table_rows(screen, "by provider_name")
+    assert header[:2] == ["provider_name", "requests"]
+    assert {row[0]: row[header.index("spend $")] for row in rows} == expected
+    md = run("report", "--lake", label_lake, *BY, "--format", "md").stdout
+    _header, rows = md_rows(md, "## By provider_name")
+    assert sorted(row[0] for row in rows) == sorted(labels)
+
+    from pipeline.html_report import tables
+    from pipeline.report import ReportOptions, run_report
+
+    page = tables(run_report(label_lake, ReportOptions(dims=("provider_name",))))
+    shown = [row["cells"][0][0] for table in page if table["name"] == "provider_name" for row in table["rows"]]
+    assert sorted(shown) == sorted(labels)
+    # the page's chart of attempts per provider labels the attempts' provider_name the same way
+    from pipeline import sqlfiles, views
+
+    sql = sqlfiles.load("html_provider_errors")
+    params = {"tz": "UTC", "since": None, "until": None, "filters": {"key": [], "value": []}, "top": None}
+    con = views.connect(label_lake)
+    try:
+        rows = con.execute(sql, sqlfiles.check_parameters(sql, params)).fetchall()  # provider_name, is_other, attempts, ...
+    finally:
+        con.close()
+    assert {row[0]: row[2] for row in rows} == dict.fromkeys(labels, 1)
+
+
+@pytest.mark.parametrize("value, label", [(None, "(null)"), ("", "(empty)"), ("(null)", '"(null)"'), ("(empty)", '"(empty)"')])
+def test_where_selects_each_label(label_lake, value, label):
+    rows = json.loads(run("report", "--lake", label_lake, "--by", "provider_name", "--where", f"provider_name={label}", "--format", "json").stdout)
+    groups = _groups(rows, "provider_name")
+    assert groups == {value: PROVIDERS.index(value) + 1.0}
