@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -465,17 +466,25 @@ def _breakdown_dims(report: Report, rows: list[dict[str, Any]]) -> list[str]:
     return [c for c in _group_columns(report) if any(r[c] is not None for r in rows)]
 
 
+def _md(text: str) -> str:
+    """Text for a Markdown table cell, shown as it is: \\ | * ` < escaped with a backslash."""
+    return re.sub(r"([\\|*`<])", r"\\\1", text)
+
+
 def to_markdown(report: Report) -> str:
-    lines = [f"# orusage report: {report.lake}", "", "## Overview", "", "| metric | value |", "|---|---|"]
+    """The terminal report as Markdown: the overview, then each breakdown with the table's
+    columns and the same formatted numbers."""
+    lines = [f"# orusage report: {_md(str(report.lake))}", "", "## Overview", "", "| metric | value |", "|---|---|"]
     for label, value in overview_items(report):
-        lines.append(f"| {label} | {value.replace('|', '/')} |")
-    metrics = [m for m, _label, _kind in SCREEN_METRICS]
+        lines.append(f"| {_md(label)} | {_md(value)} |")
     for name, rows in report.breakdowns():
         group = _breakdown_dims(report, rows)
-        lines += ["", f"## By {name}", "", "| " + " | ".join(group + metrics) + " |", "|" + "---|" * (len(group) + len(metrics))]
+        header = [_md(c) for c in group] + [_md(label) for _metric, label, _kind in SCREEN_METRICS]
+        lines += ["", f"## By {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(group) + "---:|" * len(SCREEN_METRICS)]
         for row in rows:
-            lines.append("| " + " | ".join(_text(row[c]).replace("|", "/") for c in group + metrics) + " |")
-    lines += ["", LATENCY_NOTE.replace("* ", "`latency_*`: ", 1), ""]
+            cells = [_md(_text(row[c])) for c in group] + [_fmt(row[m], kind) for m, _label, kind in SCREEN_METRICS]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "\\" + LATENCY_NOTE, ""]
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from conftest import BASE_RECORD, ingest, record, write_jsonl
 
 from pipeline.cli import main
+from pipeline.report import ReportOptions, render_table, run_report
 
 
 def run(*args, env: dict | None = None):
@@ -45,10 +47,17 @@ def table_rows(text: str, title: str) -> tuple[list[str], list[list[str]]]:
     return header, [[" ".join(p for p in parts if p) for parts in row] for row in rows]
 
 
+def render_at(lake: Path, options: ReportOptions, width: int) -> str:
+    """The terminal report as a terminal `width` columns wide shows it (plain text)."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    render_table(run_report(lake, options), Console(file=buffer, width=width, color_system=None))
+    return buffer.getvalue()
+
+
 def md_rows(text: str, heading: str) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of the Markdown table under `heading`, cells unescaped."""
-    import re
-
     lines = text.splitlines()
     start = lines.index(heading)
     table = []
@@ -137,7 +146,7 @@ def test_other_row_has_null_dimensions_in_machine_formats(label_lake):
 def test_people_formats_show_distinct_labels(label_lake):
     labels = ["(null)", "(empty)", '"(null)"', '"(empty)"', '""Anthropic""']
     expected = dict(zip(labels, [f"{i + 1.0:.2f}" for i in range(len(PROVIDERS))]))
-    screen = run("report", "--lake", label_lake, *BY).stdout
+    screen = run("report", "--lake", label_lake, *BY, env={"COLUMNS": "200"}).stdout
     header, rows = table_rows(screen, "by provider_name")
     assert header[:2] == ["provider_name", "requests"]
     assert {row[0]: row[header.index("spend $")] for row in rows} == expected
@@ -146,7 +155,6 @@ def test_people_formats_show_distinct_labels(label_lake):
     assert sorted(row[0] for row in rows) == sorted(labels)
 
     from pipeline.html_report import tables
-    from pipeline.report import ReportOptions, run_report
 
     page = tables(run_report(label_lake, ReportOptions(dims=("provider_name",))))
     shown = [row["cells"][0][0] for table in page if table["name"] == "provider_name" for row in table["rows"]]
@@ -169,3 +177,25 @@ def test_where_selects_each_label(label_lake, value, label):
     rows = json.loads(run("report", "--lake", label_lake, "--by", "provider_name", "--where", f"provider_name={label}", "--format", "json").stdout)
     groups = _groups(rows, "provider_name")
     assert groups == {value: PROVIDERS.index(value) + 1.0}
+
+
+# --- Markdown: the table's numbers --------------------------------------------------------------
+
+
+def test_markdown_has_the_tables_columns_and_numbers(report_sample_lake):
+    md = run("report", "--lake", report_sample_lake, "--granularity", "month", "--top", "5", "--format", "md").stdout
+    screen = render_at(report_sample_lake, ReportOptions(granularity="month", top=5), 300)  # room for every column
+    names = [line.removeprefix("## By ") for line in md.splitlines() if line.startswith("## By ")]
+    assert names == ["period", "model+provider_name+data_region+app_id", "model", "provider_name", "data_region", "app_id"]
+    for name in names:
+        md_header, md_body = md_rows(md, f"## By {name}")
+        header, body = table_rows(screen, f"by {name}")
+        assert md_header == header and len(header) >= 12, name
+        assert md_body == body and len(body) > 1, name
+    # no raw fractions: at most the table's precision, 2 decimals from 1 up, 3 significant
+    # digits below 1 (0.00722)
+    numbers = re.findall(r"(?<![\w.])-?(\d[\d,]*)\.(\d+)", md)
+    assert len(numbers) > 100
+    for whole, fraction in numbers:
+        digits = len(fraction) if whole != "0" else len(fraction.lstrip("0"))
+        assert digits <= (2 if whole != "0" else 3), f"{whole}.{fraction}"
