@@ -488,28 +488,134 @@ def to_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-def render_table(report: Report, console) -> None:
+# A breakdown table that does not fit the terminal shows fewer metric columns, never fewer
+# labels: first with every label on one line, if that leaves room for this many metric columns;
+# else with labels wrapped onto a second line (or more, in a very narrow terminal).
+MIN_METRICS_BESIDE_WHOLE_LABELS = 3
+MAX_LABEL_LINES = 4
+
+
+def _new_breakdown_table(name: str):
     from rich.table import Table
 
-    console.print(f"[bold]orusage report[/bold]  lake {report.lake}")
+    return Table(title=f"by {name}", title_justify="left", header_style="bold")
+
+
+def _breakdown_table(name: str, columns: list[tuple[str, list[str], int | None]], metrics, rows: list[dict[str, Any]]):
+    """The rich table of one breakdown: the label columns (header, cells, fixed width or None),
+    then the metric columns `metrics` (of SCREEN_METRICS)."""
+    from rich.text import Text
+
+    table = _new_breakdown_table(name)
+    for header, _cells, width in columns:
+        table.add_column(header, overflow="fold", width=width)
+    for _metric, label, _kind in metrics:
+        table.add_column(label, justify="right", no_wrap=True)
+    for i, row in enumerate(rows):
+        table.add_row(
+            *(Text(cells[i]) for _header, cells, _width in columns),  # Text: a label is never read as markup
+            *(_fmt(row[m], kind) for m, _label, kind in metrics),
+            style="italic" if row["is_other"] else None,
+        )
+    return table
+
+
+def _table_width(console, widths: list[int]) -> int:
+    """The width rich gives a breakdown table whose columns hold `widths` cells (borders and padding added)."""
+    from rich.measure import Measurement
+
+    probe = _new_breakdown_table("")
+    for width in widths:
+        probe.add_column(width=width)
+    return Measurement.get(console, console.options.update_width(sum(widths) * 4 + 100), probe).maximum
+
+
+def _label_width(console, header: str, cells: list[str], lines: int) -> int:
+    """The narrowest width that keeps `header` on one line and every cell within `lines` lines."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    widest = max([cell_len(header), *(cell_len(c) for c in cells)])
+    width = max(cell_len(header), -(-widest // lines))
+    while width < widest and any(len(Text(c).wrap(console, width, overflow="fold")) > lines for c in cells):
+        width += 1
+    return width
+
+
+def _share_out(whole: list[int], floors: list[int], budget: int) -> list[int] | None:
+    """Widths of the label columns within `budget` cells in all: whole where they fit, else the
+    widest narrowed first, none below its floor; None when even the floors do not fit."""
+    if sum(floors) > budget:
+        return None
+    level = max(whole, default=0)
+    while level > 0 and sum(max(f, min(w, level)) for w, f in zip(whole, floors)) > budget:
+        level -= 1
+    return [max(f, min(w, level)) for w, f in zip(whole, floors)]
+
+
+def fit_breakdown(report: Report, name: str, rows: list[dict[str, Any]], console) -> tuple[Any, list[str]]:
+    """The table of one breakdown for the console's width, and the headers of the metric columns
+    left out (from the right of SCREEN_METRICS).
+
+    Every label column stays, and every label whole: on one line if that leaves room for
+    MIN_METRICS_BESIDE_WHOLE_LABELS metric columns, else wrapped (the widest columns first) onto
+    as few lines as let more metric columns fit."""
+    from rich.cells import cell_len
+
+    group = _breakdown_dims(report, rows)
+    cells = {c: [_text(row[c]) for row in rows] for c in group}
+    metric_widths = [max([cell_len(label), *(cell_len(_fmt(row[m], kind)) for row in rows)]) for m, label, kind in SCREEN_METRICS]
+    whole = [_label_width(console, c, cells[c], 1) for c in group]
+
+    def most_metrics(floors: list[int]) -> tuple[int, list[int]] | None:
+        """The most metric columns that fit beside labels no narrower than `floors`, and the label widths."""
+        for count in range(len(SCREEN_METRICS), 0, -1):
+            borders = _table_width(console, [0] * (len(group) + count))
+            widths = _share_out(whole, floors, console.width - borders - sum(metric_widths[:count]))
+            if widths is not None:
+                return count, widths
+        return None
+
+    best = most_metrics(whole)
+    lines = 2
+    while (best is None or best[0] < MIN_METRICS_BESIDE_WHOLE_LABELS) and lines <= MAX_LABEL_LINES:
+        # a period (a date) stays on one line
+        floors = [w if c == "period" else _label_width(console, c, cells[c], lines) for c, w in zip(group, whole)]
+        wrapped = most_metrics(floors)
+        if wrapped is not None and (best is None or wrapped[0] > best[0]):
+            best = wrapped
+        if best is not None:
+            break
+        lines += 1
+    count, widths = best if best is not None else (1, [None] * len(group))
+    table = _breakdown_table(name, [(c, cells[c], w) for c, w in zip(group, widths)], SCREEN_METRICS[:count], rows)
+    return table, [label for _m, label, _kind in SCREEN_METRICS[count:]]
+
+
+def left_out_note(left_out: list[str]) -> str:
+    """The line under a table that had to leave metric columns out."""
+    return (
+        f"left out for width: {', '.join(left_out)}; see them in a wider terminal "
+        "(COLUMNS=200 orusage report ... | less -S) or with --format md, csv or json"
+    )
+
+
+def render_table(report: Report, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text.assemble(("orusage report", "bold"), f"  lake {report.lake}"))
     overview = Table(show_header=False, box=None, pad_edge=False)
-    overview.add_column(style="bold")
+    overview.add_column(style="bold", overflow="fold")
     overview.add_column(overflow="fold")
     for label, value in overview_items(report):
-        overview.add_row(label, value)
+        overview.add_row(Text(label), Text(value))
     console.print(overview)
     for name, rows in report.breakdowns():
-        group = _breakdown_dims(report, rows)
-        table = Table(title=f"by {name}", title_justify="left", header_style="bold", show_lines=False)
-        for column in group:
-            table.add_column(column, overflow="fold", min_width=6)
-        for _metric, label, _kind in SCREEN_METRICS:
-            table.add_column(label, justify="right", no_wrap=True)
-        for row in rows:
-            cells = [_text(row[c]) for c in group]
-            table.add_row(*cells, *(_fmt(row[m], kind) for m, _label, kind in SCREEN_METRICS),
-                          style="italic" if row["is_other"] else None)
+        table, left_out = fit_breakdown(report, name, rows, console)
         console.print(table)
+        if left_out:
+            console.print(Text(left_out_note(left_out), style="dim"))
     console.print(LATENCY_NOTE, style="dim")
 
 
@@ -524,12 +630,15 @@ def render(report: Report, fmt: str, out: Path | None = None, console=None) -> N
         return
     if fmt == "table" and out is None:
         if console is None:
+            import os
             import sys
 
             from rich.console import Console
 
-            # A terminal gets its own width; a pipe or a file gets room for every column.
-            console = Console() if sys.stdout.isatty() else Console(width=200)
+            # A terminal gets its own width; a pipe or a file gets COLUMNS if it is set, else
+            # room for every column.
+            sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+            console = Console() if sized else Console(width=200)
         render_table(report, console)
         return
     if fmt == "table":

@@ -199,3 +199,103 @@ def test_markdown_has_the_tables_columns_and_numbers(report_sample_lake):
     for whole, fraction in numbers:
         digits = len(fraction) if whole != "0" else len(fraction.lstrip("0"))
         assert digits <= (2 if whole != "0" else 3), f"{whole}.{fraction}"
+
+
+# --- the terminal: labels whole at any width, fewer metric columns said so ----------------------
+
+
+def _squeeze(text: str) -> str:
+    """Text without its whitespace: a label wrapped onto two lines squeezes to the label."""
+    return "".join(text.split())
+
+
+def _note_under(text: str, title: str) -> str:
+    """The text between the bottom of the table titled `title` and what follows it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == title)
+    bottom = next(i for i in range(start, len(lines)) if lines[i].startswith("└"))
+    note = []
+    for line in lines[bottom + 1 :]:
+        if line.startswith(("by ", "* ")):
+            break
+        note.append(line.strip())
+    return " ".join(note)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 200])
+def test_table_keeps_every_label_whole_and_says_what_it_left_out(report_sample_lake, width):
+    from rich.cells import cell_len
+
+    from pipeline.report import SCREEN_METRICS
+
+    options = ReportOptions(top=10)
+    report = run_report(report_sample_lake, options)
+    text = render_at(report_sample_lake, options, width)
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    widest_table = max(cell_len(line) for line in render_at(report_sample_lake, options, 1000).splitlines() if line.startswith("┃"))
+    metric_headers = [label for _m, label, _k in SCREEN_METRICS]
+    left_out_somewhere = False
+    for name, rows in report.breakdowns():
+        dims = name.split("+")
+        header, body = table_rows(text, f"by {name}")
+        assert header[: len(dims)] == dims, name
+        shown = header[len(dims) :]
+        assert 1 <= len(shown) and shown == metric_headers[: len(shown)], name
+        # every label of every row, whole (wrapped onto a second line at most)
+        assert [[_squeeze(cell) for cell in row[: len(dims)]] for row in body] == [
+            [_squeeze(row[d]) for d in dims] for row in rows
+        ], name
+        note = _note_under(text, f"by {name}")
+        if len(shown) < len(metric_headers):
+            left_out_somewhere = True
+            assert note.startswith("left out for width: " + ", ".join(metric_headers[len(shown) :]) + ";"), (name, note)
+            assert "--format md, csv or json" in note and "COLUMNS=" in note
+        else:
+            assert note == "", (name, note)
+    assert left_out_somewhere == (width < widest_table)
+
+
+def test_labels_wrap_onto_two_lines_before_metrics_go(report_sample_lake):
+    options = ReportOptions(top=10)
+    text = render_at(report_sample_lake, options, 80)
+    header, body = table_rows(text, "by model+provider_name+data_region+app_id")
+    assert len(header[4:]) >= 2  # the four labels on one line would leave room for no metric
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "by model+provider_name+data_region+app_id")
+    bottom = next(i for i in range(start, len(lines)) if lines[i].startswith("└"))
+    body_lines = [line for line in lines[start:bottom] if line.startswith("│")]
+    assert len(body) < len(body_lines) <= 2 * len(body)
+
+
+def test_a_very_long_label_stays_whole_in_a_narrow_terminal(tmp_path):
+    long_model = "vendor/" + "-".join(["a-very-long-model-name"] * 4)  # 98 characters
+    path = write_jsonl(tmp_path / "in.jsonl", [record(0, model=long_model), record(1)])
+    ingest([path], tmp_path / "lake")
+    options = ReportOptions(dims=("model", "provider_name"))
+    text = render_at(tmp_path / "lake", options, 80)
+    _header, body = table_rows(text, "by model")
+    assert sorted(_squeeze(row[0]) for row in body) == sorted([long_model, BASE_RECORD["model"]])
+    _header, body = table_rows(text, "by model+provider_name")
+    assert sorted(_squeeze(row[0]) for row in body) == sorted([long_model, BASE_RECORD["model"]])
+
+
+def test_headline_block_is_readable_at_80_columns(report_sample_lake):
+    from pipeline.report import overview_items
+
+    options = ReportOptions(top=10)
+    report = run_report(report_sample_lake, options)
+    text = render_at(report_sample_lake, options, 80)
+    block = text.split("\nby ", 1)[0].splitlines()[1:]
+    assert all(len(line) <= 80 for line in block)
+    squeezed = " ".join(" ".join(block).split())
+    for key, value in overview_items(report):
+        assert any(line.startswith(key + "  ") for line in block), key  # each key whole, on its own line
+        assert f"{key} {' '.join(value.split())}" in squeezed, key
+    assert "…" not in text
+
+
+def test_cli_takes_the_width_from_columns(report_sample_lake):
+    narrow = run("report", "--lake", report_sample_lake, env={"COLUMNS": "100"}).stdout
+    assert max(len(line) for line in narrow.splitlines()) == 100 and "left out for width:" in narrow
+    piped = run("report", "--lake", report_sample_lake, env={"COLUMNS": None}).stdout
+    assert max(len(line) for line in piped.splitlines()) > 120 and "left out for width:" not in piped
