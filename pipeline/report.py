@@ -4,6 +4,10 @@ All aggregation happens in DuckDB (one query, `sql/report.sql`); this module che
 binds them as parameters, names the dimension columns and renders the rows: rich tables for a
 terminal, Markdown, CSV, JSON or Parquet with stable column names (docs/report.md lists them).
 
+The query groups on the dimension labels of `generation_labels` ('(null)', '(empty)', a quoted
+'"(null)"' for a value that looks like a label): the terminal, Markdown and HTML show them.
+CSV, JSON and Parquet get each dimension back as its value, of its declared type.
+
     options = ReportOptions(dims=("model",), granularity="month", tz="Europe/Berlin")
     report = run_report(Path("lake"), options)
     render(report, "csv", out=None)
@@ -11,10 +15,10 @@ terminal, Markdown, CSV, JSON or Parquet with stable column names (docs/report.m
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -45,7 +49,10 @@ FORMATS = ("table", "csv", "json", "md", "parquet", "html")
 DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
 
 # Labels the report gives to values that are not plain text (the SQL and the docs use the same).
+# A value that is itself one of them, or that starts and ends with '"', is labelled between
+# double quotes (sql/views/generation_labels.sql), so every label stands for one value.
 NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = "(null)", "(empty)", "(other)"
+QUOTE = '"'
 
 
 @dataclass(frozen=True)
@@ -160,23 +167,57 @@ def check_time_zone(con, tz: str) -> None:
 # --- the report ------------------------------------------------------------------------------
 
 
+def dimension_value(label: str | None, kind: str) -> Any:
+    """The value a dimension label of generation_labels stands for, as DuckDB type `kind`
+    (VARCHAR, BIGINT or BOOLEAN): None for '(null)', '' for '(empty)', the text inside the
+    quotes of a quoted label."""
+    if label is None or label == NULL_LABEL:
+        return None
+    if label == EMPTY_LABEL:
+        text = ""
+    elif len(label) >= 2 and label.startswith(QUOTE) and label.endswith(QUOTE):
+        text = label[1:-1]
+    else:
+        text = label
+    if kind == "BIGINT":
+        return int(text)
+    if kind == "BOOLEAN":
+        return text == "true"
+    return text
+
+
 @dataclass
 class Report:
     options: ReportOptions
     lake: Path
     columns: list[str]
+    # One dict per row of sql/report.sql; the dimension columns hold labels ('(null)', '(other)').
     rows: list[dict[str, Any]] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)  # DuckDB type of each column, e.g. 'BIGINT'
+    # DuckDB type of each column of `records` and `arrow`, e.g. 'BIGINT': a dimension's declared type.
+    types: list[str] = field(default_factory=list)
     time_zone: str = "UTC"  # the session's zone, in which DuckDB hands out TIMESTAMPTZ values
 
     @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """The rows for machines (CSV, JSON, Parquet): each dimension as its value of its declared
+        type, None for a null value and on the (other) row (is_other says which row that is)."""
+        kinds = {name: kind for name, kind in zip(self.columns, self.types) if name in self.options.dims}
+        out = []
+        for row in self.rows:
+            record = dict(row)
+            for name, kind in kinds.items():
+                record[name] = None if row["is_other"] else dimension_value(row[name], kind)
+            out.append(record)
+        return out
+
+    @cached_property
     def arrow(self) -> Any:
-        """The rows as a pyarrow Table with the query's column types (for Parquet), built when
-        first asked for: the terminal, CSV, JSON and Markdown need only the rows."""
+        """The records as a pyarrow Table with the query's column types and each dimension's
+        declared type (for Parquet), built when first asked for: the other formats do not need it."""
         import pyarrow as pa
 
         schema = pa.schema([pa.field(name, _arrow_type(kind, self.time_zone)) for name, kind in zip(self.columns, self.types)])
-        return pa.Table.from_pydict({name: [row[name] for row in self.rows] for name in self.columns}, schema=schema)
+        return pa.Table.from_pydict({name: [row[name] for row in self.records] for name in self.columns}, schema=schema)
 
     @property
     def total(self) -> dict[str, Any] | None:
@@ -246,12 +287,20 @@ def run_report(lake_root: Path, options: ReportOptions) -> Report:
         described = [(column[0], str(column[1])) for column in result.description]
         tuples = result.fetchall()
         time_zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+        declared = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'generations' AND list_contains($dims, column_name)",
+                {"dims": list(options.dims)},
+            ).fetchall()
+        )
     finally:
         con.close()
     keep = [i for i, (name, _kind) in enumerate(described) if not (name.startswith("dim") and name[3:].isdigit() and int(name[3:]) > len(options.dims))]
     columns = output_columns([described[i][0] for i in keep], options.dims)
     rows = [dict(zip(columns, (values[i] for i in keep))) for values in tuples]
-    return Report(options, lake_root, columns, rows, [described[i][1] for i in keep], time_zone)
+    types = [declared.get(name, described[i][1]) if name in options.dims else described[i][1] for name, i in zip(columns, keep)]
+    return Report(options, lake_root, columns, rows, types, time_zone)
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -282,17 +331,26 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _csv_field(value: Any) -> str:
+    """One CSV field, quoted as the csv module quotes (a field holding a comma, a quote or a line
+    break), and also when it is an empty string: "" is an empty string, an empty field a null,
+    as DuckDB and polars write and read them."""
+    if value is None:
+        return ""
+    text = _text(value)
+    if text == "" or any(c in text for c in ',"\r\n'):
+        return QUOTE + text.replace(QUOTE, QUOTE * 2) + QUOTE
+    return text
+
+
 def to_csv(report: Report) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(report.columns)
-    for row in report.rows:
-        writer.writerow([_text(row[c]) for c in report.columns])
-    return buffer.getvalue()
+    lines = [",".join(_csv_field(c) for c in report.columns)]
+    lines += [",".join(_csv_field(row[c]) for c in report.columns) for row in report.records]
+    return "\n".join(lines) + "\n"
 
 
 def to_json(report: Report) -> str:
-    lines = [json.dumps({c: _json_value(row[c]) for c in report.columns}) for row in report.rows]
+    lines = [json.dumps({c: _json_value(row[c]) for c in report.columns}) for row in report.records]
     return "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
 
 
@@ -408,42 +466,156 @@ def _breakdown_dims(report: Report, rows: list[dict[str, Any]]) -> list[str]:
     return [c for c in _group_columns(report) if any(r[c] is not None for r in rows)]
 
 
+def _md(text: str) -> str:
+    """Text for a Markdown table cell, shown as it is: \\ | * ` < escaped with a backslash."""
+    return re.sub(r"([\\|*`<])", r"\\\1", text)
+
+
 def to_markdown(report: Report) -> str:
-    lines = [f"# orusage report: {report.lake}", "", "## Overview", "", "| metric | value |", "|---|---|"]
+    """The terminal report as Markdown: the overview, then each breakdown with the table's
+    columns and the same formatted numbers."""
+    lines = [f"# orusage report: {_md(str(report.lake))}", "", "## Overview", "", "| metric | value |", "|---|---|"]
     for label, value in overview_items(report):
-        lines.append(f"| {label} | {value.replace('|', '/')} |")
-    metrics = [m for m, _label, _kind in SCREEN_METRICS]
+        lines.append(f"| {_md(label)} | {_md(value)} |")
     for name, rows in report.breakdowns():
         group = _breakdown_dims(report, rows)
-        lines += ["", f"## By {name}", "", "| " + " | ".join(group + metrics) + " |", "|" + "---|" * (len(group) + len(metrics))]
+        header = [_md(c) for c in group] + [_md(label) for _metric, label, _kind in SCREEN_METRICS]
+        lines += ["", f"## By {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(group) + "---:|" * len(SCREEN_METRICS)]
         for row in rows:
-            lines.append("| " + " | ".join(_text(row[c]).replace("|", "/") for c in group + metrics) + " |")
-    lines += ["", LATENCY_NOTE.replace("* ", "`latency_*`: ", 1), ""]
+            cells = [_md(_text(row[c])) for c in group] + [_fmt(row[m], kind) for m, _label, kind in SCREEN_METRICS]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "\\" + LATENCY_NOTE, ""]
     return "\n".join(lines)
+
+
+# A breakdown table that does not fit the terminal shows fewer metric columns, never fewer
+# labels: first with every label on one line, if that leaves room for this many metric columns;
+# else with labels wrapped onto a second line (or more, in a very narrow terminal).
+MIN_METRICS_BESIDE_WHOLE_LABELS = 3
+MAX_LABEL_LINES = 4
+
+
+def _new_breakdown_table(name: str):
+    from rich.table import Table
+
+    return Table(title=f"by {name}", title_justify="left", header_style="bold")
+
+
+def _breakdown_table(name: str, columns: list[tuple[str, list[str], int | None]], metrics, rows: list[dict[str, Any]]):
+    """The rich table of one breakdown: the label columns (header, cells, fixed width or None),
+    then the metric columns `metrics` (of SCREEN_METRICS)."""
+    from rich.text import Text
+
+    table = _new_breakdown_table(name)
+    for header, _cells, width in columns:
+        table.add_column(header, overflow="fold", width=width)
+    for _metric, label, _kind in metrics:
+        table.add_column(label, justify="right", no_wrap=True)
+    for i, row in enumerate(rows):
+        table.add_row(
+            *(Text(cells[i]) for _header, cells, _width in columns),  # Text: a label is never read as markup
+            *(_fmt(row[m], kind) for m, _label, kind in metrics),
+            style="italic" if row["is_other"] else None,
+        )
+    return table
+
+
+def _table_width(console, widths: list[int]) -> int:
+    """The width rich gives a breakdown table whose columns hold `widths` cells (borders and padding added)."""
+    from rich.measure import Measurement
+
+    probe = _new_breakdown_table("")
+    for width in widths:
+        probe.add_column(width=width)
+    return Measurement.get(console, console.options.update_width(sum(widths) * 4 + 100), probe).maximum
+
+
+def _label_width(console, header: str, cells: list[str], lines: int) -> int:
+    """The narrowest width that keeps `header` on one line and every cell within `lines` lines."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    widest = max([cell_len(header), *(cell_len(c) for c in cells)])
+    width = max(cell_len(header), -(-widest // lines))
+    while width < widest and any(len(Text(c).wrap(console, width, overflow="fold")) > lines for c in cells):
+        width += 1
+    return width
+
+
+def _share_out(whole: list[int], floors: list[int], budget: int) -> list[int] | None:
+    """Widths of the label columns within `budget` cells in all: whole where they fit, else the
+    widest narrowed first, none below its floor; None when even the floors do not fit."""
+    if sum(floors) > budget:
+        return None
+    level = max(whole, default=0)
+    while level > 0 and sum(max(f, min(w, level)) for w, f in zip(whole, floors)) > budget:
+        level -= 1
+    return [max(f, min(w, level)) for w, f in zip(whole, floors)]
+
+
+def fit_breakdown(report: Report, name: str, rows: list[dict[str, Any]], console) -> tuple[Any, list[str]]:
+    """The table of one breakdown for the console's width, and the headers of the metric columns
+    left out (from the right of SCREEN_METRICS).
+
+    Every label column stays, and every label whole: on one line if that leaves room for
+    MIN_METRICS_BESIDE_WHOLE_LABELS metric columns, else wrapped (the widest columns first) onto
+    as few lines as let more metric columns fit."""
+    from rich.cells import cell_len
+
+    group = _breakdown_dims(report, rows)
+    cells = {c: [_text(row[c]) for row in rows] for c in group}
+    metric_widths = [max([cell_len(label), *(cell_len(_fmt(row[m], kind)) for row in rows)]) for m, label, kind in SCREEN_METRICS]
+    whole = [_label_width(console, c, cells[c], 1) for c in group]
+
+    def most_metrics(floors: list[int]) -> tuple[int, list[int]] | None:
+        """The most metric columns that fit beside labels no narrower than `floors`, and the label widths."""
+        for count in range(len(SCREEN_METRICS), 0, -1):
+            borders = _table_width(console, [0] * (len(group) + count))
+            widths = _share_out(whole, floors, console.width - borders - sum(metric_widths[:count]))
+            if widths is not None:
+                return count, widths
+        return None
+
+    best = most_metrics(whole)
+    lines = 2
+    while (best is None or best[0] < MIN_METRICS_BESIDE_WHOLE_LABELS) and lines <= MAX_LABEL_LINES:
+        # a period (a date) stays on one line
+        floors = [w if c == "period" else _label_width(console, c, cells[c], lines) for c, w in zip(group, whole)]
+        wrapped = most_metrics(floors)
+        if wrapped is not None and (best is None or wrapped[0] > best[0]):
+            best = wrapped
+        if best is not None:
+            break
+        lines += 1
+    count, widths = best if best is not None else (1, [None] * len(group))
+    table = _breakdown_table(name, [(c, cells[c], w) for c, w in zip(group, widths)], SCREEN_METRICS[:count], rows)
+    return table, [label for _m, label, _kind in SCREEN_METRICS[count:]]
+
+
+def left_out_note(left_out: list[str]) -> str:
+    """The line under a table that had to leave metric columns out."""
+    return (
+        f"left out for width: {', '.join(left_out)}; see them in a wider terminal "
+        "(COLUMNS=200 orusage report ... | less -S) or with --format md, csv or json"
+    )
 
 
 def render_table(report: Report, console) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    console.print(f"[bold]orusage report[/bold]  lake {report.lake}")
+    console.print(Text.assemble(("orusage report", "bold"), f"  lake {report.lake}"))
     overview = Table(show_header=False, box=None, pad_edge=False)
-    overview.add_column(style="bold")
+    overview.add_column(style="bold", overflow="fold")
     overview.add_column(overflow="fold")
     for label, value in overview_items(report):
-        overview.add_row(label, value)
+        overview.add_row(Text(label), Text(value))
     console.print(overview)
     for name, rows in report.breakdowns():
-        group = _breakdown_dims(report, rows)
-        table = Table(title=f"by {name}", title_justify="left", header_style="bold", show_lines=False)
-        for column in group:
-            table.add_column(column, overflow="fold", min_width=6)
-        for _metric, label, _kind in SCREEN_METRICS:
-            table.add_column(label, justify="right", no_wrap=True)
-        for row in rows:
-            cells = [_text(row[c]) for c in group]
-            table.add_row(*cells, *(_fmt(row[m], kind) for m, _label, kind in SCREEN_METRICS),
-                          style="italic" if row["is_other"] else None)
+        table, left_out = fit_breakdown(report, name, rows, console)
         console.print(table)
+        if left_out:
+            console.print(Text(left_out_note(left_out), style="dim"))
     console.print(LATENCY_NOTE, style="dim")
 
 
@@ -458,12 +630,15 @@ def render(report: Report, fmt: str, out: Path | None = None, console=None) -> N
         return
     if fmt == "table" and out is None:
         if console is None:
+            import os
             import sys
 
             from rich.console import Console
 
-            # A terminal gets its own width; a pipe or a file gets room for every column.
-            console = Console() if sys.stdout.isatty() else Console(width=200)
+            # A terminal gets its own width; a pipe or a file gets COLUMNS if it is set, else
+            # room for every column.
+            sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+            console = Console() if sized else Console(width=200)
         render_table(report, console)
         return
     if fmt == "table":

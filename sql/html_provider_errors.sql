@@ -6,8 +6,8 @@
 --           it went to, which is where its failure belongs. Same selection as sql/report.sql
 --           (time window, filters); the filters apply to the generation, not to the attempt.
 -- Grain     one row per attempted provider label (provider_responses[].provider_name; '(null)'
---           when absent), plus one '(other)' row folding the providers beyond the $top largest
---           by attempts.
+--           when absent, quoted when it looks like a label, as in generation_labels), plus one
+--           '(other)' row folding the providers beyond the $top largest by attempts.
 -- Inputs    generation_labels (sql/views/generation_labels.sql), its provider_responses.
 -- Params    $tz           VARCHAR    IANA zone of $since and $until, e.g. 'UTC'
 --           $since        VARCHAR    local date or date-time in $tz, inclusive; NULL: no bound
@@ -79,6 +79,8 @@ per_provider as (
         case
             when attempt.provider_name is null then '(null)'
             when attempt.provider_name = '' then '(empty)'
+            when attempt.provider_name in ('(null)', '(empty)', '(other)') or attempt.provider_name like '"%"'
+                then '"' || attempt.provider_name || '"'
             else attempt.provider_name
         end as provider_name,
         count(*) as attempts,

@@ -33,7 +33,8 @@
 --           breakdown (VARCHAR), period (DATE: first day of the period in $tz, null without
 --           $granularity and on 'total'), dim1..dim4 (VARCHAR: the label of $dims[1..4]; null
 --           when the dimension is not part of the breakdown, '(null)' for a null value,
---           '(empty)' for an empty string, '(other)' on the folded row), is_other (BOOLEAN),
+--           '(empty)' for an empty string, '(other)' on the folded row, a value that looks like
+--           a label between double quotes), is_other (BOOLEAN),
 --           first_created_at, last_created_at (TIMESTAMPTZ), requests, total_cost, usage,
 --           upstream_inference_cost, cache_discount, tokens_prompt, tokens_completion,
 --           native_tokens_prompt, native_tokens_completion, native_tokens_reasoning,

@@ -60,10 +60,23 @@ def lake_frame(lake: Path) -> pl.DataFrame:
 
 
 def label(column: str) -> pl.Expr:
+    """The report's label of a dimension value: (null), (empty), a value that looks like a label
+    between double quotes, else the value as text."""
     text = pl.col(column).cast(pl.Utf8)
     if column == "is_byok":
         text = pl.when(pl.col(column)).then(pl.lit("true")).otherwise(pl.lit("false"))
-    return pl.when(pl.col(column).is_null()).then(pl.lit("(null)")).when(text == "").then(pl.lit("(empty)")).otherwise(text)
+    looks_like_label = text.is_in(["(null)", "(empty)", "(other)"]) | (
+        (text.str.len_chars() >= 2) & text.str.starts_with('"') & text.str.ends_with('"')
+    )
+    return (
+        pl.when(pl.col(column).is_null())
+        .then(pl.lit("(null)"))
+        .when(text == "")
+        .then(pl.lit("(empty)"))
+        .when(looks_like_label)
+        .then(pl.lit('"') + text + pl.lit('"'))
+        .otherwise(text)
+    )
 
 
 def _instant(local: str, zone: ZoneInfo) -> datetime:
@@ -122,7 +135,10 @@ def expected_groups(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def report_frame(result) -> pl.DataFrame:
-    return pl.from_arrow(result.arrow)
+    """The report as a frame with the dimension labels (what the terminal shows), against which
+    the polars computation groups its labels."""
+    frame = pl.from_arrow(result.arrow)
+    return frame.with_columns(pl.Series(d, [row[d] for row in result.rows], dtype=pl.Utf8) for d in result.options.dims)
 
 
 def assert_matches(result, options: ReportOptions, frame: pl.DataFrame) -> None:
@@ -341,11 +357,15 @@ def test_percentiles_are_exact_in_every_breakdown(report_sample_lake, sample_fra
 
 
 def test_arrow_table_has_duckdbs_types_and_values(report_sample_lake):
-    """Report.arrow, built from the rows, is the Arrow table DuckDB itself gives for the query."""
+    """Report.arrow, built from the rows, is the Arrow table DuckDB itself gives for the query,
+    but for the dimensions: their declared types and values instead of the labels, null for a
+    null value and on the (other) rows."""
+    import pyarrow as pa
+
     from pipeline import sqlfiles, views
     from pipeline.report import check_options, output_columns, report_params
 
-    options = check_options(ReportOptions(dims=("model", "data_region"), granularity="month", top=3))
+    options = check_options(ReportOptions(dims=("model", "data_region", "app_id"), granularity="month", top=3))
     result = run_report(report_sample_lake, options)
     con = views.connect(report_sample_lake)
     try:
@@ -353,16 +373,24 @@ def test_arrow_table_has_duckdbs_types_and_values(report_sample_lake):
         direct = con.sql(sql, params=sqlfiles.check_parameters(sql, report_params(options))).to_arrow_table()
     finally:
         con.close()
-    direct = direct.drop_columns(["dim3", "dim4"])
+    direct = direct.drop_columns(["dim4"])
     direct = direct.rename_columns(output_columns(direct.column_names, options.dims))
-    assert result.arrow.schema == direct.schema
+    dims = {"model": pa.string(), "data_region": pa.string(), "app_id": pa.int64()}
+    assert result.arrow.schema == pa.schema([pa.field(f.name, dims.get(f.name, f.type)) for f in direct.schema])
     assert result.arrow.num_rows == direct.num_rows > 0
+    is_other = direct.column("is_other").to_pylist()
+    nulls = 0
     for name in direct.column_names:
-        for a, b in zip(result.arrow.column(name).to_pylist(), direct.column(name).to_pylist()):
+        expected = direct.column(name).to_pylist()
+        if name in dims:
+            expected = [None if other or v in (None, "(null)") else (int(v) if name == "app_id" else v) for v, other in zip(expected, is_other)]
+            nulls += sum(v == "(null)" for v in direct.column(name).to_pylist())
+        for a, b in zip(result.arrow.column(name).to_pylist(), expected):
             if isinstance(a, float):
                 _close(a, b, name)
             else:
                 assert a == b, name
+    assert nulls > 0 and any(is_other)
 
 
 # --- periods and time zones -------------------------------------------------------------------
@@ -506,7 +534,7 @@ def test_formats_share_columns_and_values(report_sample_lake, tmp_path):
     assert float(csv_rows[0]["total_cost"]) == pytest.approx(first["total_cost"], rel=1e-11)
     assert json_rows[0]["requests"] == first["requests"]
     md = run(*args, "--format", "md").stdout
-    assert "## Overview" in md and "## By model+data_region" in md and "| requests | total_cost |" in md.replace("period | model | data_region | ", "")
+    assert "## Overview" in md and "## By model+data_region" in md and "| period | model | data_region | requests | spend $ |" in md
     screen = run(*args).stdout
     assert "by model+data_region" in screen and "spend $" in screen and "behaves like time to first token" in screen
 
