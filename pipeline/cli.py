@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.errors import DEFAULT_MAX_QUARANTINE_RATIO, EXIT_FAILED, OrusageError, Terminated, interruption
+from pipeline.errors import DEFAULT_MAX_QUARANTINE_RATIO, EXIT_FAILED, OrusageError, Terminated, interruption, note_signal
 from pipeline.options import lake_option, resolve_lake
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -36,42 +36,45 @@ Exit codes:
 """
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated()
+def _on_signal(signum, frame):
+    note_signal(signum)
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
 
 
-def _terminate_on_sigterm() -> None:
-    """SIGTERM stops a command the way Ctrl-C does: the run's unpublished work is removed, the
-    lock released, and the exit code is 143."""
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop a command the same way: the run's unpublished work is removed,
+    the lock released, one line, and the exit code is 130 or 143."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
 
 
 class Group(click.Group):
     """Turns library errors into one line and an exit code, never a traceback."""
 
     def invoke(self, ctx):
-        _terminate_on_sigterm()
+        _stop_on_signals()
         try:
             return super().invoke(ctx)
-        except OrusageError as exc:
-            click.echo(exc.message(), err=True)
-            ctx.exit(exc.exit_code)
-        except (KeyboardInterrupt, Terminated) as exc:
-            what, code = interruption(exc)
-            click.echo(
-                f"Error: {what}. Nothing of this run was published and the lake lock is released; run it again.",
-                err=True,
-            )
-            ctx.exit(code)
-        except OSError as exc:
-            name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            click.echo(f"Error: {name}{exc.strerror or exc}. Check the path, permissions and free disk space.", err=True)
-            ctx.exit(EXIT_FAILED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as exc:
-            if os.environ.get("ORUSAGE_DEBUG"):
+        except BaseException as exc:
+            stopped = interruption(exc)
+            if stopped is not None:
+                what, code = stopped
+                click.echo(
+                    f"Error: {what}. Nothing of this run was published and the lake lock is released; run it again.",
+                    err=True,
+                )
+                ctx.exit(code)
+            if isinstance(exc, OrusageError):
+                click.echo(exc.message(), err=True)
+                ctx.exit(exc.exit_code)
+            if isinstance(exc, OSError):
+                name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+                click.echo(f"Error: {name}{exc.strerror or exc}. Check the path, permissions and free disk space.", err=True)
+                ctx.exit(EXIT_FAILED)
+            if not isinstance(exc, Exception) or os.environ.get("ORUSAGE_DEBUG"):
                 raise
             click.echo(
                 f"Error: internal error ({type(exc).__name__}: {exc}). Nothing was published; "

@@ -11,18 +11,31 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: another writer holds the lake lock; retry later
 
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a scheduler's stop, `kill`): 128 + 15
+_SIGNALS = {2: ("interrupted (Ctrl-C)", EXIT_INTERRUPTED), 15: ("terminated (SIGTERM)", EXIT_TERMINATED)}
+_received: list[int] = []  # the stop signals this process received, in order
 
 
 class Terminated(BaseException):
     """SIGTERM arrived; raised in the main thread so that a run cleans up as for Ctrl-C."""
 
 
+def note_signal(signum: int) -> None:
+    """Remember that a stop signal arrived (see `interruption`)."""
+    _received.append(signum)
+
+
 def interruption(exc: BaseException) -> tuple[str, int] | None:
-    """(signal name, exit code) when `exc` is Ctrl-C or SIGTERM, else None."""
+    """(what happened, exit code) when `exc` ends a run stopped by Ctrl-C or SIGTERM, else None.
+
+    Besides KeyboardInterrupt and Terminated themselves, any error raised after a stop signal
+    arrived counts: a library that catches the signal (DuckDB turns it into "Query
+    interrupted") must not make a stop look like a failure."""
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)", EXIT_INTERRUPTED
+        return _SIGNALS[2]
     if isinstance(exc, Terminated):
-        return "terminated (SIGTERM)", EXIT_TERMINATED
+        return _SIGNALS[15]
+    if _received:
+        return _SIGNALS.get(_received[0])
     return None
 
 

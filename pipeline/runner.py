@@ -34,7 +34,6 @@ from pipeline.errors import (
     ConfigError,
     OrusageError,
     QuarantineRatioExceeded,
-    Terminated,
     interruption,
 )
 
@@ -230,10 +229,13 @@ def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outco
                 summary["alerts"] = alerts
                 if alerts and exit_code == EXIT_OK:
                     exit_code = EXIT_ALERT
-    except (KeyboardInterrupt, Terminated) as exc:
+    except BaseException as exc:
         # Ctrl-C or SIGTERM: the ingest removed its unpublished work and the lock is released;
         # the summary line is still written, with the signal's exit code.
-        what, exit_code = interruption(exc)
+        stopped = interruption(exc)
+        if stopped is None:
+            raise
+        what, exit_code = stopped
         message = f"Error: {what}. Nothing unpublished was kept and the lake lock is released; run it again."
         summary["error"] = summary["error"] or message
         log.error("error", message=message, exit_code=exit_code)
@@ -244,7 +246,10 @@ def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outco
 
 
 def _failed(exc: Exception, summary: dict, log) -> int:
-    """Log a failure as one `error` event; returns its exit code (unexpected errors: 1)."""
+    """Log a failure as one `error` event; returns its exit code (unexpected errors: 1). An
+    error that a stop signal caused is raised again, to end the run as stopped."""
+    if interruption(exc) is not None:
+        raise exc
     if isinstance(exc, OrusageError):
         message, code = exc.message(), exc.exit_code
     elif isinstance(exc, OSError):

@@ -545,3 +545,15 @@ def test_sample_still_ingests_after_all_of_this(tmp_path):
     summary = json.loads(out.stdout)
     assert summary["rows_read"] == summary["rows_written"] + summary["rows_quarantined"] + summary["rows_duplicate"]
 
+
+
+def test_an_error_raised_after_a_stop_signal_counts_as_the_stop(monkeypatch):
+    """DuckDB catches the signal itself and raises "Query interrupted": the run still ends as
+    stopped (130/143), not as an internal error."""
+    from pipeline import errors
+
+    monkeypatch.setattr(errors, "_received", [])
+    assert errors.interruption(RuntimeError("Query interrupted")) is None
+    errors.note_signal(signal.SIGTERM)
+    assert errors.interruption(RuntimeError("Query interrupted")) == ("terminated (SIGTERM)", 143)
+    assert errors.interruption(KeyboardInterrupt()) == ("interrupted (Ctrl-C)", 130)
