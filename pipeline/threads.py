@@ -144,6 +144,7 @@ class Background:
             raise WorkerDied(f"{self.worker.name} stopped")
 
     def submit(self, item) -> None:
+        """Hand `item` to the worker; raises the worker's error instead of waiting on a dead one."""
         while True:
             self._check()
             try:
@@ -155,13 +156,7 @@ class Background:
     def close(self) -> None:
         """Wait until every submitted item was consumed; re-raise the worker's error."""
         if self.worker.is_alive():
-            while True:
-                self._check()
-                try:
-                    self.items.put(_DONE, timeout=_SLICE)
-                    break
-                except queue.Full:
-                    continue
+            self.submit(_DONE)
             while self.worker.is_alive():
                 self.worker.join(_SLICE)
         if self.error is not None:
