@@ -91,8 +91,9 @@ class ReportSettings:
     formats: tuple[str, ...] = setting(
         ("md", "csv"),
         "Report files `report.<format>` written by `orusage run` after each change of the lake, as "
-        "`orusage report --tz TIMEZONE --format F` makes them (md, csv, json, parquet, table); an "
-        "empty list writes none.",
+        "`orusage report --tz TIMEZONE --format F` makes them (md, csv, json, parquet, table, html; "
+        "table, md and html fold the groups beyond the 10 largest by spend into (other), as the "
+        "report does by default); an empty list writes none.",
         "formats",
     )
 

@@ -48,6 +48,10 @@ BAR_STEP = 22  # px per bar of a horizontal bar chart
 # of up to 62 days, ISO weeks up to a year, months beyond.
 AUTO_GRANULARITY = ((62, "day"), (366, "week"))
 
+# Without --since, the headline numbers are those of the last HEADLINE_DAYS days of data, compared
+# with the HEADLINE_DAYS days before (sql/html_window.sql).
+HEADLINE_DAYS = 30
+
 PALETTE = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",
     "#ff9da6", "#79706e", "#439894", "#d6a5c9", "#86bcb6", "#f2cf5b", "#88d27a", "#bab0ac",
@@ -107,7 +111,8 @@ def _query(lake: Path, name: str, params: dict[str, Any]) -> list[dict[str, Any]
 
 
 def window(report: Report) -> dict[str, Any]:
-    """The report's window and the previous one of the same length (sql/html_window.sql)."""
+    """The report's window, the period of the headline numbers and the previous period of the
+    same length (sql/html_window.sql)."""
     o, total = report.options, report.total or {}
     return _query(
         report.lake,
@@ -118,6 +123,7 @@ def window(report: Report) -> dict[str, Any]:
             "until": o.until,
             "first_created_at": total.get("first_created_at"),
             "last_created_at": total.get("last_created_at"),
+            "headline_days": HEADLINE_DAYS,
         },
     )[0]
 
@@ -140,10 +146,12 @@ def _single(report: Report, dim: str) -> list[dict[str, Any]] | None:
 
 @dataclass
 class PageData:
-    report: Report  # the user's report: the tables and the headline
+    report: Report  # the user's report: the tables
     window: dict[str, Any]
-    previous: Report
+    current: Report  # the headline period: the window, or its last HEADLINE_DAYS days without --since
+    previous: Report  # the period before the headline period, of the same length
     granularity: str
+    periods: list[date]  # the start of every period of the window, for the time axes
     timeline: Report  # by model, per period
     model_provider: Report  # by model and provider_name, over the whole window
     by_dim: dict[str, list[dict[str, Any]]]  # provider_name, data_region, app_id, model
@@ -155,6 +163,10 @@ def gather(report: Report) -> PageData:
     lake, o = report.lake, report.options
     win = window(report)
     base = ReportOptions(dims=("model",), since=o.since, until=o.until, tz=o.tz, where=o.where, top=o.top)
+    if (win["headline_since"], win["headline_until"]) == (win["since"], win["until"]):
+        current = report
+    else:
+        current = run_report(lake, replace(base, since=win["headline_since"], until=win["headline_until"], top=None))
     previous = run_report(lake, replace(base, since=win["previous_since"], until=win["previous_until"], top=None))
     granularity = auto_granularity(o, win["days"])
     timeline = run_report(lake, replace(base, granularity=granularity))
@@ -171,7 +183,8 @@ def gather(report: Report) -> PageData:
         "html_provider_errors",
         {"tz": o.tz, "since": o.since, "until": o.until, "filters": report_params(o)["filters"], "top": o.top},
     )
-    return PageData(report, win, previous, granularity, timeline, model_provider, by_dim, errors)
+    starts = periods(win["since"], win["until"], granularity)
+    return PageData(report, win, current, previous, granularity, starts, timeline, model_provider, by_dim, errors)
 
 
 def last_run(lake: Path) -> dict[str, Any] | None:
@@ -304,16 +317,51 @@ def _scope_ids(tag: str, key: str) -> str:
 
 TIME_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
 TIME_TITLES = {"day": "day", "week": "ISO week (starting Monday)", "month": "month"}
+LABEL_PX = 6.5  # width of a character of an 11 px axis label, generously
+LABEL_HEIGHT = 13  # px between two labels set at an angle
 
 
-def _time_axis(alt, granularity: str, starts: list[str], field: str = "start"):
-    """The x axis of a chart over periods: one tick per period start, in the UTC scale that holds
-    the local dates as they are (so the machine's own zone never shifts them)."""
+def _period_start(day: date, granularity: str) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def periods(since: str, until: str, granularity: str) -> list[date]:
+    """The start of every calendar period that meets the local window [since, until)."""
+    last = date.fromisoformat(until[:10]) - timedelta(days=1 if _midnight(until) else 0)
+    start, out = _period_start(date.fromisoformat(since[:10]), granularity), []
+    while start <= last:
+        out.append(start)
+        start = _period_end(start, granularity)
+    return out
+
+
+def _time_axis(alt, granularity: str, starts: list[date], width: int = WIDE):
+    """The x axis (field `start`) of a chart over periods: one band per period of the window
+    (those without data too, so a gap in the data stays a gap), each labelled with its local
+    date as it is (a UTC format of the date, so the machine's own zone never shifts it). Labels
+    turn when they do not fit side by side; when even vertical ones would overlap, every k-th
+    period is labelled, counting back from the last."""
+    domain = [p.isoformat() for p in starts]
+    fmt = TIME_FORMATS[granularity]
+    step = width / max(len(domain), 1)
+    needed = LABEL_PX * len(starts[-1].strftime(fmt)) + 8 if starts else 0
+    angle = 0 if step >= needed else -45 if step >= LABEL_HEIGHT * 1.2 else -90
+    every = max(1, math.ceil(LABEL_HEIGHT / step))
+    values = domain[::-1][::every][::-1]
     return alt.X(
-        f"{field}:T",
+        "start:O",
         title=TIME_TITLES[granularity],
-        scale=alt.Scale(type="utc"),
-        axis=alt.Axis(format=TIME_FORMATS[granularity], values=sorted(set(starts)), labelAngle=0, labelOverlap="greedy"),
+        scale=alt.Scale(domain=domain),
+        axis=alt.Axis(
+            values=values,
+            labelExpr=f"utcFormat(toDate(datum.value), '{fmt}')",
+            labelAngle=angle,
+            labelOverlap=False,
+        ),
     )
 
 
@@ -321,16 +369,14 @@ def chart_spend_over_time(data: PageData, model_order: list[str]):
     import altair as alt
 
     rows = _rows(data.timeline, "model")
-    ends = [_period_end(r["period"], data.granularity).isoformat() for r in rows]
     rank = [model_order.index(r["model"]) if r["model"] in model_order else len(model_order) for r in rows]
-    values = _values(rows, ["model", "total_cost"], start=[r["period"].isoformat() for r in rows], end=ends, rank=rank)
+    values = _values(rows, ["model", "total_cost"], start=[r["period"].isoformat() for r in rows], rank=rank)
     fmt = money_format([sum(r["total_cost"] for r in rows if r["period"] == p) for p in {r["period"] for r in rows}])
     return (
         alt.Chart(alt.Data(values=values))
-        .mark_bar(xOffset=0.5, x2Offset=-0.5)
+        .mark_bar()
         .encode(
-            x=_time_axis(alt, data.granularity, [v["start"] for v in values]),
-            x2="end:T",
+            x=_time_axis(alt, data.granularity, data.periods),
             y=alt.Y("sum(total_cost):Q", title="spend (USD)", axis=alt.Axis(format=fmt)),
             color=alt.Color(
                 "model:N",
@@ -381,7 +427,9 @@ def _quantile_panel(alt, values, order, metric: str, unit: str, title: str, labe
     names = {cols[0]: "p50", cols[1]: "p90", cols[2]: "p99"}
     axis = alt.Axis() if labels else None
     base = alt.Chart(alt.Data(values=values)).encode(y=alt.Y("label:N", sort=order, title=None, axis=axis))
-    scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
+    # The axis spans the data: a log axis from the smallest p50 to the largest p99 (not rounded
+    # out to the next powers of ten), padded so the end marks stay inside the plot.
+    scale = alt.Scale(type="log", nice=False, padding=8) if log else alt.Scale(zero=True)
     if log:  # a log axis has no room for 0: those points are left out
         base = base.transform_filter(f"datum['{cols[0]}'] > 0")
     span = base.mark_rule(color="#999", strokeWidth=2).encode(
@@ -419,26 +467,18 @@ def chart_cache(data: PageData):
     rows = _rows(data.timeline, "period")
     starts = [r["period"] for r in rows]
     ends = [_period_end(p, data.granularity) for p in starts]
-    mids = [datetime(p.year, p.month, p.day) + (e - p) / 2 for p, e in zip(starts, ends)]
     # The hit-rate line breaks where periods without data lie between two points.
     segment = [sum(1 for j in range(1, i + 1) if starts[j] != ends[j - 1]) for i in range(len(starts))]
-    values = _values(
-        rows,
-        ["cache_discount", "cache_hit_rate"],
-        start=[p.isoformat() for p in starts],
-        end=[e.isoformat() for e in ends],
-        mid=[m.isoformat() + "Z" for m in mids],  # an instant in the UTC scale, like the dates
-        segment=segment,
-    )
+    values = _values(rows, ["cache_discount", "cache_hit_rate"], start=[p.isoformat() for p in starts], segment=segment)
     base = alt.Chart(alt.Data(values=values))
-    savings = base.mark_bar(color="#54a24b", xOffset=0.5, x2Offset=-0.5).encode(
-        x=_time_axis(alt, data.granularity, [v["start"] for v in values]),
-        x2="end:T",
+    x = _time_axis(alt, data.granularity, data.periods)
+    savings = base.mark_bar(color="#54a24b").encode(
+        x=x,
         y=alt.Y("cache_discount:Q", title="savings (USD)", axis=alt.Axis(format=money_format([r["cache_discount"] for r in rows]))),
         y2=alt.datum(0),
     )
     hit = base.mark_line(point=True, color="#4c78a8").encode(
-        x=_time_axis(alt, data.granularity, [v["start"] for v in values], field="mid"),
+        x=x,
         y=alt.Y("cache_hit_rate:Q", title="cache hit rate (% of prompt tokens)", axis=alt.Axis(format=".0%")),
         detail="segment:N",
     )
@@ -584,7 +624,22 @@ def _local(text: str | None) -> str:
     """'YYYY-MM-DD 00:00:00' as 'YYYY-MM-DD', other times as 'YYYY-MM-DD HH:MM'."""
     if not text:
         return ""
-    return text[:10] if text[10:].strip(" 0:.") == "" else text[:16]
+    return text[:10] if _midnight(text) else text[:16]
+
+
+def _midnight(text: str) -> bool:
+    return text[10:].strip(" 0:.") == ""
+
+
+def span(since: str, until: str) -> str:
+    """The local period [since, until) for a reader, its last day included: [2026-10-08 00:00,
+    2026-10-15 00:00) is '2026-10-08 .. 2026-10-14'; an end at another time of day stays as it
+    is, marked exclusive."""
+    first = _local(since)
+    if not _midnight(until):
+        return f"{first} .. {_local(until)} (exclusive)"
+    last = (date.fromisoformat(until[:10]) - timedelta(days=1)).isoformat()
+    return first if last == first else f"{first} .. {last}"
 
 
 def to_html(report: Report) -> str:
@@ -613,13 +668,16 @@ def to_html(report: Report) -> str:
         win = data.window
         total = report.total or {}
         context.update(
-            window=f"{_local(win['since'])} → {_local(win['until'])}",
-            previous_window=f"{_local(win['previous_since'])} → {_local(win['previous_until'])}",
+            window=span(win["since"], win["until"]),
+            headline_window=span(win["headline_since"], win["headline_until"]),
+            headline_recent=report.options.since is None,
+            headline_days=HEADLINE_DAYS,
+            previous_window=span(win["previous_since"], win["previous_until"]),
             days=win["days"],
             tz=report.options.tz,
             first=_when(total.get("first_created_at")),
             last=_when(total.get("last_created_at")),
-            headline=headline(total, None if data.previous.empty else data.previous.total),
+            headline=headline(data.current.total or {}, None if data.previous.empty else data.previous.total),
             charts=charts(data),
             overview=overview_items(report),
             tables=tables(report),

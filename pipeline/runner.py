@@ -148,6 +148,9 @@ def reports_fresh(settings: Settings, version: str | None) -> bool:
 
 
 REPORT_EXTENSIONS = {"table": "txt"}
+# The formats `orusage report` folds beyond its default --top (DEFAULT_TOP_ON_SCREEN groups, as
+# `make report` shows them); the others keep every group.
+FOLDED_FORMATS = ("table", "md", "html")
 
 
 def write_reports(lake_root: Path, settings: Settings, version: str | None) -> list[str]:
@@ -164,7 +167,7 @@ def write_reports(lake_root: Path, settings: Settings, version: str | None) -> l
     folded = None
     for fmt in settings.report.formats:
         shown = report
-        if fmt in ("table", "md"):  # the report command folds these beyond 10 groups
+        if fmt in FOLDED_FORMATS:
             if folded is None:
                 folded = run_report(lake_root, ReportOptions(tz=settings.timezone, top=DEFAULT_TOP_ON_SCREEN))
             shown = folded

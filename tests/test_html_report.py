@@ -5,9 +5,10 @@ tests/test_html_report_browser.py."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,10 +20,16 @@ from pipeline import sqlfiles, views
 from pipeline.cli import main
 from pipeline.html_report import (
     HEADLINE,
+    HEADLINE_DAYS,
+    LABEL_HEIGHT,
+    WIDE,
     _period_end,
+    _time_axis,
     auto_granularity,
     headline,
     money_format,
+    periods,
+    span,
 )
 from pipeline.report import ReportOptions, _fmt, run_report
 
@@ -59,12 +66,37 @@ def money(value: float) -> str:
     return ("-$" if value < 0 else "$") + _fmt(abs(value), "money")
 
 
-@pytest.fixture(scope="module")
-def filtered_page(report_sample_lake, tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("html") / "filtered.html"
-    result = run("report", "--lake", report_sample_lake, "--format", "html", "--out", out, *FILTERED)
+def page_of(lake: Path, tmp: Path, *args) -> str:
+    out = tmp / "page.html"
+    result = run("report", "--lake", lake, "--format", "html", "--out", out, *args)
     assert result.returncode == 0, result.stderr
     return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def filtered_page(report_sample_lake, tmp_path_factory) -> str:
+    return page_of(report_sample_lake, tmp_path_factory.mktemp("html"), *FILTERED)
+
+
+@pytest.fixture(scope="module")
+def default_page(report_sample_lake, tmp_path_factory) -> str:
+    """The page of `make report`: no option but the lake."""
+    return page_of(report_sample_lake, tmp_path_factory.mktemp("html"))
+
+
+@pytest.fixture(scope="module")
+def sample_total(report_sample_lake) -> dict:
+    return run_report(report_sample_lake, ReportOptions(dims=("model",))).total
+
+
+def figure(page: str, key: str) -> str:
+    return page.split(f'id="chart-{key}"', 1)[1].split("</figure>", 1)[0]
+
+
+def svg_texts(svg: str) -> list[str]:
+    """The texts an SVG shows (Vega keeps a label it hides for overlap, with opacity 0)."""
+    found = re.findall(r"<text([^>]*)>(.*?)</text>", svg, flags=re.DOTALL)
+    return [re.sub(r"<[^>]+>", "", text) for attrs, text in found if 'opacity="0"' not in attrs]
 
 
 # --- the numbers -----------------------------------------------------------------------------
@@ -86,8 +118,101 @@ def test_headline_matches_the_text_report_for_the_window_and_the_previous_one(fi
     assert shown["Spend"][1].endswith(f"{change:+.1f}% vs {money(before['total_cost'])}")
     points = (now["error_rate"] - before["error_rate"]) * 100
     assert f"{points:+.1f} pp vs {before['error_rate'] * 100:.1f}%" in shown["Error rate"][1]
-    assert "period: 2026-10-08 → 2026-10-15 (Europe/Berlin, 7 days)" in filtered_page
-    assert "2026-10-01 → 2026-10-08 (Europe/Berlin)" in filtered_page
+    # --until is exclusive: the page names the last day it includes
+    assert "<title>orusage report: 2026-10-08 .. 2026-10-14</title>" in filtered_page
+    assert "period: 2026-10-08 .. 2026-10-14 (Europe/Berlin, 7 days)" in filtered_page
+    assert "previous period of the same length, 2026-10-01 .. 2026-10-07 (Europe/Berlin, same filters)" in filtered_page
+
+
+def test_title_names_the_last_day_included(default_page, sample_total, report_sample_lake, tmp_path):
+    first = sample_total["first_created_at"].astimezone(UTC).date()
+    last = sample_total["last_created_at"].astimezone(UTC).date()
+    assert f"<title>orusage report: {first} .. {last}</title>" in default_page
+    assert f"<h1>OpenRouter usage: {first} .. {last}</h1>" in default_page
+    assert f"period: {first} .. {last} (UTC, {(last - first).days + 1} days)" in default_page
+    until = last - timedelta(days=6)
+    page = page_of(report_sample_lake, tmp_path, "--until", until)
+    assert f"<title>orusage report: {first} .. {until - timedelta(days=1)}</title>" in page
+
+
+def test_span_includes_the_last_day():
+    assert span("2026-10-08 00:00:00", "2026-10-15 00:00:00") == "2026-10-08 .. 2026-10-14"
+    assert span("2026-10-31 00:00:00", "2026-11-01 00:00:00") == "2026-10-31"
+    assert span("2026-10-20 12:00:00", "2026-10-22 00:00:00") == "2026-10-20 12:00 .. 2026-10-21"
+    assert span("2026-10-08 00:00:00", "2026-10-10 12:00:00") == "2026-10-08 .. 2026-10-10 12:00 (exclusive)"
+
+
+def test_cards_compare_the_last_30_days_with_the_30_before_without_since(default_page, sample_total, report_sample_lake):
+    end = sample_total["last_created_at"].astimezone(UTC).date() + timedelta(days=1)
+    start, before_start = end - timedelta(days=HEADLINE_DAYS), end - timedelta(days=2 * HEADLINE_DAYS)
+    options = ReportOptions(dims=("model",), since=str(start), until=str(end))
+    now = run_report(report_sample_lake, options).total
+    before = run_report(report_sample_lake, replace(options, since=str(before_start), until=str(start))).total
+    assert before["requests"] and now["requests"] < sample_total["requests"]
+    shown = cards(default_page)
+    assert len(shown) == len(HEADLINE)
+    assert not [label for label, (_v, change) in shown.items() if "no data in the previous period" in change]
+    assert shown["Requests"][0] == f"{now['requests']:,}"
+    assert shown["Spend"][0] == money(now["total_cost"])
+    change = (now["total_cost"] - before["total_cost"]) / before["total_cost"] * 100
+    assert shown["Spend"][1].endswith(f"{change:+.1f}% vs {money(before['total_cost'])}")
+    points = (now["fallback_rate"] - before["fallback_rate"]) * 100
+    assert f"{points:+.1f} pp vs {before['fallback_rate'] * 100:.1f}%" in shown["Fallback rate"][1]
+    last, before_last = end - timedelta(days=1), start - timedelta(days=1)
+    assert (
+        f"The last {HEADLINE_DAYS} days of data, {start} .. {last}, against the {HEADLINE_DAYS} days before, "
+        f"{before_start} .. {before_last} (UTC, same filters)"
+    ) in default_page
+
+
+def test_time_axes_label_every_period(default_page, sample_total):
+    first = sample_total["first_created_at"].astimezone(UTC).date().replace(day=1)
+    last = sample_total["last_created_at"].astimezone(UTC).date()
+    months = []
+    while first <= last:
+        months.append(first.strftime("%b %Y"))
+        first = _period_end(first, "month")
+    assert "Spend per month" in default_page and len(months) > 12
+    for key in ("spend-over-time", "cache"):
+        texts = svg_texts(figure(default_page, key))
+        missing = [m for m in months if m not in texts]
+        assert not missing, f"{key}: no label for {missing}"
+
+
+@pytest.mark.parametrize(
+    ("granularity", "since", "until"),
+    [("month", "2025-01-13", "2026-10-17"), ("week", "2025-10-20", "2026-10-17"), ("day", "2026-08-18", "2026-10-17"),
+     ("day", "2025-01-13", "2026-10-17 12:00:00")],
+)
+def test_time_axis_spec_labels_the_last_period(granularity, since, until):
+    import altair as alt
+
+    starts = periods(since, until, granularity)
+    assert starts[0] <= date.fromisoformat(since) < _period_end(starts[0], granularity)
+    last_day = date.fromisoformat(until[:10]) - timedelta(days=0 if until[10:] else 1)
+    assert starts[-1] <= last_day < _period_end(starts[-1], granularity)
+    axis = _time_axis(alt, granularity, starts).to_dict()
+    domain, values = axis["scale"]["domain"], axis["axis"]["values"]
+    assert domain == [p.isoformat() for p in starts] and values[-1] == domain[-1]
+    assert axis["axis"]["labelOverlap"] is False and "toDate(datum.value)" in axis["axis"]["labelExpr"]
+    if WIDE / len(domain) >= LABEL_HEIGHT:
+        assert values == domain
+    else:  # too many periods for a label each: every k-th, still at least LABEL_HEIGHT px apart
+        k = domain.index(values[1]) - domain.index(values[0])
+        assert all(domain.index(b) - domain.index(a) == k for a, b in itertools.pairwise(values))
+        assert WIDE / len(domain) * k >= LABEL_HEIGHT and k > 1
+
+
+def test_latency_axis_spans_the_data(default_page, report_sample_lake):
+    pairs = [r for r in run_report(report_sample_lake, ReportOptions(dims=("model", "provider_name"), top=10)).rows
+             if r["breakdown"] == "model+provider_name"]
+    low = min(r["latency_p50_ms"] for r in pairs if r["latency_p50_ms"])
+    high = max(r["latency_p99_ms"] for r in pairs if r["latency_p99_ms"] is not None)
+    label = re.search(r"aria-label=\"X-axis titled 'latency[^\"]*for a log scale with values from ([\d,.]+) to ([\d,.]+)\"",
+                      figure(default_page, "percentiles"))
+    assert label, "the latency axis is not a log axis with a described domain"
+    start, end = (float(v.replace(",", "")) for v in label.groups())
+    assert low / 1.5 <= start <= low and high <= end <= high * 1.5, (start, end, low, high)
 
 
 def test_filters_reach_every_chart_and_table(filtered_page):
@@ -121,26 +246,48 @@ def test_provider_errors_add_up_to_the_reports_attempts(report_sample_lake):
         assert any(r["failed_attempts"] for r in rows)
 
 
+BERLIN = "Europe/Berlin"
+
+
 @pytest.mark.parametrize(
     ("since", "until", "first", "last", "expected"),
     [
-        # both bounds given: the previous window is the same length just before
-        ("2026-10-08", "2026-10-15", None, None, ("2026-10-08 00:00:00", "2026-10-15 00:00:00", "2026-10-01 00:00:00", 7)),
+        # both bounds given: the headline period is the window, the previous one the same length just before
+        ("2026-10-08", "2026-10-15", None, None,
+         ("2026-10-08", "2026-10-15", 7, "2026-10-08", "2026-10-15", "2026-10-01")),
         # across the end of summer time in Berlin (2026-10-25): still seven calendar days
-        ("2026-10-26", "2026-11-02", None, None, ("2026-10-26 00:00:00", "2026-11-02 00:00:00", "2026-10-19 00:00:00", 7)),
-        # no bounds: local days of the first and the last generation (22:30 UTC is the next day in Berlin)
+        ("2026-10-26", "2026-11-02", None, None,
+         ("2026-10-26", "2026-11-02", 7, "2026-10-26", "2026-11-02", "2026-10-19")),
+        # no bounds: local days of the first and the last generation (22:30 UTC is the next day in
+        # Berlin); the headline period: the 30 days up to the last one, against the 30 before
         (None, None, datetime(2026, 10, 24, 22, 30, tzinfo=UTC), datetime(2026, 10, 27, 12, tzinfo=UTC),
-         ("2026-10-25 00:00:00", "2026-10-28 00:00:00", "2026-10-22 00:00:00", 3)),
-        # --since only: up to the day after the last generation
+         ("2026-10-25", "2026-10-28", 3, "2026-09-28", "2026-10-28", "2026-08-29")),
+        # 30 calendar days across the change of 2026-10-25 too
+        (None, None, datetime(2026, 1, 5, 12, tzinfo=UTC), datetime(2026, 11, 5, 12, tzinfo=UTC),
+         ("2026-01-05", "2026-11-06", 305, "2026-10-07", "2026-11-06", "2026-09-07")),
+        # --since only: up to the day after the last generation, compared with the same length before
         ("2026-10-20 12:00", None, None, datetime(2026, 10, 21, 8, tzinfo=UTC),
-         ("2026-10-20 12:00:00", "2026-10-22 00:00:00", "2026-10-19 00:00:00", 1.5)),
+         ("2026-10-20 12:00:00", "2026-10-22", 1.5, "2026-10-20 12:00:00", "2026-10-22", "2026-10-19")),
+        # --until only: the last 30 days of data, which end at --until at the latest
+        (None, "2026-10-10", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 9, 15, tzinfo=UTC),
+         ("2026-09-01", "2026-10-10", 39, "2026-09-10", "2026-10-10", "2026-08-11")),
+        (None, "2026-10-10 12:00", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 10, 9, tzinfo=UTC),
+         ("2026-09-01", "2026-10-10 12:00:00", 39.5, "2026-09-10 12:00:00", "2026-10-10 12:00:00", "2026-08-11 12:00:00")),
+        # the last generation days before --until: the headline period ends with it
+        (None, "2026-12-01", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 9, 15, tzinfo=UTC),
+         ("2026-09-01", "2026-12-01", 91, "2026-09-10", "2026-10-10", "2026-08-11")),
     ],
 )
 def test_window_and_previous_window(report_sample_lake, since, until, first, last, expected):
-    (row,) = query(report_sample_lake, "html_window", tz="Europe/Berlin", since=since, until=until,
-                   first_created_at=first, last_created_at=last)
-    assert (row["since"], row["until"], row["previous_since"], row["days"]) == expected
-    assert row["previous_until"] == row["since"]
+    (row,) = query(report_sample_lake, "html_window", tz=BERLIN, since=since, until=until,
+                   first_created_at=first, last_created_at=last, headline_days=HEADLINE_DAYS)
+
+    def full(text):  # a date as the query writes it
+        return text if len(text) > 10 else f"{text} 00:00:00"
+
+    got = (row["since"], row["until"], row["days"], row["headline_since"], row["headline_until"], row["previous_since"])
+    assert got == tuple(full(v) if isinstance(v, str) else v for v in expected)
+    assert row["previous_until"] == row["headline_since"]
 
 
 def test_last_run_is_the_run_that_wrote_rows(report_sample_lake):

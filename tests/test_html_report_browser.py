@@ -70,9 +70,9 @@ def pages(report_sample_lake, tmp_path_factory) -> SimpleNamespace:
 class Opened:
     """A page opened from disk, with every request, console error and page error it caused."""
 
-    def __init__(self, browser, path: Path):
+    def __init__(self, browser, path: Path, viewport: dict | None = None):
         self.url = path.resolve().as_uri()
-        self.context = browser.new_context(viewport=LAPTOP)
+        self.context = browser.new_context(viewport=viewport or LAPTOP)
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.errors: list[str] = []
@@ -162,6 +162,54 @@ def test_tables_sort_without_network(opened, pages):
     assert names.get_attribute("aria-sort") == "ascending" and header.get_attribute("aria-sort") is None
     assert sorted(labels) != labels[::-1] and labels[0].lower() < labels[-1].lower()
     view.check_clean()
+
+
+@pytest.mark.parametrize("width", [LAPTOP["width"], 900])
+def test_wide_tables_scroll_with_the_label_column_held(browser, pages, width, tmp_path):
+    view = Opened(browser, pages.sample, viewport={"width": width, "height": 800})
+    try:
+        # the widest table: it fits its box or scrolls sideways in it (at 900 px it must scroll)
+        index = view.page.evaluate(
+            """() => { const boxes = Array.from(document.querySelectorAll(".scroll"));
+                const widths = boxes.map(b => b.scrollWidth);
+                return widths.indexOf(Math.max(...widths)); }"""
+        )
+        box = view.page.locator(".scroll").nth(index)
+        box.scroll_into_view_if_needed()
+        state = box.evaluate(
+            """box => {
+                const table = box.querySelector("table"), first = table.tHead.rows[0].cells[0];
+                const cells = Array.from(table.tBodies[0].rows).map(r => r.cells[0]);
+                const before = {scrollWidth: box.scrollWidth, clientWidth: box.clientWidth,
+                                overflowX: getComputedStyle(box).overflowX,
+                                positions: [first, ...cells].map(c => getComputedStyle(c).position)};
+                box.scrollLeft = box.scrollWidth;
+                const frame = box.getBoundingClientRect();
+                const heads = table.tHead.rows[0].cells, last = heads[heads.length - 1].getBoundingClientRect();
+                const label = first.getBoundingClientRect();
+                const x = (last.left + last.right) / 2, y = (last.top + last.bottom) / 2;
+                const hit = document.elementFromPoint(x, y);
+                return {...before, scrollLeft: box.scrollLeft, frame: [frame.left, frame.right],
+                        last: [last.left, last.right], label: [label.left, label.right],
+                        lastShown: hit === heads[heads.length - 1] || heads[heads.length - 1].contains(hit),
+                        cellLefts: cells.map(c => c.getBoundingClientRect().left)};
+            }"""
+        )
+        assert state["overflowX"] == "auto"
+        if width < LAPTOP["width"] or state["scrollWidth"] > state["clientWidth"]:
+            assert state["scrollWidth"] > state["clientWidth"] and state["scrollLeft"] > 0, state
+        # the label column is sticky and stays at the box's left edge when the box scrolls
+        assert set(state["positions"]) == {"sticky"}, state["positions"]
+        assert abs(state["label"][0] - state["frame"][0]) < 1
+        assert all(abs(left - state["frame"][0]) < 1 for left in state["cellLefts"])
+        # scrolled to the end, the last column is inside the box, beside the label column, on top
+        assert state["last"][1] <= state["frame"][1] + 1 and state["last"][0] >= state["label"][1] - 1, state
+        assert state["lastShown"], state
+        assert view.page.evaluate("document.documentElement.scrollWidth") <= width
+        view.page.screenshot(path=str(tmp_path / "table.png"))
+        view.check_clean()
+    finally:
+        view.close()
 
 
 @pytest.mark.parametrize("which", ["empty_lake", "empty_filter"])

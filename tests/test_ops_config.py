@@ -116,6 +116,16 @@ def test_docs_key_table_is_generated_from_the_code():
     assert table == render_markdown(), "docs/operations.md is stale: paste `python -m pipeline.config` between the markers"
 
 
+def test_report_formats_docs_name_every_format():
+    from pipeline.report import FORMATS
+
+    doc = next(key.doc for key in KEYS if key.name == "report.formats")
+    named = re.search(r"\(([^);]*)", doc).group(1).split(", ")  # the list in the first parenthesis
+    assert sorted(named) == sorted(FORMATS), doc
+    example = re.search(r"^formats = .*#(.*)$", (ROOT / "orusage.example.toml").read_text(), re.MULTILINE).group(1)
+    assert sorted(re.findall(r"[a-z]+", example.split(";")[0])) == sorted(FORMATS), example
+
+
 def test_example_file_lists_every_key_with_its_default(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     example = ROOT / "orusage.example.toml"

@@ -99,6 +99,38 @@ def test_run_is_incremental_and_a_run_with_nothing_new_changes_nothing(tmp_path)
     assert (tmp_path / "reports" / ".lake-version").read_text().strip() == os.readlink(tmp_path / "lake" / "current").split("/")[-1]
 
 
+def test_the_runs_page_keeps_the_reports_default_top(tmp_path):
+    """report.html of `orusage run` is `orusage report --format html` (make report): the same
+    --top, so each chart shows at most that many groups and (other), whatever the lake holds."""
+    from pipeline.report import DEFAULT_TOP_ON_SCREEN
+
+    inbox, config = setup_inbox(tmp_path, n_files=1, reports='["html"]')
+    rows = [
+        record(i, model=f"vendor/model-{i % 17:02d}", provider_name=f"Provider {i % 14:02d}", app_id=900 + i % 15,
+               total_cost=0.001 * (1 + i % 17), usage=0.001 * (1 + i % 17))
+        for i in range(170)
+    ]  # fmt: skip
+    aged(write_jsonl(inbox / "many-groups.jsonl", rows))
+    out = invoke("--config", str(config))
+    assert out.exit_code == 0, out.stderr
+    page = (tmp_path / "reports" / "report.html").read_text(encoding="utf-8")
+    made = tmp_path / "made.html"
+    report = CliRunner().invoke(main, ["report", "--lake", str(tmp_path / "lake"), "--format", "html", "--out", str(made)])
+    assert report.exit_code == 0, report.stderr
+    label = re.compile(r"vendor/model-\d\d|Provider \d\d|>9\d\d<")
+
+    def groups(html: str) -> dict[str, set[str]]:
+        """The groups each chart names (its labels and legend), by chart."""
+        figures = re.findall(r'<figure [^>]*id="chart-([a-z-]+)"(.*?)</figure>', html, flags=re.DOTALL)
+        return {key: set(label.findall(body)) for key, body in figures}
+
+    shown = groups(page)
+    assert shown == groups(made.read_text(encoding="utf-8"))
+    assert len(shown) == 8 and max(len(names) for names in shown.values()) == DEFAULT_TOP_ON_SCREEN
+    for key in ("spend-over-time", "spend-by-provider", "apps", "finish-mix"):
+        assert "(other)" in page.split(f'id="chart-{key}"', 1)[1].split("</figure>", 1)[0], key
+
+
 def test_settings_precedence_and_logged_settings(tmp_path):
     setup_inbox(tmp_path, n_files=1)
     config = tmp_path / "orusage.toml"
