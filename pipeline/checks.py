@@ -42,7 +42,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -178,6 +178,12 @@ select * from final
 
 # lake_span: the first and last instants of the lake (the partitions at both ends).
 SPAN_SQL = "select min(created_at) as first, max(created_at) as last from read_parquet($files)"
+
+# Requests in the periods the checks look at (to tell "no data to check" from "all is well").
+COUNT_SQL = """
+select count(*) as requests from read_parquet($files)
+where (created_at >= $since1 and created_at < $until1) or (created_at >= $since2 and created_at < $until2)
+"""
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -591,6 +597,7 @@ def run_checks(lake_root: Path, settings: Settings, *, as_of: datetime | None = 
     try:
         budgets = check_budgets(db, settings, as_of)
         anomalies = check_anomalies(db, settings, day)
+        checked = _checked(db, settings, as_of, day)
     finally:
         db.close()
     alerts = [
@@ -598,16 +605,57 @@ def run_checks(lake_root: Path, settings: Settings, *, as_of: datetime | None = 
         for i in budgets + anomalies
         if i.get("alert")
     ]
+    if alerts:
+        status = "alert"
+    elif checked is None:
+        status = "nothing_to_check"
+    else:
+        status = "ok" if checked["requests"] else "no_data"
     return {
         "lake": str(Path(lake_root).resolve()),
-        "as_of": as_of.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "as_of": _iso(as_of),
         "timezone": settings.timezone,
         "day": day.isoformat(),
+        "status": status,
+        "checked": checked,
         "budgets": budgets,
         "anomalies": anomalies,
         "alerts": alerts,
         "exit_code": EXIT_ALERT if alerts else EXIT_OK,
         "seconds": round(time.monotonic() - clock, 3),
+    }
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _checked(db: _Lake, settings: Settings, as_of: datetime, day: date) -> dict | None:
+    """The span the checks look at (budgets: the day before as_of's day, or the month's start, to
+    as_of; anomalies: the day judged) and the lake's requests in it; None when no check is on."""
+    tz = ZoneInfo(settings.timezone)
+    days: list[date] = []  # local days that hold the spans, for the partitions to read
+    spans: list[tuple[datetime, datetime]] = []
+    if _rules(settings):
+        today = as_of.astimezone(tz).date()
+        first = min(today - timedelta(days=1), today.replace(day=1))
+        days += [first, today]
+        spans.append((_start_of(first, tz), as_of))
+    if settings.anomaly.enabled:
+        days.append(day)
+        spans.append((_start_of(day, tz), _start_of(day + timedelta(days=1), tz)))
+    if not spans:
+        return None
+    (since1, until1), (since2, until2) = spans[0], spans[-1]
+    params = {"files": db.files(min(days), max(days)), "since1": since1, "until1": until1, "since2": since2, "until2": until2}
+    rows = db.query(COUNT_SQL, params)
+    since, until = min(since1, since2), max(until1, until2)
+    last = db.span()[1]
+    return {
+        "since": _iso(since),
+        "until": _iso(until),
+        "requests": int(rows[0]["requests"]) if rows else 0,
+        "lake_last_created_at": _iso(last) if last is not None else None,
     }
 
 
@@ -641,10 +689,31 @@ def render_checks(result: dict, console=None) -> None:
     for alert in result["alerts"]:
         console.print(f"[red]ALERT[/red] {alert['message']}", markup=True, highlight=False)
     if not result["alerts"]:
-        console.print("all checks passed")
+        console.print(_verdict(result), highlight=False)
     hook = result.get("webhook")
     if hook and hook.get("error"):
         console.print(f"[yellow]webhook failed:[/yellow] {hook['error']}")
+
+
+def _verdict(result: dict) -> str:
+    """The last line when nothing alerts: passing, no data to check, or nothing to check."""
+    checked = result.get("checked")
+    if result.get("status") == "nothing_to_check" or checked is None:
+        return "nothing to check: no budget is set and the anomaly checks are off (see docs/operations.md)"
+    if result.get("status") != "no_data":
+        return "all checks passed"
+    tz = ZoneInfo(result["timezone"])
+
+    def local(text: str) -> str:
+        return datetime.fromisoformat(text).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    text = (
+        f"no data to check: the lake has no requests from {local(checked['since'])} to "
+        f"{local(checked['until'])} ({result['timezone']}), so nothing was judged"
+    )
+    if checked.get("lake_last_created_at"):
+        text += f"; its data ends {local(checked['lake_last_created_at'])}"
+    return text
 
 
 # --- webhook ------------------------------------------------------------------------------------

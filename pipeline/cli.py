@@ -1,9 +1,9 @@
 """The `orusage` command line: parses options, calls the library, turns errors into exit codes.
 
-Exit codes (every command):
+Exit codes (every command; each command's --help lists its own):
   0  done (quarantined rows are counted, not failures)
   1  the run could not proceed: one line `Error: ...` on stderr; the lake is unchanged
-  2  usage error (a bad option or argument)
+  2  usage error (a bad option, argument or option value), or a bad setting
   75 another run holds the lake lock (retry later)
 """
 
@@ -18,22 +18,53 @@ from pathlib import Path
 
 import click
 
-from pipeline.errors import DEFAULT_MAX_QUARANTINE_RATIO, EXIT_FAILED, OrusageError, Terminated, interruption, note_signal
-from pipeline.options import lake_option, resolve_lake
+from pipeline.errors import EXIT_FAILED, OrusageError, Terminated, interruption, note_signal
+from pipeline.options import (
+    STOP_CODES,
+    CONTEXT,
+    command,
+    config_option,
+    epilog,
+    inherited,
+    json_option,
+    lake_option,
+    lake_root,
+    schema_contract_option,
+    settings,
+    wait_option,
+)
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-EXIT_CODES_HELP = """
-\b
-Exit codes:
-  0   done (quarantined rows are counted, not failures)
-  1   the run could not proceed (missing path, unreadable or corrupt
-      file, disk full): one line `Error: ...`; the lake is unchanged;
-      or more than --max-quarantine-ratio of the rows was quarantined
-      (the good rows were kept)
-  2   usage error
-  75  another run holds the lake lock; retry later or use --wait
-"""
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line, `Error: what. How to fix it.` (no usage block)."""
+
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.fix = fix
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.format_message().rstrip('.')}. {self.fix}", err=True)
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    if isinstance(exc, (OneLineUsageError, click.exceptions.NoArgsIsHelpError)):
+        return exc
+    path = exc.ctx.command_path if exc.ctx is not None else "orusage"
+    return OneLineUsageError(exc.format_message(), f"See `{path} --help`.")
+
+
+class Listing(click.Group):
+    """Lists its commands with their whole short description (click cuts them at ~45 columns)."""
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def _on_signal(signum, frame):
@@ -49,13 +80,21 @@ def _stop_on_signals() -> None:
         signal.signal(signal.SIGINT, _on_signal)
 
 
-class Group(click.Group):
+class Group(Listing):
     """Turns library errors into one line and an exit code, never a traceback."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
 
     def invoke(self, ctx):
         _stop_on_signals()
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except BaseException as exc:
@@ -91,11 +130,14 @@ Exit codes (each command's --help lists its own):
   1   could not proceed: one line `Error: what. How to fix it.`
       (the lake is unchanged), or the quarantined share exceeded
       --max-quarantine-ratio (the good rows were kept)
-  2   usage or configuration error
+  2   usage error (a bad option, argument or option value), or a bad
+      setting in the configuration
   3   check/run: a budget is exceeded or an anomaly was found
   4   reconcile: the lake and OpenRouter's numbers differ beyond tolerance
   5   collect: some ids never came
   75  another run holds the lake lock; retry later or use --wait
+  130 stopped by Ctrl-C, 143 stopped by SIGTERM: nothing of the run was
+      published, the lock is released; run it again
 """
 
 
@@ -104,7 +146,9 @@ Exit codes (each command's --help lists its own):
 def main():
     """orusage: OpenRouter generation exports -> a validated Parquet lake -> usage and cost reports.
 
-    The lake is ./lake unless $ORUSAGE_LAKE is set; --lake overrides both.
+    Every command that uses a lake finds it the same way: --lake DIR, else $ORUSAGE_LAKE, else
+    `lake` of the settings file (--config FILE, else $ORUSAGE_CONFIG, else ./orusage.toml when
+    present), else ./lake.
 
     \b
     Quick start:
@@ -114,30 +158,36 @@ def main():
     """
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+INGEST_EXIT_CODES = {
+    0: "done (quarantined rows are counted, not failures)",
+    1: "the run could not proceed (a missing path; nothing ingestible in a directory; an "
+    "unsupported, unreadable, corrupt or binary file, or one with no JSON object; a full disk): "
+    "one line `Error: ...`, and the lake is unchanged; or more than --max-quarantine-ratio of "
+    "the rows read was quarantined (the good rows were kept)",
+    2: "usage error (a bad option or option value), or a bad setting",
+    75: "another run holds the lake lock; retry later or pass --wait SECONDS",
+    **STOP_CODES,
+}
+
+
+@main.command(epilog=epilog(INGEST_EXIT_CODES, "orusage ingest exports/ --lake ./lake --json"))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @lake_option
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON object on stdout.")
+@config_option
+@json_option("the run summary")
 @click.option("--force", is_flag=True, help="Read files even if a file with the same sha256 was ingested before.")
-@click.option(
-    "--schema-contract",
-    type=click.Choice(["evolve", "freeze"]),
-    default="evolve",
-    show_default=True,
-    help="evolve: keep unknown top-level keys in the `_extra` column; freeze: quarantine such rows.",
-)
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait up to SECONDS for the lake lock.")
+@schema_contract_option
+@wait_option
 @click.option(
     "--max-quarantine-ratio",
     type=click.FloatRange(0.0, 1.0),
-    default=DEFAULT_MAX_QUARANTINE_RATIO,
-    show_default=True,
-    envvar="ORUSAGE_MAX_QUARANTINE_RATIO",
+    default=None,
     metavar="R",
     help="Exit 1 (after keeping the good rows) when more than this share of the rows read was "
-    "quarantined; 1 turns the check off. Also $ORUSAGE_MAX_QUARANTINE_RATIO.",
+    "quarantined; 1 turns the check off. Default: max_quarantine_ratio of the settings "
+    "($ORUSAGE_MAX_QUARANTINE_RATIO, the config file), else 0.05, as for `orusage run`.",
 )
-def ingest(paths, lake, as_json, force, schema_contract, wait, max_quarantine_ratio):
+def ingest(paths, lake, config, as_json, force, schema_contract, wait, max_quarantine_ratio):
     """Validate JSONL exports of generation records and add them to the lake.
 
     PATHS are files or directories (searched recursively) of .jsonl, .ndjson or .json (one JSON
@@ -146,72 +196,97 @@ def ingest(paths, lake, as_json, force, schema_contract, wait, max_quarantine_ra
     bare record or the API envelope {"data": {...}}. Valid rows are published to <lake>/generations/date=YYYY-MM-DD/ in
     one atomic step; invalid rows go to <lake>/quarantine/ with every reason; records identical to
     one already kept are counted as duplicates. A file already ingested (same sha256) is skipped.
-
-    \b
-    Example:
-      orusage ingest exports/ --lake ./lake --json
     """
     from pipeline.ingest import Options
     from pipeline.ingest import ingest as run_ingest
 
+    found = settings(
+        config, lake=lake, lock_wait_seconds=wait, schema_contract=schema_contract, max_quarantine_ratio=max_quarantine_ratio
+    )
     summary = run_ingest(
-        list(paths), resolve_lake(lake), Options(force=force, schema_contract=schema_contract, wait=wait)
+        list(paths),
+        found.lake,
+        Options(force=force, schema_contract=found.schema_contract, wait=found.lock_wait_seconds),
     )
     from pipeline.runner import quarantine_ratio_error
 
-    ratio_error = quarantine_ratio_error(summary, max_quarantine_ratio, resolve_lake(lake))
+    ratio_error = quarantine_ratio_error(summary, found.max_quarantine_ratio, found.lake)
     if as_json:
         click.echo(json.dumps(summary))
     else:
         from pipeline.summary import render_summary
 
-        render_summary(summary)
+        render_summary(summary, hint=command("quarantine", *(["--lake", lake] if lake is not None else [])))
     if ratio_error is not None:
         raise ratio_error
 
 
-@main.group(invoke_without_command=True, epilog=EXIT_CODES_HELP)
-@lake_option
-@click.option("--run", "run_id", default=None, help="Only rows quarantined by this run.")
-@click.option("--limit", type=int, default=50, show_default=True, help="Rows to list.")
-@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
-@click.pass_context
-def quarantine(ctx, lake, run_id, limit, as_json):
-    """List quarantined rows with their reasons (newest run first).
+QUARANTINE_EXIT_CODES = {
+    0: "done (also when the quarantine is empty)",
+    1: "could not proceed (no lake at the path): one line `Error: ...`",
+    2: "usage error (a bad option or option value), or a bad setting",
+}
 
-    \b
-    Examples:
-      orusage quarantine                       # the latest rows, one line each
-      orusage quarantine --run 20261126T0500   # one run's rows
-      orusage quarantine show FILE:LINE        # one row in full, with its raw text
+
+@main.group(
+    cls=Listing,
+    invoke_without_command=True,
+    epilog=epilog(
+        QUARANTINE_EXIT_CODES,
+        """
+        orusage quarantine                       # the latest rows, one line each
+        orusage quarantine --run 20261126T0500   # one run's rows
+        orusage quarantine show bad-lines.jsonl:7
+        """,
+    ),
+)
+@lake_option
+@config_option
+@click.option("--run", "run_id", default=None, metavar="ID", help="Only rows of the runs whose id starts with ID.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Rows to list.")
+@json_option("the rows", lines=True)
+@click.pass_context
+def quarantine(ctx, lake, config, run_id, limit, as_json):
+    """Quarantined rows with their reasons (newest run first); `show` one in full, `replay` them.
+
+    Without a subcommand, lists the latest quarantined rows: run, file:line, id and every reason.
+    The options --lake and --config may also be given after the subcommand.
     """
-    ctx.ensure_object(dict)
-    ctx.obj["lake"] = resolve_lake(lake)
     if ctx.invoked_subcommand is not None:
         return
     from pipeline.quarantine import list_rows, render_rows
 
-    rows = list_rows(ctx.obj["lake"], run_id=run_id, limit=limit)
+    root = lake_root(settings(config, lake=lake))
+    rows = list_rows(root, run_id=run_id, limit=limit)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, default=str))
     else:
-        render_rows(rows, ctx.obj["lake"])
+        render_rows(rows, root)
 
 
-@quarantine.command("show")
+SHOW_EXIT_CODES = {
+    0: "done",
+    1: "could not proceed (no lake at the path, or no quarantined row matches): one line `Error: ...`",
+    2: "usage error (a missing WHERE, a bad option value), or a bad setting",
+}
+
+
+@quarantine.command("show", epilog=epilog(SHOW_EXIT_CODES, "orusage quarantine show bad-lines.jsonl:7"))
 @click.argument("where")
+@lake_option
+@config_option
 @click.pass_context
-def quarantine_show(ctx, where):
-    """Show quarantined rows in full: WHERE is an id, or FILE:LINE (FILE may be a suffix of the path).
+def quarantine_show(ctx, where, lake, config):
+    """One quarantined row in full, with its reasons and raw text: WHERE is an id or FILE:LINE.
 
-    \b
-    Example:
-      orusage quarantine show bad-lines.jsonl:7
+    FILE may be a suffix of the stored path (bad-lines.jsonl:7 matches data/sample/bad-lines.jsonl
+    line 7).
     """
     from pipeline.quarantine import find_rows, render_full
 
-    render_full(find_rows(ctx.obj["lake"], where))
+    found = settings(inherited(ctx, "config", config), lake=inherited(ctx, "lake", lake))
+    render_full(find_rows(lake_root(found), where))
 
 
 from pipeline.report_cli import report, sql  # noqa: E402

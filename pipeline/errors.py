@@ -53,6 +53,12 @@ class OrusageError(Exception):
         return f"Error: {self.what}. {self.fix}".rstrip()
 
 
+class OptionError(OrusageError):
+    """A bad option or argument value: a usage error (exit 2). The message names the option."""
+
+    exit_code = EXIT_USAGE
+
+
 class InputError(OrusageError):
     """An input file cannot be used (missing, unsupported, unreadable, corrupt)."""
 

@@ -9,33 +9,54 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli import CONTEXT, lake_option, resolve_lake
 from pipeline.errors import EXIT_INCOMPLETE, EXIT_MISMATCH
+from pipeline.options import (
+    CONTEXT,
+    config_option,
+    epilog,
+    json_option,
+    lake_option,
+    lake_root,
+    settings,
+)
 
-RECONCILE_EXIT_HELP = """
-\b
-Exit codes:
-  0   the lake agrees with the activity within tolerance on every
-      day x model x provider of the compared days
-  1   could not proceed (a missing or malformed activity file, an
-      empty lake): one line `Error: ...`
-  2   usage error
-  4   some key differs beyond tolerance (or is on one side only)
-"""
+RECONCILE_EXIT_CODES = {
+    0: "the lake agrees with the activity within tolerance on every day x model x provider of the compared days",
+    1: "could not proceed (a missing or malformed activity file, an empty lake): one line `Error: ...`",
+    2: "usage error (a missing --activity, a bad option value), or a bad setting",
+    4: "some key differs beyond tolerance (or is on one side only)",
+}
 
-COLLECT_EXIT_HELP = """
-\b
-Exit codes:
-  0   every id is in --out (fetched now or by an earlier run)
-  1   could not proceed (no API key, unreadable ids file, the API
-      refused the key with 401/403): one line `Error: ...`
-  2   usage error
-  5   some ids never came (404 past --not-found-patience, or errors
-      past --max-attempts); run the same command later: it resumes
-"""
+COLLECT_EXIT_CODES = {
+    0: "every id is in --out (fetched now or by an earlier run)",
+    1: "could not proceed (no API key, unreadable ids file, the API refused the key with 401/403): one line `Error: ...`",
+    2: "usage error (a bad option or option value)",
+    5: "some ids never came (404 past --not-found-patience, or errors past --max-attempts); run the same command later: it resumes",
+}
 
 
-@click.command(context_settings=CONTEXT, epilog=RECONCILE_EXIT_HELP)
+def _base_url(ctx, param, value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+@click.command(
+    context_settings=CONTEXT,
+    options_metavar="--activity FILE [FILE]... [OPTIONS]",
+    epilog=epilog(
+        RECONCILE_EXIT_CODES,
+        """
+        curl -s -H "Authorization: Bearer $OPENROUTER_MANAGEMENT_KEY" \\
+            https://openrouter.ai/api/v1/activity > activity.json
+        orusage reconcile --activity activity.json --lake ./lake --tolerance-usd 0.01
+        """,
+        title="Example:",
+    ),
+)
 @click.option(
     "--activity",
     "activity",
@@ -43,10 +64,11 @@ Exit codes:
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="An export of GET /api/v1/activity ({\"data\": [...]} or a list). Repeat it, or list more files after it.",
+    help="Required: an export of GET /api/v1/activity ({\"data\": [...]} or a list). Repeat it, or list more files after it.",
 )
-@click.argument("more", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), metavar="[FILE]...")
+@click.argument("more", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), metavar="")
 @lake_option
+@config_option
 @click.option(
     "--tolerance-usd",
     type=click.FloatRange(min=0),
@@ -71,7 +93,7 @@ Exit codes:
     "csv: the differing keys, then a TOTAL row.",
 )
 @click.pass_context
-def reconcile(ctx, activity, more, lake, tolerance_usd, tolerance_pct, fmt):
+def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, fmt):
     """Compare the lake with OpenRouter's own daily numbers (GET /api/v1/activity).
 
     Per UTC day x model x provider: requests with the count of records, prompt / completion /
@@ -81,17 +103,11 @@ def reconcile(ctx, activity, more, lake, tolerance_usd, tolerance_pct, fmt):
     lake's other days. Models are matched by slug, then by permaslug, providers by endpoint id,
     then by name (case, spaces and punctuation ignored); names that match nothing are reported,
     never dropped. docs/reconcile.md has the rules.
-
-    \b
-    Example:
-      curl -s -H "Authorization: Bearer $OPENROUTER_MANAGEMENT_KEY" \\
-          https://openrouter.ai/api/v1/activity > activity.json
-      orusage reconcile --activity activity.json --lake ./lake --tolerance-usd 0.01
     """
     from pipeline.reconcile import reconcile as run_reconcile
     from pipeline.reconcile import render_table, to_csv, to_json
 
-    result = run_reconcile(list(activity) + list(more), resolve_lake(lake), tolerance_usd, tolerance_pct)
+    result = run_reconcile(list(activity) + list(more), lake_root(settings(config, lake=lake)), tolerance_usd, tolerance_pct)
     if fmt == "json":
         click.echo(to_json(result))
     elif fmt == "csv":
@@ -102,7 +118,18 @@ def reconcile(ctx, activity, more, lake, tolerance_usd, tolerance_pct, fmt):
         ctx.exit(EXIT_MISMATCH)
 
 
-@click.command(context_settings=CONTEXT, epilog=COLLECT_EXIT_HELP)
+@click.command(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        COLLECT_EXIT_CODES,
+        """
+        export OPENROUTER_API_KEY=...
+        orusage collect ids.txt --out records.jsonl --concurrency 8
+        orusage ingest records.jsonl
+        """,
+        title="Example:",
+    ),
+)
 @click.argument("ids_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file the records are appended to.")
 @click.option(
@@ -112,7 +139,7 @@ def reconcile(ctx, activity, more, lake, tolerance_usd, tolerance_pct, fmt):
     metavar="NAME",
     help="Environment variable that holds the API key (the key itself is never an option).",
 )
-@click.option("--base-url", default="https://openrouter.ai/api/v1", show_default=True, help="API base URL.")
+@click.option("--base-url", default="https://openrouter.ai/api/v1", show_default=True, callback=_base_url, help="API base URL.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Requests in flight.")
 @click.option(
     "--not-found-patience",
@@ -132,7 +159,7 @@ def reconcile(ctx, activity, more, lake, tolerance_usd, tolerance_pct, fmt):
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=30.0, show_default=True, metavar="SECONDS", help="Per request.")
 @click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5, hidden=True)
 @click.option("--missing", "missing_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the ids that never came to this file, one per line.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@json_option("the summary")
 @click.option(
     "--log-format",
     type=click.Choice(["auto", "console", "json"]),
@@ -143,7 +170,7 @@ def reconcile(ctx, activity, more, lake, tolerance_usd, tolerance_pct, fmt):
 @click.option("-v", "--verbose", is_flag=True, help="Log every retry.")
 @click.pass_context
 def collect(ctx, ids_file, out, api_key_env, base_url, concurrency, not_found_patience, max_attempts, timeout, backoff_base, missing_out, as_json, log_format, verbose):
-    """Fetch generation records by id (GET /api/v1/generation?id=...) into a JSONL file.
+    """Fetch generation records by id from GET /api/v1/generation into a JSONL file.
 
     IDS_FILE holds one generation id per line (blank lines and # comments are skipped). Each
     record is appended to --out as one line (the record, without the {"data": ...} envelope)
@@ -151,12 +178,6 @@ def collect(ctx, ids_file, out, api_key_env, base_url, concurrency, not_found_pa
     it stopped. 404s are retried for --not-found-patience seconds, 429 / 5xx / timeouts with
     exponential backoff and jitter, honouring Retry-After. The key is read from the environment
     variable --api-key-env and never printed or logged. Then `orusage ingest FILE.jsonl`.
-
-    \b
-    Example:
-      export OPENROUTER_API_KEY=...
-      orusage collect ids.txt --out records.jsonl --concurrency 8
-      orusage ingest records.jsonl
     """
     from pipeline import logs
     from pipeline.collect import CollectOptions

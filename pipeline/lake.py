@@ -38,7 +38,12 @@ KEEP_OLD_VERSIONS = 1  # versions kept besides the current one, for readers stil
 def disk_error(exc: OSError, what: str) -> LakeError:
     if exc.errno == errno.ENOSPC:
         return LakeError(f"the disk is full while {what}", "Free some space and run again; the lake was not changed.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno == errno.EROFS:
+        return LakeError(
+            f"the file system is read-only while {what} ({exc.filename})",
+            "Use a lake on a writable file system, or remount it read-write; report, sql and quarantine only read and still work.",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
         return LakeError(f"permission denied while {what} ({exc.filename})", "Check the lake directory's permissions.")
     return LakeError(f"{what} failed ({exc})", "Check the lake directory and the disk, then run again.")
 
@@ -73,11 +78,16 @@ class Lake:
     @contextmanager
     def lock(self, wait: float = 0.0):
         """Exclusive writer lock (flock on `<lake>/.lock`); released when the process dies."""
+        existed = self.root.is_dir()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise disk_error(exc, f"creating the lake at {self.root}") from exc
+        try:
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            what = "taking the write lock of the lake at" if existed else "creating the lake at"
+            raise disk_error(exc, f"{what} {self.root}") from exc
         try:
             deadline = time.monotonic() + max(wait, 0.0)
             while True:

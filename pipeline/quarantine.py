@@ -10,6 +10,7 @@ from rich.table import Table
 
 from pipeline.errors import OrusageError
 from pipeline.lake import Lake
+from pipeline.options import command
 from pipeline.summary import console_for_output
 
 
@@ -60,7 +61,7 @@ def find_rows(lake_root: Path, where: str) -> list[dict]:
     else:
         rows = _query(lake_root, "id = $id", {"id": where}, None)
     if not rows:
-        raise OrusageError(f"no quarantined row matches {where!r}", "List them with `orusage quarantine`.")
+        raise OrusageError(f"no quarantined row matches {where!r}", f"List them with `{command('quarantine')}`.")
     return rows
 
 
@@ -80,7 +81,7 @@ def render_rows(rows: list[dict], lake_root: Path, console: Console | None = Non
             "\n".join(row["reasons"]),
         )
     console.print(table)
-    console.print(f"{len(rows)} row(s); full text of one: orusage quarantine show FILE:LINE")
+    console.print(f"{len(rows)} row(s); full text of one: {command('quarantine', 'show', 'FILE:LINE')}", markup=False)
 
 
 def render_full(rows: list[dict], console: Console | None = None) -> None:

@@ -13,20 +13,29 @@ from pathlib import Path
 
 import click
 
-from pipeline.options import lake_option, resolve_lake
+from pipeline.errors import OptionError, OrusageError
+from pipeline.options import (
+    CONTEXT,
+    config_option,
+    epilog,
+    lake_option,
+    lake_root,
+    settings,
+)
 
-from pipeline.errors import OrusageError
+REPORT_EXIT_CODES = {
+    0: "done (also when nothing matches: a message says so on stderr)",
+    1: "the command could not run (no lake, a failing query): one line `Error: ...` on stderr",
+    2: "usage error: a bad option or option value (--by, --tz, --since, --until, --where, --top, "
+    "...), or a bad setting; one line naming the option",
+}
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-READ_EXIT_CODES = """
-\b
-Exit codes:
-  0   done (also when nothing matches: a message says so on stderr)
-  1   the command could not run (no lake, a failing query, a bad value):
-      one line `Error: ...` on stderr
-  2   usage error (a bad option or argument)
-"""
+SQL_EXIT_CODES = {
+    0: "done",
+    1: "the command could not run (no lake, a failing query, a statement that would write a file: "
+    "use --out); in a piped script, the first statement that fails stops it",
+    2: "usage error: a bad option or option value (-p, --format, ...), or a bad setting",
+}
 
 DIMENSIONS = (
     "model, provider_name, data_region, app_id, api_type, external_user, is_byok, finish_reason, "
@@ -37,8 +46,35 @@ DIMENSIONS = (
 # --- report ----------------------------------------------------------------------------------
 
 
-@click.command(context_settings=CONTEXT, epilog=READ_EXIT_CODES)
+def _zone(ctx, param, value: str | None) -> str | None:
+    """--tz: an IANA time zone (checked here, so a bad one is a usage error)."""
+    if value is None:
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise OptionError(
+            f"--tz {value!r} is not a known time zone", "Give an IANA name such as UTC, Europe/Berlin or America/New_York."
+        ) from None
+    return value
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        REPORT_EXIT_CODES,
+        """
+        orusage report                                   # the default picture of the lake
+        orusage report --by model --granularity week --tz Europe/Berlin --since 2026-09-01
+        orusage report --where data_region=europe --top 5 --format csv --out report.csv
+        orusage report --since 2026-10-08 --format html --out report.html   # a page with charts
+        """,
+    ),
+)
 @lake_option
+@config_option
 @click.option(
     "--by",
     "by",
@@ -57,10 +93,11 @@ DIMENSIONS = (
 @click.option("--until", metavar="DATE", help="End, EXCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz.")
 @click.option(
     "--tz",
-    default="UTC",
-    show_default=True,
+    default=None,
     metavar="ZONE",
-    help="IANA time zone of periods, --since and --until (e.g. Europe/Berlin); days of 23 or 25 hours across DST.",
+    callback=_zone,
+    help="IANA time zone of periods, --since and --until (e.g. Europe/Berlin); days of 23 or 25 hours across DST. "
+    "Default: $ORUSAGE_TIMEZONE, else `timezone` of the settings file, else UTC.",
 )
 @click.option(
     "--where",
@@ -77,9 +114,12 @@ DIMENSIONS = (
     help="Keep the N largest groups of each breakdown by spend and fold the rest into one (other) row "
     "(totals still add up). Default: 10 for table, md and html, every group for csv, json, parquet; 0: every group.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "md", "parquet", "html"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "md", "parquet", "html"]), default="table",
+    show_default=True, help="Output: terminal tables, or a file format (docs/report.md lists the columns).",
+)  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
-def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
+def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out):
     """Usage, cost, latency and reliability by model, provider, region and app.
 
     An overview (period, requests, spend, tokens, savings, error and fallback rates) and one
@@ -89,17 +129,11 @@ def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
     csv, json and parquet hold one row per (breakdown, period, group) with stable column names,
     listed with their units in docs/report.md, so a scheduled run's output can be diffed. The
     `latency` percentiles are the recorded `latency` field, which behaves like time to first token.
-
-    \b
-    Examples:
-      orusage report                                   # the default picture of ./lake
-      orusage report --by model --granularity week --tz Europe/Berlin --since 2026-09-01
-      orusage report --where data_region=europe --top 5 --format csv --out report.csv
-      orusage report --since 2026-10-08 --format html --out report.html   # a page with charts
     """
     from pipeline.report import (
         DEFAULT_TOP_ON_SCREEN,
         ReportOptions,
+        check_options,
         parse_dims,
         parse_where,
         render,
@@ -108,18 +142,24 @@ def report(lake, by, granularity, since, until, tz, where, top, fmt, out):
 
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
+    found = settings(config, lake=lake, timezone=tz)
+    outside_lake(out, found.lake)
     if top is None:
         top = DEFAULT_TOP_ON_SCREEN if fmt in ("table", "md", "html") else None
-    options = ReportOptions(
-        dims=parse_dims(by),
-        granularity=granularity,
-        since=since,
-        until=until,
-        tz=tz,
-        where=parse_where(where),
-        top=top or None,
-    )
-    result = run_report(resolve_lake(lake), options)
+    try:
+        options = ReportOptions(
+            dims=parse_dims(by),
+            granularity=granularity,
+            since=since,
+            until=until,
+            tz=found.timezone,
+            where=parse_where(where),
+            top=top or None,
+        )
+        check_options(options)
+    except OrusageError as exc:  # every check of the options: a bad option value
+        raise OptionError(exc.what, exc.fix) from None
+    result = run_report(lake_root(found), options)
     if result.empty:
         click.echo(result.empty_message(), err=True)
         if fmt in ("table", "md"):
@@ -139,7 +179,7 @@ def parse_param(text: str) -> tuple[str, object]:
     name, sep, value = text.partition("=")
     name = name.strip().lstrip("$")
     if not sep or not name.isidentifier():
-        raise OrusageError(f"-p {text!r} is not NAME=VALUE", "Write e.g. -p since=2026-10-01 or -p 'dims=[\"model\"]'.")
+        raise OptionError(f"-p {text!r} is not NAME=VALUE", "Write e.g. -p since=2026-10-01 or -p 'dims=[\"model\"]'.")
     try:
         return name, json.loads(value)
     except ValueError:
@@ -160,47 +200,87 @@ def _query_text(query: str) -> tuple[str, str]:
     return query, "the query"
 
 
-@click.command(context_settings=CONTEXT, epilog=READ_EXIT_CODES)
+def outside_lake(out: Path | None, lake_dir: Path) -> None:
+    """--out must not point into the lake: a stray file there would be read as lake data."""
+    if out is None:
+        return
+    lake = Path(lake_dir).resolve()
+    target = Path(out).resolve()
+    if target == lake or lake in target.parents:
+        raise OptionError(f"--out {out} is inside the lake {lake_dir}", "Write the result outside the lake directory.")
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        SQL_EXIT_CODES,
+        """
+        orusage sql "select model, sum(total_cost) from generations group by all order by 2 desc"
+        orusage sql "select * from generations where id = \\$id" -p id=gen-1788223496-iKsQeFRG3adbg
+        orusage sql report -p 'dims=["model"]' -p granularity=null -p tz=UTC -p since=null \\
+            -p until=null -p 'filters={}' -p top=null --format csv --out report.csv
+        orusage sql < checks.sql                         # a script: stops at the first failing statement
+        orusage sql                                      # interactive shell (make sql); .help lists its commands
+        """,
+    ),
+)
 @click.argument("query", required=False)
 @lake_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
+@config_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True,
+    help="Output of QUERY: a terminal table, or CSV, JSON (an array of row objects) or Parquet (needs --out).",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write the result to FILE (outside the lake): the way to save a result, since the SQL itself writes no files.",
+)  # fmt: skip
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind $NAME (repeat). VALUE is JSON or text.")
-def sql(query, lake, fmt, out, params):
-    """Run DuckDB SQL over the lake's views; without QUERY, an interactive shell.
+@click.pass_context
+def sql(ctx, query, lake, config, fmt, out, params):
+    """Run DuckDB SQL over the lake's views; without QUERY, a shell (or a script from stdin).
 
     QUERY is SQL text, a path to a .sql file, or the name of a file in sql/ (e.g. `report`,
     `tests/generations_id_unique`). Its $NAME parameters are bound from -p NAME=VALUE, never
     spliced into the text. The views: generations (one row per id, with derived columns),
     provider_attempts (one row per provider attempt), quarantine, runs (docs/report.md).
 
+    The session only reads: statements that write files (COPY, EXPORT, ATTACH) are refused and
+    the settings that would let it write are locked, so the lake cannot change under it. Save a
+    result with --format and --out.
+
+    Without QUERY, statements are read from stdin, each ending with `;`: an interactive shell on
+    a terminal (.help lists its dot-commands), or a script from a pipe, which stops at the first
+    failing statement with exit 1 and one `Error:` line naming its line.
+
     The same views are in <lake>/orusage.duckdb for a stock DuckDB shell: open it from the lake
     directory (`cd lake && duckdb orusage.duckdb`), since the views read relative paths.
-
-    \b
-    Examples:
-      orusage sql "select model, sum(total_cost) from generations group by all order by 2 desc"
-      orusage sql "select * from generations where id = \\$id" -p id=gen-1788223496-iKsQeFRG3adbg
-      orusage sql report -p 'dims=["model"]' -p granularity=null -p tz=UTC -p since=null \\
-          -p until=null -p 'filters={}' -p top=null --format csv
-      orusage sql                                      # interactive shell (make sql)
     """
-    from pipeline import views
+    from pipeline import sqlfiles, views
+    from pipeline.sql_shell import refuse_writes, seal, shell
 
-    lake_root = resolve_lake(lake)
-    if not lake_root.is_dir():
-        raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
-    con = views.connect(lake_root)
-    try:
-        if query is None:
-            if params:
-                raise click.UsageError("-p binds parameters of a QUERY; the shell takes none.")
-            shell(con, lake_root)
-            return
+    if query is None and (params or out is not None or fmt != "table"):
+        raise click.UsageError("-p, --format and --out apply to a QUERY; the shell takes none of them.")
+    bound = dict(parse_param(p) for p in params)
+    root = lake_root(settings(config, lake=lake))
+    outside_lake(out, root)
+    if query is not None:
         text, what = _query_text(query)
-        relation = _run(con, text, dict(parse_param(p) for p in params), what)
+        try:
+            sqlfiles.check_parameters(text, bound, what)
+        except OrusageError as exc:  # a -p missing or one too many: a bad option value
+            raise OptionError(f"-p: {exc.what}", exc.fix) from None
+    if not root.is_dir():
+        raise OrusageError(f"no lake at {root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    con = views.connect(root)
+    try:
+        seal(con)
+        if query is None:
+            ctx.exit(shell(con, root))
+        refuse_writes(con, text, what)
+        relation = _run(con, text, bound, what)
         if relation is None:
             click.echo("done (the statement returns no rows)", err=True)
             return
@@ -272,56 +352,3 @@ def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1
         Path(out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-
-
-def shell(con, lake_root: Path) -> None:
-    """A small SQL shell on the views (what `make sql` opens): statements end with `;`,
-    `.tables` lists the views, `.quit` or Ctrl-D leaves. Reads stdin, so it also takes a pipe.
-
-    Why not the `duckdb` CLI: the one on PyPI (duckdb-cli) trails the duckdb engine the project
-    pins, so it would plan SQL differently from `orusage sql` and the report; this shell runs
-    the very engine and views the commands use."""
-    import duckdb
-
-    interactive = sys.stdin.isatty()
-    if interactive:
-        try:
-            import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:
-            pass
-        click.echo(
-            f"orusage sql shell on {lake_root}: views generations, provider_attempts, quarantine, runs.\n"
-            "End a statement with ';'.  .tables lists the views, .quit (or Ctrl-D) leaves."
-        )
-    buffer: list[str] = []
-    while True:
-        try:
-            line = input(("orusage> " if not buffer else "     ..> ") if interactive else "")
-        except EOFError:
-            break
-        except KeyboardInterrupt:
-            buffer = []
-            click.echo("")
-            continue
-        command = line.strip()
-        if not buffer and command in (".quit", ".exit", "\\q"):
-            break
-        if not buffer and command == ".tables":
-            names = con.sql("SELECT table_name FROM information_schema.tables WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1")
-            click.echo("  ".join(r[0] for r in names.fetchall()))
-            continue
-        if not buffer and not command:
-            continue
-        buffer.append(line)
-        if not command.endswith(";"):
-            continue
-        text, buffer = "\n".join(buffer), []
-        try:
-            relation = con.sql(text)
-            if relation is not None:
-                write_relation(relation, "table", None, notes_to_stderr=False)
-        except (duckdb.Error, OrusageError) as exc:
-            message = exc.message() if isinstance(exc, OrusageError) else f"Error: {str(exc).strip().splitlines()[0]}"
-            click.echo(message, err=True)
-    if buffer and "".join(buffer).strip():
-        click.echo("Error: the last statement has no closing ';' and was not run.", err=True)

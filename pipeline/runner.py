@@ -305,7 +305,9 @@ def _update(settings: Settings, summary: dict, log) -> None:
         ratio_error = _quarantine_ratio(summary, settings, lake_root, log)
         version = lake.current_version()
         if version is not None:
-            summary["views_refreshed"] = _refresh_views(lake_root, log)
+            # The ingest rebuilds the views whenever it publishes; they are refreshed here when
+            # the lake changed otherwise (compact, prune, replay) or the file is missing or stale.
+            summary["views_refreshed"] = _refresh_views(lake_root, log, published=summary["published"])
             summary["reports_written"] = _reports(lake_root, settings, version.name, log)
     if ratio_error is not None:
         raise ratio_error
@@ -348,15 +350,19 @@ def quarantine_ratio_error(summary: dict, max_ratio: float, lake_root: Path) -> 
     summary["quarantine_ratio"] = round(ratio, 6)
     if ratio <= max_ratio:
         return None
+    from pipeline.options import command
+    from pipeline.summary import display_path
+
     worst_files, worst_reasons = _worst(lake_root, summary["run_id"])
+    shown = display_path(str(lake_root))
     files = "; ".join(f"{Path(f).name} {q:,}/{n:,}" for f, q, n in worst_files)
     reasons = "; ".join(f"{r} ({c:,})" for r, c in worst_reasons)
     error = QuarantineRatioExceeded(
         f"run {summary['run_id']} quarantined {summary['rows_quarantined']:,} of {summary['rows_read']:,} rows "
         f"({ratio:.1%}, more than max_quarantine_ratio {max_ratio:.1%}); the good rows were kept. "
         f"Worst files: {files}. Top reasons: {reasons}",
-        "See them with `orusage quarantine --run " + str(summary["run_id"]) + "`; fix the export or the "
-        "schema, then `orusage quarantine replay`.",
+        f"See them with `{command('quarantine', '--run', summary['run_id'], '--lake', shown)}`; fix the export "
+        f"or the schema, then `{command('quarantine', 'replay', '--lake', shown)}`.",
     )
     error.worst_files, error.worst_reasons = worst_files, worst_reasons
     return error
@@ -402,12 +408,15 @@ def _worst(lake_root: Path, run_id: str) -> tuple[list, list]:
     return files, reasons
 
 
-def _refresh_views(lake_root: Path, log) -> bool:
-    if views_fresh(lake_root):
-        return False
-    from pipeline.views import refresh_views
+def _refresh_views(lake_root: Path, log, published: bool = False) -> bool:
+    """Whether `<lake>/orusage.duckdb` was rebuilt by this run (by its ingest, or here)."""
+    from pipeline import views
 
-    path = refresh_views(lake_root)
+    if views_fresh(lake_root):
+        if published:
+            log.info("views_refreshed", database=str(Path(lake_root) / views.DB_NAME), by="ingest")
+        return published
+    path = views.refresh_views(lake_root)
     log.info("views_refreshed", database=str(path))
     return True
 

@@ -25,7 +25,8 @@ def console_for_output() -> Console:
     return console if console.is_terminal else Console(width=120)
 
 
-def render_summary(summary: dict, console: Console | None = None) -> None:
+def render_summary(summary: dict, console: Console | None = None, hint: str | None = None) -> None:
+    """The run's table and counts; `hint` is the command that lists the quarantined rows."""
     console = console or console_for_output()
     skipped = any(item["skipped"] for item in summary["file_details"])
     table = Table(title=f"ingest run {summary['run_id']}", show_header=True, header_style="bold")
@@ -69,4 +70,8 @@ def render_summary(summary: dict, console: Console | None = None) -> None:
         soft_wrap=True,
     )
     if summary["rows_quarantined"]:
-        console.print("see the quarantined rows and their reasons with: orusage quarantine")
+        if hint is None:
+            from pipeline.options import command
+
+            hint = command("quarantine")
+        console.print(f"see the quarantined rows and their reasons with: {hint}", markup=False, soft_wrap=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
+import subprocess
 
-from conftest import cli, lake_rows, record, write_jsonl
+from conftest import ROOT, cli, lake_rows, record, write_jsonl
 
 SUMMARY_KEYS = {"run_id", "files", "files_skipped", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate", "warnings", "seconds"}
 
@@ -33,7 +35,12 @@ def test_human_summary_and_quarantine_listing(tmp_path):
     assert '"total_cost": "5"' in shown.stdout and "in.jsonl:2" in shown.stdout
     missing = cli("quarantine", "--lake", tmp_path / "lake", "show", "in.jsonl:1")
     assert missing.returncode == 1
-    assert missing.stderr.strip() == "Error: no quarantined row matches 'in.jsonl:1'. List them with `orusage quarantine`."
+    line = missing.stderr.strip()
+    assert line.startswith("Error: no quarantined row matches 'in.jsonl:1'. List them with `") and "\n" not in line
+    # The command it names runs as it is written (here `python -m pipeline`, as the test started it).
+    suggested = shlex.split(line.split("`")[1])
+    listed = subprocess.run([*suggested, "--lake", str(tmp_path / "lake")], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert listed.returncode == 0 and "in.jsonl:2" in listed.stdout
 
 
 def test_lake_defaults_to_dot_lake_then_env_then_flag(tmp_path):

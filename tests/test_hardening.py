@@ -249,7 +249,6 @@ def test_text_with_no_json_object_is_refused_and_the_lake_is_unchanged(tmp_path)
 
 def test_default_max_quarantine_ratio_on_ingest(tmp_path):
     data = write_jsonl(tmp_path / "in.jsonl", [record(i) for i in range(9)] + ["{bad"])
-    env = {"ORUSAGE_MAX_QUARANTINE_RATIO": ""}  # unset: the default applies
     base = os.environ.copy()
     base.pop("ORUSAGE_MAX_QUARANTINE_RATIO", None)
     out = subprocess.run(
@@ -261,10 +260,18 @@ def test_default_max_quarantine_ratio_on_ingest(tmp_path):
     assert lake_rows(tmp_path / "a").height == 9  # the good rows were kept
     off = cli("ingest", data, "--lake", tmp_path / "b", "--max-quarantine-ratio", "1")
     assert off.returncode == 0, off.stderr
-    by_env = cli("ingest", data, "--lake", tmp_path / "c", env={**env, "ORUSAGE_MAX_QUARANTINE_RATIO": "0.2"})
+    by_env = cli("ingest", data, "--lake", tmp_path / "c", env={"ORUSAGE_MAX_QUARANTINE_RATIO": "0.2"})
     assert by_env.returncode == 0, by_env.stderr
     helptext = " ".join(cli("ingest", "--help").stdout.split())
-    assert "[default: 0.05;" in helptext and "1 turns the check off" in helptext
+    assert "1 turns the check off" in helptext and "else 0.05, as for `orusage run`" in helptext
+    by_config = tmp_path / "orusage.toml"
+    by_config.write_text("max_quarantine_ratio = 0.5\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "ingest", str(data), "--lake", str(tmp_path / "d"), "--config", str(by_config)],
+        cwd=ROOT, env=base, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr  # 10% is within the file's 50%
+
 
 
 def test_truncated_files_end_cleanly(tmp_path):

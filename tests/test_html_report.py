@@ -374,7 +374,7 @@ def test_html_to_stdout_and_errors(tmp_path):
     assert result.stderr.startswith("Error: no lake at ")
     assert not (tmp_path / "x.html").exists()
     result = run("report", "--lake", tmp_path / "lake", "--format", "html", "--tz", "Mars/Olympus")
-    assert result.returncode == 1 and "unknown time zone" in result.stderr
+    assert result.returncode == 2 and "--tz 'Mars/Olympus' is not a known time zone" in result.stderr
 
 
 # --- contracts -------------------------------------------------------------------------------

@@ -170,6 +170,37 @@ def test_quiet_day_is_ok_and_short_history_is_not_judged(crafted, tmp_path):
     assert {a["status"] for a in later["anomalies"]} == {"no_data"}
 
 
+def test_no_data_to_check_is_not_the_same_as_passing(crafted, tmp_path):
+    lake, config = crafted
+
+    def check(*args, config=config):
+        return CliRunner().invoke(main, ["check", "--config", str(config), "--no-webhook", *args], env={"COLUMNS": "200"})
+
+    quiet = check("--as-of", "2026-10-22T06:00:00Z")
+    assert quiet.exit_code == 0 and quiet.stdout.rstrip().endswith("all checks passed")
+    assert json.loads(check("--as-of", "2026-10-22T06:00:00Z", "--json").stdout)["status"] == "ok"
+    # Weeks after the lake's last data: budgets and anomalies had nothing to look at.
+    later = check("--as-of", "2026-11-20T06:00:00Z")
+    assert later.exit_code == 0, later.output
+    assert "all checks passed" not in later.stdout
+    assert later.stdout.rstrip().endswith(
+        "no data to check: the lake has no requests from 2026-11-01 00:00 to 2026-11-20 06:00 (UTC), "
+        "so nothing was judged; its data ends 2026-10-28 09:39"
+    )
+    result = json.loads(check("--as-of", "2026-11-20T06:00:00Z", "--json").stdout)
+    assert result["status"] == "no_data" and result["exit_code"] == 0
+    assert result["checked"] == {
+        "since": "2026-11-01T00:00:00Z", "until": "2026-11-20T06:00:00Z", "requests": 0,
+        "lake_last_created_at": "2026-10-28T09:39:00Z",
+    }  # fmt: skip
+    # No budget and no anomaly check: nothing to check at all.
+    off = tmp_path / "off.toml"
+    off.write_text(f'lake = "{lake}"\n[anomaly]\nenabled = false\n')
+    nothing = check("--as-of", "2026-10-22T06:00:00Z", config=off)
+    assert nothing.exit_code == 0 and "nothing to check: no budget is set and the anomaly checks are off" in nothing.stdout
+    assert "all checks passed" not in nothing.stdout
+
+
 def test_a_drop_in_spend_is_an_anomaly_too(tmp_path):
     rows, i = [], 0
     for day, spend in BASELINE.items():

@@ -15,8 +15,6 @@ from pipeline.cli import main
 from pipeline.config import KEYS, BudgetRule, get, load_settings, render_markdown
 from pipeline.errors import ConfigError
 
-OPS_COMMANDS = (["run"], ["check"], ["compact"], ["prune"], ["quarantine", "replay"])
-
 
 def test_defaults_without_any_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -143,16 +141,3 @@ def test_example_file_lists_every_key_with_its_default(tmp_path, monkeypatch):
         assert present or commented, f"{key.name} missing from orusage.example.toml"
         if present and key.kind not in ("path", "paths"):
             assert get(settings, key.name) == get(defaults, key.name), f"{key.name}: the example is not the default"
-
-
-@pytest.mark.parametrize("command", OPS_COMMANDS, ids=" ".join)
-def test_every_command_documents_exit_codes_and_ends_with_an_example(command):
-    out = CliRunner().invoke(main, [*command, "--help"])
-    assert out.exit_code == 0
-    text = out.stdout.split("\nOptions:")[0].rstrip()
-    assert "Exit codes:" in text and re.search(r"^\s+2\s", text, re.M)
-    if command[0] != "check":  # the writers take the lake lock
-        assert re.search(r"^\s+75\s", text, re.M)
-    if command[0] in ("run", "check"):
-        assert re.search(r"^\s+3\s+", text, re.M)
-    assert re.search(r"Example[^\n]*:\n\s+(\d+ \* \* \* \* \S+/)?orusage " + " ".join(command), text.rsplit("\n\n", 1)[-1])

@@ -131,6 +131,29 @@ def test_the_runs_page_keeps_the_reports_default_top(tmp_path):
         assert "(other)" in page.split(f'id="chart-{key}"', 1)[1].split("</figure>", 1)[0], key
 
 
+def test_json_summary_and_views_refreshed_whenever_the_run_published(tmp_path):
+    from pipeline.runner import views_fresh
+
+    inbox, config = setup_inbox(tmp_path)
+    first = invoke("--config", str(config), "--json")
+    assert first.exit_code == 0, first.stderr
+    summary = json.loads(first.stdout)  # the run summary: one JSON object on stdout, logs on stderr
+    logged = events(first.stderr)[-1]
+    assert summary == {k: v for k, v in logged.items() if k not in ("timestamp", "level", "event")}
+    assert summary["published"] is True and summary["views_refreshed"] is True
+    assert views_fresh(tmp_path / "lake")  # the views file was rebuilt for the published version
+    assert "views_refreshed" in [e["event"] for e in events(first.stderr)]
+    again = invoke("--config", str(config), "--json")
+    assert json.loads(again.stdout)["published"] is False and json.loads(again.stdout)["views_refreshed"] is False
+    aged(write_jsonl(inbox / "more.jsonl", [record(700)]))
+    third = json.loads(invoke("--config", str(config), "--json").stdout)
+    assert (third["published"], third["views_refreshed"], third["rows_written"]) == (True, True, 1)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("lak = 1\n")
+    failed = invoke("--config", str(bad), "--json")
+    assert failed.exit_code == 2 and json.loads(failed.stdout)["exit_code"] == 2
+
+
 def test_settings_precedence_and_logged_settings(tmp_path):
     setup_inbox(tmp_path, n_files=1)
     config = tmp_path / "orusage.toml"
@@ -214,7 +237,8 @@ def test_quarantine_ratio_keeps_good_rows_and_exits_1(tmp_path):
     assert error["message"] == (
         f"Error: run {run_id} quarantined 3 of 8 rows (37.5%, more than max_quarantine_ratio 5.0%); the good rows were kept. "
         "Worst files: broken.jsonl 3/5. Top reasons: total_cost: expected number, got string (2); line: not valid JSON (1). "
-        f"See them with `orusage quarantine --run {run_id}`; fix the export or the schema, then `orusage quarantine replay`."
+        f"See them with `orusage quarantine --run {run_id} --lake {tmp_path / 'lake'}`; fix the export or the schema, "
+        f"then `orusage quarantine replay --lake {tmp_path / 'lake'}`."
     )
     assert log[-1]["exit_code"] == 1 and log[-1]["quarantine_ratio"] == 0.375
     assert lake_rows(tmp_path / "lake").height == 5  # 3 + 2 good rows kept

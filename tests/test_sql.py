@@ -275,11 +275,11 @@ def test_sql_command_runs_files_by_path_and_by_name(report_sample_lake, tmp_path
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["select $x"], 1, "Error: the query needs the parameter(s) $x. Pass each with -p NAME=VALUE"),
-        (["select 1", "-p", "x=1"], 1, "Error: the query has no parameter(s) $x. It takes: none."),
+        (["select $x"], 2, "Error: -p: the query needs the parameter(s) $x. Pass each with -p NAME=VALUE"),
+        (["select 1", "-p", "x=1"], 2, "Error: -p: the query has no parameter(s) $x. It takes: none."),
         (["select nope from generations"], 1, "Error: the query failed: Binder Error: Referenced column \"nope\" not found"),
         (["nope"], 1, "Error: no SQL file named 'nope'."),
-        (["select 1", "-p", "=1"], 1, "Error: -p '=1' is not NAME=VALUE."),
+        (["select 1", "-p", "=1"], 2, "Error: -p '=1' is not NAME=VALUE."),
         (["select 1", "--format", "parquet"], 2, "--out FILE.parquet"),
     ],
 )
@@ -287,8 +287,7 @@ def test_sql_command_errors(report_sample_lake, args, code, message):
     out = run("sql", *args, "--lake", report_sample_lake)
     assert out.returncode == code, out.stderr
     assert message in out.stderr
-    if code == 1:
-        assert out.stderr.startswith("Error: ") and len(out.stderr.strip().splitlines()) == 1
+    assert out.stderr.startswith("Error: ") and len(out.stderr.strip().splitlines()) == 1
 
 
 def test_sql_command_needs_a_lake(tmp_path):
@@ -299,12 +298,120 @@ def test_sql_command_needs_a_lake(tmp_path):
 def test_sql_shell_reads_statements(report_sample_lake):
     out = run(
         "sql", "--lake", report_sample_lake,
-        input="select 40 +\n 2 as answer;\n.tables\nselect nope;\nselect count(*) as n from runs;\n.quit\n",
-    )
+        input="select 40 +\n 2 as answer;\n.tables\nselect count(*) as n from runs;\n.quit\nselect 'not run' as after_quit;\n",
+    )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "42" in out.stdout and "answer" in out.stdout
     assert "generations" in out.stdout and "provider_attempts" in out.stdout
-    assert "Error: Binder Error" in out.stderr
+    assert "after_quit" not in out.stdout and out.stderr == ""
+
+
+def test_sql_shell_dot_commands(report_sample_lake):
+    out = run("sql", "--lake", report_sample_lake, input=".help\n.schema runs\n.exit\n")
+    assert out.returncode == 0, out.stderr
+    for command in (".help", ".tables", ".schema", ".quit", ".exit"):
+        assert command in out.stdout, command
+    assert "runs:\n  run_id VARCHAR\n" in out.stdout and "generations:" not in out.stdout
+    assert "Parser Error" not in out.stdout + out.stderr
+    unknown = run("sql", "--lake", report_sample_lake, input="select 'ran' as first;\n.frobnicate\nselect 'ran' as second;\n")
+    assert unknown.returncode == 1
+    assert unknown.stderr == "Error: line 2: unknown command .frobnicate. Type .help for the commands.\n"
+    assert "first" in unknown.stdout and "second" not in unknown.stdout
+
+
+def test_sql_script_stops_at_the_first_failing_statement(report_sample_lake):
+    script = "select 1 as first;\n\nselect nope\n  from generations;\nselect 3 as third;\n"
+    out = run("sql", "--lake", report_sample_lake, input=script)
+    assert out.returncode == 1
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: line 3: Binder Error: "), out.stderr
+    assert "nope" in lines[0] and lines[0].endswith("The script stopped here.")
+    assert "first" in out.stdout and "third" not in out.stdout
+    # The last statement of a script may end without ';'.
+    last = run("sql", "--lake", report_sample_lake, input="select 1 as first;\nselect 2 as second")
+    assert last.returncode == 0 and "second" in last.stdout
+
+
+def test_sql_interactive_shell_goes_on_after_an_error(report_sample_lake, monkeypatch, capsys):
+    import io
+
+    from pipeline.sql_shell import seal, shell
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("select nope;\n.nope\nselect 7 as seven;\n"))
+    con = views.connect(report_sample_lake)
+    try:
+        seal(con)
+        code = shell(con, report_sample_lake, interactive=True)
+    finally:
+        con.close()
+    captured = capsys.readouterr()
+    assert code == 0
+    assert ".help lists the commands" in captured.out and "seven" in captured.out
+    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in captured.err.splitlines()] == ["Error: line 1", "Error: line 2"]
+
+
+def lake_listing(lake: Path) -> dict:
+    """Every path under the lake (links not followed) with its size and mtime, or its target."""
+    import os
+
+    out = {}
+    for dirpath, dirs, files in os.walk(lake):
+        for name in dirs + files:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            out[str(path.relative_to(lake))] = os.readlink(path) if path.is_symlink() else (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY (SELECT 1 AS x) TO '{lake}/generations/x.parquet'",
+        "COPY (SELECT * FROM generations LIMIT 1) TO 'generations/date=2026-09-02/x.parquet' (FORMAT parquet)",
+        "EXPLAIN ANALYZE COPY (SELECT 1) TO '{lake}/generations/x.csv'",
+        "SELECT 1; PREPARE p AS COPY (SELECT 1) TO '{lake}/x.csv'",
+        "EXPORT DATABASE '{lake}/generations/export'",
+        "ATTACH '{lake}/generations/x.duckdb' AS x",
+    ],
+)
+def test_sql_cannot_write_into_the_lake(tmp_path, monkeypatch, statement):
+    lake = tmp_path / "lake"
+    ingest([write_jsonl(tmp_path / "in.jsonl", [record(1), record(2)])], lake)
+    views.refresh_views(lake)
+    monkeypatch.chdir(lake)  # a relative path would land in the lake too
+    before = lake_listing(lake)
+    out = run("sql", statement.format(lake=lake), "--lake", lake)
+    assert out.returncode == 1
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "was refused" in lines[0] and "--out FILE" in lines[0]
+    assert lake_listing(lake) == before
+    script = run("sql", "--lake", lake, input="select 1 as a;\n" + statement.format(lake=lake) + ";\nselect 2 as b;\n")
+    assert script.returncode == 1 and script.stderr.startswith("Error: line 2: ") and "--out FILE" in script.stderr
+    assert lake_listing(lake) == before
+
+
+def test_sql_settings_that_would_write_are_locked_and_the_views_still_read(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    ingest([write_jsonl(tmp_path / "in.jsonl", [record(1), record(2)])], lake)
+    views.refresh_views(lake)
+    before = lake_listing(lake)
+    script = (
+        f"SET profiling_output = '{lake}/generations/profile.json';\n"
+        "PRAGMA enable_profiling = 'json';\nselect count(*) as n from generations;\n"
+    )
+    out = run("sql", "--lake", lake, input=script)
+    assert out.returncode == 1 and out.stderr.startswith("Error: line 1: ") and "locked" in out.stderr
+    assert lake_listing(lake) == before
+    zone = run("sql", "SET TimeZone = 'Asia/Tokyo'; select current_setting('TimeZone') as tz, count(*) as n from generations", "--lake", lake, "--format", "csv")
+    assert zone.returncode == 0, zone.stderr
+    assert zone.stdout.splitlines() == ["tz,n", "Asia/Tokyo,2"]
+    # --out is the way to write a result; it refuses a path inside the lake.
+    target = tmp_path / "n.csv"
+    saved = run("sql", "select count(*) as n from generations", "--lake", lake, "--format", "csv", "--out", target)
+    assert saved.returncode == 0 and target.read_text().splitlines() == ["n", "2"]
+    inside = run("sql", "select 1", "--lake", lake, "--format", "csv", "--out", lake / "generations" / "x.csv")
+    assert inside.returncode == 2 and "--out" in inside.stderr and "inside the lake" in inside.stderr
+    assert lake_listing(lake) == before
 
 
 def test_make_targets_are_listed():
