@@ -491,7 +491,7 @@ def to_markdown(report: Report) -> str:
 # A breakdown table that does not fit the terminal shows fewer metric columns, never fewer
 # labels: first with every label on one line, if that leaves room for this many metric columns;
 # else with labels wrapped onto a second line (or more, in a very narrow terminal).
-MIN_METRICS_BESIDE_WHOLE_LABELS = 3
+MIN_METRICS_BESIDE_WHOLE_LABELS = 2  # requests and spend
 MAX_LABEL_LINES = 4
 
 
