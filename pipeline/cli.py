@@ -20,8 +20,8 @@ import click
 
 from pipeline.errors import EXIT_FAILED, OrusageError, Terminated, interruption, note_signal
 from pipeline.options import (
-    STOP_CODES,
     CONTEXT,
+    STOP_CODES,
     command,
     config_option,
     epilog,

@@ -266,8 +266,7 @@ def _keys() -> tuple[Key, ...]:
             keys.append(_key(None, f))
             continue
         section_cls = f.default_factory  # type: ignore[misc]
-        for sub in dataclasses.fields(section_cls):
-            keys.append(_key(f.name, sub))
+        keys.extend(_key(f.name, sub) for sub in dataclasses.fields(section_cls))
     return tuple(keys)
 
 
@@ -377,7 +376,7 @@ def _known(section: str | None) -> str:
 def _rules(dimension: str, table: Any, source: str) -> list[BudgetRule]:
     where = f"budgets.{dimension}"
     if not isinstance(table, dict):
-        raise ConfigError(where, 'expected tables like [budgets.%s."VALUE"]' % dimension, DOCS_FIX, source)
+        raise ConfigError(where, f'expected tables like [budgets.{dimension}."VALUE"]', DOCS_FIX, source)
     rules = []
     for value, limits in table.items():
         name = f'{where}."{value}"'

@@ -205,7 +205,9 @@ class Result:
             side = "lake" if r["missing_in"] == "activity" else "activity"
             what = "model" if "model" in note else "provider"
             name = (r["lake_models"] if side == "lake" else r["model"]) if what == "model" else r["provider"]
-            g = groups.setdefault((side, what, name), {"side": side, "kind": what, "name": name, "requests": 0, "usage": 0.0, "days": 0})
+            g = groups.setdefault(
+                (side, what, name), {"side": side, "kind": what, "name": name, "requests": 0, "usage": 0.0, "days": 0}
+            )
             g["requests"] += r[f"{side}_requests"]
             g["usage"] += r[f"{side}_usage"]
             g["days"] += 1
@@ -319,8 +321,12 @@ def render_table(result: Result, echo) -> None:
     echo("")
     differing = result.differing
     if differing:
-        echo(f"{len(differing)} of {len(result.rows)} day x model x provider keys {'differs' if len(differing) == 1 else 'differ'}:")
-        header = f"  {'day':<10}  {'model':<40}  {'provider':<20}  {'side':<13}  {'metric':<20}  {'activity':>14}  {'lake':>14}  {'difference':>14}"
+        verb = "differs" if len(differing) == 1 else "differ"
+        echo(f"{len(differing)} of {len(result.rows)} day x model x provider keys {verb}:")
+        header = (
+            f"  {'day':<10}  {'model':<40}  {'provider':<20}  {'side':<13}  {'metric':<20}  "
+            f"{'activity':>14}  {'lake':>14}  {'difference':>14}"
+        )
         echo(header)
         for r in differing:
             shown = [m for m in METRICS if not _within(m, r[f"diff_{m}"], r[f"activity_{m}"], result)]
@@ -403,7 +409,7 @@ def to_csv(result: Result) -> str:
     writer.writeheader()
     for r in result.differing:
         writer.writerow(_plain(r))
-    total = {c: "" for c in cols}
+    total = dict.fromkeys(cols, "")
     total["day"] = "TOTAL"
     for m, t in result.totals.items():
         total[f"activity_{m}"], total[f"lake_{m}"], total[f"diff_{m}"] = t["activity"], t["lake"], t["diff"]

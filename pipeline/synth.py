@@ -38,11 +38,11 @@ import sys
 import time
 from bisect import bisect
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-DEFAULT_START = datetime(2026, 9, 1, tzinfo=timezone.utc)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 9, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _HEX = "0123456789abcdef"
 
@@ -250,17 +250,27 @@ _BYOK_PROVIDERS = {"Anthropic", "OpenAI", "Azure", "Amazon Bedrock", "Google AI 
 _MODERATED = {"OpenAI", "Azure", "Anthropic"}
 
 _BROWSER_UAS = [
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/140.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/141.0.0.0 Safari/537.36 Edg/141.0.0.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/26.0 Safari/605.1.15",
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/140.0.0.0 Safari/537.36"
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/141.0.0.0 Safari/537.36 Edg/141.0.0.0"
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/26.0 Safari/605.1.15"
+    ),
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:143.0) Gecko/20100101 Firefox/143.0",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 "
-    "Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.6 Mobile/15E148 Safari/604.1",
+    (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 "
+        "Safari/537.36"
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.6 Mobile/15E148 Safari/604.1"
+    ),
 ]
 _SDK_UAS = [
     "OpenAI/Python 1.109.1",
@@ -310,8 +320,8 @@ _NATIVE_FINISH = {
 _FAIL_STATUS = [(429, 45), (503, 22), (502, 18), (500, 15)]
 _WEB_ENGINES = [("exa", 65), ("parallel", 20), ("firecrawl", 15)]
 
-_LEGACY_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-_US_REGION_SINCE = datetime(2026, 9, 1, tzinfo=timezone.utc)  # data_region "us": late 2026
+_LEGACY_START = datetime(2025, 1, 1, tzinfo=UTC)
+_US_REGION_SINCE = datetime(2026, 9, 1, tzinfo=UTC)  # data_region "us": late 2026
 _API_TYPE = {"chat": "completions", "image": "completions", "embed": "embeddings", "rerank": "rerank"}
 
 
@@ -326,7 +336,7 @@ def _cum(weights):
 class _Picker:
     """Weighted choice by bisect over cumulative weights (one rng.random() per pick)."""
 
-    __slots__ = ("items", "cum", "total")
+    __slots__ = ("cum", "items", "total")
 
     def __init__(self, pairs):
         self.items = [p[0] for p in pairs]
@@ -383,7 +393,9 @@ def _upstream_id(rng: random.Random, style: str, model_kind: str, dt: datetime) 
 
 
 def _fmt_2026(dt: datetime) -> str:
-    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
+    )
 
 
 def _fmt_2025(dt: datetime) -> str:
@@ -735,10 +747,7 @@ class _Generator:
             for _ in range(n_fail):
                 status = self.fail_pick(r)
                 p = providers[int(r() * len(providers))]
-                if status == 429:
-                    a_lat = int(lnv(4.5, 0.8)) + 5
-                else:
-                    a_lat = int(lnv(6.8, 1.0)) + 30
+                a_lat = int(lnv(4.5, 0.8)) + 5 if status == 429 else int(lnv(6.8, 1.0)) + 30
                 att = {}
                 if status != 429 and r() < 0.5:
                     att["id"] = _upstream_id(rng, _PROVIDERS[p][2], family, dt)
@@ -789,7 +798,7 @@ class _Generator:
 
 def _to_us(dt: datetime) -> int:
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
@@ -867,7 +876,7 @@ def _write_gzip(path: Path, data: bytes) -> None:
 
 def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
     """Lines of bad-lines.jsonl and a (line number, what, expected outcome) table."""
-    pool = list(iter_records(80, seed=seed + 2000, start=datetime(2026, 10, 16, tzinfo=timezone.utc),
+    pool = list(iter_records(80, seed=seed + 2000, start=datetime(2026, 10, 16, tzinfo=UTC),
                              days=1))
     pool = [p for p in pool if p["provider_responses"]]  # served generations (not cache hits)
     it = iter(pool)
@@ -928,8 +937,9 @@ def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
     bad("total_cost is the literal NaN (not JSON; non-finite)", nan_line)
     r_conf = json.loads(v1_line)
     r_conf["total_cost"] = r_conf["usage"] = round(float(v1["total_cost"]) + 0.0125, 10)
-    rows.append((_dumps_compact(r_conf), "conflicting duplicate of line 1: same id, different "
-                 "total_cost/usage (each line valid on its own)", "conflict: flagged, not merged"))
+    rows.append((_dumps_compact(r_conf),
+                 "conflicting duplicate of line 1: same id, different total_cost/usage (each line valid on its own)",
+                 "conflict: flagged, not merged"))
     bad_rec("usage is negative (-0.001)", lambda r: r.update(usage=-0.001))
     r_z = rec()
     r_z["created_at"] = r_z["created_at"].replace("Z", "")
@@ -963,7 +973,7 @@ def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
     r_off = rec()
     r_off["created_at"] = r_off["created_at"][:-1] + "+00:00"
     valid("created_at with a +00:00 offset", r_off)
-    legacy = next(iter_records(1, seed=seed + 3000, start=datetime(2025, 3, 3, 14, tzinfo=timezone.utc),
+    legacy = next(iter_records(1, seed=seed + 3000, start=datetime(2025, 3, 3, 14, tzinfo=UTC),
                                days=1))
     valid("an older-shape 2025 record (no router, provider_responses, ... keys; 2025 timestamp form)",
           legacy)
@@ -1008,7 +1018,7 @@ BYOK `total_cost`/`usage` are 0 or a 5% fee and `upstream_inference_cost` is the
 | line | content | expected |
 |---:|---|---|
 {bad_table}
-"""
+"""  # noqa: E501 - markdown table rows are one line each; data/sample/README.md holds this text byte for byte
 
 
 def write_sample(out_dir: Path, seed: int = 7) -> dict:
@@ -1020,7 +1030,7 @@ def write_sample(out_dir: Path, seed: int = 7) -> dict:
     env_rng = random.Random(seed * 104729 + 3)
 
     sep, octa, octb = [], [], []
-    oct_split = datetime(2026, 10, 11, tzinfo=timezone.utc)
+    oct_split = datetime(2026, 10, 11, tzinfo=UTC)
     for rec in iter_records(3600, seed=seed, start=DEFAULT_START, days=45):
         created = rec["created_at"]
         if created < "2026-10":

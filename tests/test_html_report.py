@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, ingest, record, write_jsonl
 
+from conftest import ROOT, ingest, record, write_jsonl
 from pipeline import sqlfiles, views
 from pipeline.cli import main
 from pipeline.html_report import (
@@ -34,7 +34,18 @@ from pipeline.html_report import (
 from pipeline.report import ReportOptions, _fmt, run_report
 
 HTML_SQL = [n for n in sqlfiles.names() if n.startswith("html_")]
-FILTERED = ("--where", "model=openai/gpt-5", "--since", "2026-10-08", "--until", "2026-10-15", "--tz", "Europe/Berlin", "--top", "3")
+FILTERED = (
+    "--where",
+    "model=openai/gpt-5",
+    "--since",
+    "2026-10-08",
+    "--until",
+    "2026-10-15",
+    "--tz",
+    "Europe/Berlin",
+    "--top",
+    "3",
+)
 
 
 def run(*args):
@@ -46,7 +57,7 @@ def query(lake: Path, name: str, **params) -> list[dict]:
     con = views.connect(lake)
     try:
         relation = sqlfiles.run_file(con, name, params)
-        return [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
     finally:
         con.close()
 
@@ -232,7 +243,9 @@ def test_provider_errors_add_up_to_the_reports_attempts(report_sample_lake):
         filters = {}
         for name, value in where:
             filters.setdefault(name, []).append(value)
-        rows = query(report_sample_lake, "html_provider_errors", tz="UTC", since="2026-09-15", until=None, filters=filters, top=top)
+        rows = query(
+            report_sample_lake, "html_provider_errors", tz="UTC", since="2026-09-15", until=None, filters=filters, top=top
+        )
         total = run_report(report_sample_lake, ReportOptions(dims=("model",), since="2026-09-15", where=where)).total
         assert sum(r["attempts"] for r in rows) == total["attempts"]
         for column in ("attempt_429_share", "attempt_5xx_share", "attempt_other_failed_share"):
@@ -298,10 +311,29 @@ def test_last_run_is_the_run_that_wrote_rows(report_sample_lake):
 
 
 def test_headline_changes():
-    now = {"total_cost": 11.0, "requests": 90, "billed_tokens": 1000, "cache_discount": 1.5, "error_rate": 0.02, "fallback_rate": None}
-    before = {"total_cost": 10.0, "requests": 100, "billed_tokens": 0, "cache_discount": 2.0, "error_rate": 0.01, "fallback_rate": 0.1}
+    now = {
+        "total_cost": 11.0,
+        "requests": 90,
+        "billed_tokens": 1000,
+        "cache_discount": 1.5,
+        "error_rate": 0.02,
+        "fallback_rate": None,
+    }
+    before = {
+        "total_cost": 10.0,
+        "requests": 100,
+        "billed_tokens": 0,
+        "cache_discount": 2.0,
+        "error_rate": 0.01,
+        "fallback_rate": 0.1,
+    }
     out = {h.label: h for h in headline(now, before)}
-    assert (out["Spend"].value, out["Spend"].change, out["Spend"].tone, out["Spend"].arrow) == ("$11.00", "+10.0% vs $10.00", "neutral", "▲")
+    assert (out["Spend"].value, out["Spend"].change, out["Spend"].tone, out["Spend"].arrow) == (
+        "$11.00",
+        "+10.0% vs $10.00",
+        "neutral",
+        "▲",
+    )
     assert out["Requests"].change == "-10.0% vs 100" and out["Requests"].arrow == "▼"
     assert out["Billed tokens"].change == "vs 0"  # no relative change from zero
     assert out["Cache savings"].tone == "bad" and out["Cache savings"].change == "-25.0% vs $2.00"

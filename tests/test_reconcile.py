@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ingest, record, write_jsonl
 
+from conftest import ingest, record, write_jsonl
 from pipeline.cli import main
 from pipeline.reconcile import compared_days, load_activity, reconcile
 
@@ -103,7 +103,12 @@ def test_known_differences_give_exactly_these_rows(crafted):
     result = reconcile([activity], lake)
     assert not result.agrees
     got = [
-        (_key(r), r["missing_in"], r["note"], {m: r[f"diff_{m}"] for m in ("requests", "prompt_tokens", "usage", "byok_usage_inference") if r[f"diff_{m}"]})
+        (
+            _key(r),
+            r["missing_in"],
+            r["note"],
+            {m: r[f"diff_{m}"] for m in ("requests", "prompt_tokens", "usage", "byok_usage_inference") if r[f"diff_{m}"]},
+        )
         for r in result.differing
     ]
     assert got == [
@@ -150,7 +155,10 @@ def test_name_matching_rules(crafted):
 
 def test_tolerances(crafted):
     lake, activity = crafted
-    keys = lambda res: [_key(r) for r in res.differing]
+
+    def keys(res):
+        return [_key(r) for r in res.differing]
+
     loose_usd = reconcile([activity], lake, tolerance_usd=0.05)
     assert ("2026-09-01", "openai/gpt-5", "OpenAI") not in keys(loose_usd)
     loose_pct = reconcile([activity], lake, tolerance_pct=50)
@@ -243,7 +251,10 @@ def test_conflicting_overlap_and_malformed_files_exit_1(tmp_path, crafted):
     bad.write_text(json.dumps({"data": [dict(activity_items()[0], requests="3")]}))
     code, out = run("--activity", bad, "--lake", lake)
     assert code == 1
-    assert out.strip() == f'Error: {bad}: data[0].requests: expected a number, got "3". Give the JSON saved from GET /api/v1/activity ({{"data": [...]}} or a list of items).'
+    assert out.strip() == (
+        f'Error: {bad}: data[0].requests: expected a number, got "3". '
+        'Give the JSON saved from GET /api/v1/activity ({"data": [...]} or a list of items).'
+    )
     notjson = tmp_path / "x.json"
     notjson.write_text("<html>")
     code, out = run("--activity", notjson, "--lake", lake)
