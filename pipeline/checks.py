@@ -567,8 +567,7 @@ def _anomaly_message(item: dict, settings: Settings) -> str:
     metric = item["metric"]
     label = next(m.label for m in METRICS if m.name == metric)
     base = (
-        f"baseline median {_fmt(metric, item['baseline_median'])} of {len(item['baseline_values'])} "
-        f"previous {item['weekday']}s"
+        f"baseline median {_fmt(metric, item['baseline_median'])} of {len(item['baseline_values'])} previous {item['weekday']}s"
     )
     if item["status"] != "anomaly":
         return f"{label} {_fmt(metric, item['value'])} on {item['day']} ({base})"
@@ -679,7 +678,11 @@ def render_checks(result: dict, console=None) -> None:
             value += f" (proj. {usd(item['projection'])})"
         status = item["status"] + (" ALERT" if item["alert"] else "")
         table.add_row(
-            f"budget {item['limit_kind']}", item["scope"], item["period"], value, usd(item["limit"]),
+            f"budget {item['limit_kind']}",
+            item["scope"],
+            item["period"],
+            value,
+            usd(item["limit"]),
             f"[{colors.get(item['status'], 'white')}]{status}[/]",
         )
     for item in result["anomalies"]:
@@ -687,7 +690,11 @@ def render_checks(result: dict, console=None) -> None:
         if item.get("baseline_values") is not None:
             baseline += f" ({len(item['baseline_values'])} days)"
         table.add_row(
-            f"anomaly {item['metric']}", "total", item["day"], _fmt(item["metric"], item.get("value")), baseline,
+            f"anomaly {item['metric']}",
+            "total",
+            item["day"],
+            _fmt(item["metric"], item.get("value")),
+            baseline,
             f"[{colors.get(item['status'], 'white')}]{item['status']}[/]",
         )
     console.print(table)

@@ -179,8 +179,7 @@ def _value_sql(column: str, kind: str) -> str:
         return f"(CASE WHEN {c} = '' THEN 'null' ELSE {as_string} END)"
     if kind == "number":
         return (
-            f"(CASE WHEN {c} = '' THEN 'null' WHEN regexp_full_match({c}, {_sql_str(JSON_NUMBER)}) "
-            f"THEN {c} ELSE {as_string} END)"
+            f"(CASE WHEN {c} = '' THEN 'null' WHEN regexp_full_match({c}, {_sql_str(JSON_NUMBER)}) THEN {c} ELSE {as_string} END)"
         )
     if kind == "bool":
         return f"(CASE WHEN {c} = '' THEN 'null' WHEN {c} IN ('true', 'false') THEN {c} ELSE {as_string} END)"

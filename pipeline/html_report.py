@@ -517,8 +517,14 @@ def chart_provider_health(errors: list[dict[str, Any]], providers: list[dict[str
     )
     served = [r for r in providers if r["requests_with_attempts"]]
     fallback = _hbar(
-        alt, served, "provider_name", "fallback_rate", "fallback rate (% of its requests)", "pct",
-        width=HALF - 40, label_title="provider that served",
+        alt,
+        served,
+        "provider_name",
+        "fallback_rate",
+        "fallback rate (% of its requests)",
+        "pct",
+        width=HALF - 40,
+        label_title="provider that served",
     )
     return alt.hconcat(failed, fallback, spacing=30).resolve_scale(color="independent")
 
@@ -566,12 +572,26 @@ def charts(data: PageData) -> list[Chart]:
             f"Stacked by model: {fold}. Periods are calendar {data.granularity}s in {data.report.options.tz}.",
             _svg(chart_spend_over_time(data, model_order), "c1"),
         ),
-        Chart("spend-by-provider", "Spend by provider", f"The provider that served; {fold}.",
-              _svg(chart_spend_by(data.by_dim["provider_name"], "provider_name"), "c2"), wide=False),
-        Chart("spend-by-region", "Spend by region", "data_region; (null): records older than the field (mid-2026).",
-              _svg(chart_spend_by(data.by_dim["data_region"], "data_region"), "c3"), wide=False),
-        Chart("apps", "Requests and spend by app_id", f"{fold.capitalize()}; (null): no app_id.",
-              _svg(chart_apps(data.by_dim["app_id"]), "c4")),
+        Chart(
+            "spend-by-provider",
+            "Spend by provider",
+            f"The provider that served; {fold}.",
+            _svg(chart_spend_by(data.by_dim["provider_name"], "provider_name"), "c2"),
+            wide=False,
+        ),
+        Chart(
+            "spend-by-region",
+            "Spend by region",
+            "data_region; (null): records older than the field (mid-2026).",
+            _svg(chart_spend_by(data.by_dim["data_region"], "data_region"), "c3"),
+            wide=False,
+        ),
+        Chart(
+            "apps",
+            "Requests and spend by app_id",
+            f"{fold.capitalize()}; (null): no app_id.",
+            _svg(chart_apps(data.by_dim["app_id"]), "c4"),
+        ),
         Chart(
             "percentiles",
             "Latency and throughput per model × provider",
@@ -593,13 +613,19 @@ def charts(data: PageData) -> list[Chart]:
             "Right: requests that needed more than one attempt, under the provider that finally served them "
             "(the report's fallback_rate).",
             _svg(chart_provider_health(data.provider_errors, data.by_dim["provider_name"]), "c7") if has_attempts else "",
-            note="" if has_attempts else (
+            note=""
+            if has_attempts
+            else (
                 "No provider attempts in this selection: records list them (provider_responses) only since "
                 "February 2026, and response-cache hits have none."
             ),
         ),
-        Chart("finish-mix", "Finish-reason mix per model", f"Share of each model's requests by finish_reason; {fold}.",
-              _svg(chart_finish_mix(model_rows), "c8")),
+        Chart(
+            "finish-mix",
+            "Finish-reason mix per model",
+            f"Share of each model's requests by finish_reason; {fold}.",
+            _svg(chart_finish_mix(model_rows), "c8"),
+        ),
     ]
 
 

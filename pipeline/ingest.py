@@ -366,9 +366,7 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
         # only when the check rewrote some of them (waiting first, so no file changes under it).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orusage-warnings") as pool:
             pending = pool.submit(_warnings, new_files, state.table)
-            dropped = _settle_duplicates(
-                lake, version, new_files, state, quarantine, schema, work, before_rewrite=pending.result
-            )
+            dropped = _settle_duplicates(lake, version, new_files, state, quarantine, schema, work, before_rewrite=pending.result)
             warnings = pending.result()
         if dropped:
             warnings = _warnings(new_files, state.table)

@@ -67,7 +67,7 @@ def _base_url(ctx, param, value: str) -> str:
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Required: an export of GET /api/v1/activity ({\"data\": [...]} or a list). Repeat it, or list more files after it.",
+    help='Required: an export of GET /api/v1/activity ({"data": [...]} or a list). Repeat it, or list more files after it.',
 )
 @click.argument("more", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), metavar="")
 @lake_option

@@ -169,9 +169,7 @@ def compact(
             con = _connect(work)
             try:
                 for day, (small, large) in plan.items():
-                    summary["partitions"].append(
-                        _compact_partition(con, version, day, small, large, run_id, rows_per_file)
-                    )
+                    summary["partitions"].append(_compact_partition(con, version, day, small, large, run_id, rows_per_file))
             finally:
                 con.close()
             summary["seconds"] = round(time.monotonic() - clock, 3)

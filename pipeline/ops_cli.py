@@ -332,4 +332,3 @@ def register(main: click.Group, quarantine: click.Group) -> None:
     for command in (run_command, check_command, compact_command, prune_command):
         main.add_command(command)
     quarantine.add_command(replay_command)
-

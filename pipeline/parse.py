@@ -144,11 +144,11 @@ def build_parse_sql(table: FieldTable | None = None, *, relation: str = "lines")
             error_exprs += _attempt_errors(f.name, v, t, table)
             typed_cols.append(
                 f"(CASE WHEN {t} = 'ARRAY' THEN json_transform({v}, "
-                f"{_sql_str('[' + _attempt_structure(table) + ']')}) END)::{attempt_duckdb_type(table)}[] AS \"{f.name}\""
+                f'{_sql_str("[" + _attempt_structure(table) + "]")}) END)::{attempt_duckdb_type(table)}[] AS "{f.name}"'
             )
         else:
             error_exprs += _type_errors(f.name, v, t, f)
-            typed_cols.append(f"{_typed_scalar(v, t, f.type)} AS \"{f.name}\"")
+            typed_cols.append(f'{_typed_scalar(v, t, f.type)} AS "{f.name}"')
 
     errors = "list_filter([" + ", ".join(error_exprs) + "]::VARCHAR[], lambda e: e IS NOT NULL)"
     # A key given twice in one object: JSON parsers disagree on which value wins, so the line is

@@ -432,20 +432,26 @@ def overview_items(report: Report) -> list[tuple[str, str]]:
         ("selection", report.options.describe()),
         (
             "requests",
-            (f"{fmt('requests', 'count')} (cancelled {pct('cancelled_share')}, streamed {pct('streamed_share')}, "
-            f"BYOK {pct('byok_share')}, response-cache hits {fmt('response_cache_hits', 'count')})"),
+            (
+                f"{fmt('requests', 'count')} (cancelled {pct('cancelled_share')}, streamed {pct('streamed_share')}, "
+                f"BYOK {pct('byok_share')}, response-cache hits {fmt('response_cache_hits', 'count')})"
+            ),
         ),
         (
             "spend (total_cost)",
-            (f"${fmt('total_cost', 'money')}  (usage ${fmt('usage', 'money')}; "
-            f"BYOK upstream_inference_cost ${fmt('upstream_inference_cost', 'money')})"),
+            (
+                f"${fmt('total_cost', 'money')}  (usage ${fmt('usage', 'money')}; "
+                f"BYOK upstream_inference_cost ${fmt('upstream_inference_cost', 'money')})"
+            ),
         ),
         ("savings (cache_discount)", f"${fmt('cache_discount', 'money')}"),
         (
             "billed tokens (native)",
-            (f"{fmt('native_tokens_prompt', 'tokens')} prompt (cached {fmt('native_tokens_cached', 'tokens')}, "
-            f"cache hit rate {pct('cache_hit_rate')}), {fmt('native_tokens_completion', 'tokens')} completion "
-            f"(reasoning {fmt('native_tokens_reasoning', 'tokens')})"),
+            (
+                f"{fmt('native_tokens_prompt', 'tokens')} prompt (cached {fmt('native_tokens_cached', 'tokens')}, "
+                f"cache hit rate {pct('cache_hit_rate')}), {fmt('native_tokens_completion', 'tokens')} completion "
+                f"(reasoning {fmt('native_tokens_reasoning', 'tokens')})"
+            ),
         ),
         (
             "cost per request / per M billed tokens",
@@ -458,8 +464,10 @@ def overview_items(report: Report) -> list[tuple[str, str]]:
         ("fallback rate", f"{pct('fallback_rate')} of requests with provider attempts"),
         (
             "failed attempts",
-            (f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, "
-            f"other {pct('attempt_other_failed_share')} of {fmt('attempts', 'count')} attempts"),
+            (
+                f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, "
+                f"other {pct('attempt_other_failed_share')} of {fmt('attempts', 'count')} attempts"
+            ),
         ),
         ("finish reasons", ", ".join(f"{name} {pct(f'finish_reason_{name}_share')}" for name in finish)),
     ]

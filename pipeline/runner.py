@@ -104,8 +104,7 @@ def _ingested_stats(lake) -> dict[str, tuple[int, float]]:
     con = duckdb.connect()
     try:
         rows = con.execute(
-            "SELECT path, arg_max(size, ingested_at), epoch(max(ingested_at)) "
-            "FROM read_parquet($files) GROUP BY path",
+            "SELECT path, arg_max(size, ingested_at), epoch(max(ingested_at)) FROM read_parquet($files) GROUP BY path",
             {"files": [str(f) for f in files]},
         ).fetchall()
     finally:
@@ -345,8 +344,13 @@ def _check(settings: Settings, as_of: datetime | None, log) -> int:
 def _quarantine_ratio(summary: dict, settings: Settings, lake_root: Path, log) -> QuarantineRatioExceeded | None:
     error = quarantine_ratio_error(summary, settings.max_quarantine_ratio, lake_root)
     if error is not None:
-        log.error("quarantine_ratio_exceeded", ratio=summary["quarantine_ratio"], max=settings.max_quarantine_ratio,
-                  worst_files=error.worst_files, worst_reasons=error.worst_reasons)
+        log.error(
+            "quarantine_ratio_exceeded",
+            ratio=summary["quarantine_ratio"],
+            max=settings.max_quarantine_ratio,
+            worst_files=error.worst_files,
+            worst_reasons=error.worst_reasons,
+        )
     return error
 
 

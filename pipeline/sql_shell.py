@@ -124,8 +124,7 @@ def _dot(con, command: str) -> bool:
         return True
     if name == ".tables":
         names = con.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
+            "SELECT table_name FROM information_schema.tables WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
         ).fetchall()
         click.echo("  ".join(r[0] for r in names))
         return True

@@ -139,8 +139,20 @@ def test_collects_retries_and_reports_the_ids_that_never_came(tmp_path):
     ids = ids_file(tmp_path, list(SCRIPTS))
     out = tmp_path / "records.jsonl"
     with FakeOpenRouter(SCRIPTS) as fake:
-        result = invoke(ids, "--out", out, "--base-url", fake.base_url, "--missing", tmp_path / "missing.txt",
-                        "--json", "-v", "--log-format", "json", *FAST)
+        result = invoke(
+            ids,
+            "--out",
+            out,
+            "--base-url",
+            fake.base_url,
+            "--missing",
+            tmp_path / "missing.txt",
+            "--json",
+            "-v",
+            "--log-format",
+            "json",
+            *FAST,
+        )
     assert result.exit_code == 5, result.output
     assert sorted(out_ids(out)) == sorted(COLLECTED)
     assert (tmp_path / "missing.txt").read_text().splitlines() == ["gen-7-never", "gen-8-broken", "gen-9-bad-request"]

@@ -241,7 +241,7 @@ def test_bad_values_multiline_fields_and_a_truncated_line_are_quarantined_with_c
     assert reasons[0] == ["cancelled: expected boolean, got string"]
     assert reasons[1] == ["total_cost: expected number, got string", "usage: expected number, got string"]
     assert reasons[2] == ["native_tokens_prompt: expected integer, got 12.5"]
-    assert reasons[3] == ["created_at: not an ISO 8601 instant: \"yesterday\""]
+    assert reasons[3] == ['created_at: not an ISO 8601 instant: "yesterday"']
     assert reasons[4] == ["id: must not be null"]
     assert reasons[5] == ["line: expected a JSON object, got array"]
     raw = path.read_text().split("\n")

@@ -255,7 +255,11 @@ def test_default_max_quarantine_ratio_on_ingest(tmp_path):
     base.pop("ORUSAGE_MAX_QUARANTINE_RATIO", None)
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "ingest", str(data), "--lake", str(tmp_path / "a")],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 1
     assert "quarantined 1 of 10 rows (10.0%, more than max_quarantine_ratio 5.0%); the good rows were kept" in out.stderr
@@ -270,10 +274,13 @@ def test_default_max_quarantine_ratio_on_ingest(tmp_path):
     by_config.write_text("max_quarantine_ratio = 0.5\n")
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "ingest", str(data), "--lake", str(tmp_path / "d"), "--config", str(by_config)],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr  # 10% is within the file's 50%
-
 
 
 def test_truncated_files_end_cleanly(tmp_path):
@@ -493,7 +500,11 @@ def test_a_signal_mid_run_stops_cleanly(tmp_path, sig, code, what):
     env.pop("ORUSAGE_DEBUG", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "ingest", str(data), "--lake", str(lake)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -555,13 +566,15 @@ def test_sample_still_ingests_after_all_of_this(tmp_path):
     """The ordinary path is unchanged: the bundled sample ingests with the default ratio."""
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "ingest", str(SAMPLE), "--lake", str(tmp_path / "lake"), "--json"],
-        cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "ORUSAGE_MAX_QUARANTINE_RATIO"},
-        capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "ORUSAGE_MAX_QUARANTINE_RATIO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["rows_read"] == summary["rows_written"] + summary["rows_quarantined"] + summary["rows_duplicate"]
-
 
 
 def test_an_error_raised_after_a_stop_signal_counts_as_the_stop(monkeypatch):

@@ -139,7 +139,7 @@ def test_example_file_lists_every_key_with_its_default(tmp_path, monkeypatch):
     text = example.read_text()
     for key in KEYS:
         if key.kind == "rules":
-            assert "[budgets.app_id." in text and "[budgets.external_user.\"*\"]" in text
+            assert "[budgets.app_id." in text and '[budgets.external_user."*"]' in text
             continue
         section, _, name = key.name.rpartition(".")
         present = name in (raw.get(section, {}) if section else raw)

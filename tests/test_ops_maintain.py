@@ -89,8 +89,7 @@ def test_compact_one_partition_and_bad_partition(tmp_path):
     out = CliRunner().invoke(main, ["compact", "--lake", str(lake), "--partition", "2026-11-30"])
     assert out.exit_code == 1
     assert out.stderr == (
-        "Error: the lake has no partition date=2026-11-30. "
-        "List them with `ls <lake>/generations/`, or leave out --partition.\n"
+        "Error: the lake has no partition date=2026-11-30. List them with `ls <lake>/generations/`, or leave out --partition.\n"
     )
     out = CliRunner().invoke(main, ["compact", "--lake", str(lake), "--partition", "yesterday"])
     assert out.exit_code == 2 and "Invalid value for '--partition': expected a date YYYY-MM-DD, got 'yesterday'" in out.stderr

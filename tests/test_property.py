@@ -171,9 +171,11 @@ def test_created_at_read_by_arrow_agrees_with_duckdb(values):
     parser = Parser(TABLE)
     try:
         fast = parser._timestamps(pa.chunked_array([pa.array(values, pa.string())]))
-        reference = parser.con.sql(
-            "SELECT TRY_CAST(s AS TIMESTAMPTZ) AS ts FROM (SELECT unnest($v) AS s)", params={"v": values}
-        ).to_arrow_table().column("ts")
+        reference = (
+            parser.con.sql("SELECT TRY_CAST(s AS TIMESTAMPTZ) AS ts FROM (SELECT unnest($v) AS s)", params={"v": values})
+            .to_arrow_table()
+            .column("ts")
+        )
     finally:
         parser.close()
     assert fast.cast(pa.int64()).to_pylist() == reference.cast(pa.int64()).to_pylist()

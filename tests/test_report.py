@@ -31,6 +31,7 @@ def run(*args, input: str | None = None):
     result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
     return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
+
 ADDITIVE = (
     "requests",
     "total_cost",

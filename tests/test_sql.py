@@ -27,6 +27,7 @@ def run(*args, input: str | None = None):
     result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
     return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
+
 DERIVED = {
     "day": "DATE",
     "billed_tokens": "BIGINT",
@@ -278,9 +279,26 @@ def test_sql_command_runs_files_by_path_and_by_name(report_sample_lake, tmp_path
     by_name = run("sql", "tests/generations_id_unique", "--lake", report_sample_lake, "--format", "csv")
     assert by_name.returncode == 0 and by_name.stdout.strip() == "id,copies,dates"
     report = run(
-        "sql", "report", "--lake", report_sample_lake, "--format", "csv",
-        "-p", 'dims=["model"]', "-p", "granularity=null", "-p", "tz=UTC", "-p", "since=null",
-        "-p", "until=null", "-p", "filters={}", "-p", "top=2",
+        "sql",
+        "report",
+        "--lake",
+        report_sample_lake,
+        "--format",
+        "csv",
+        "-p",
+        'dims=["model"]',
+        "-p",
+        "granularity=null",
+        "-p",
+        "tz=UTC",
+        "-p",
+        "since=null",
+        "-p",
+        "until=null",
+        "-p",
+        "filters={}",
+        "-p",
+        "top=2",
     )
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines()[0].startswith("breakdown,period,dim1,dim2,dim3,dim4,is_other,")
@@ -292,7 +310,7 @@ def test_sql_command_runs_files_by_path_and_by_name(report_sample_lake, tmp_path
     [
         (["select $x"], 2, "Error: -p: the query needs the parameter(s) $x. Pass each with -p NAME=VALUE"),
         (["select 1", "-p", "x=1"], 2, "Error: -p: the query has no parameter(s) $x. It takes: none."),
-        (["select nope from generations"], 1, "Error: the query failed: Binder Error: Referenced column \"nope\" not found"),
+        (["select nope from generations"], 1, 'Error: the query failed: Binder Error: Referenced column "nope" not found'),
         (["nope"], 1, "Error: no SQL file named 'nope'."),
         (["select 1", "-p", "=1"], 2, "Error: -p '=1' is not NAME=VALUE."),
         (["select 1", "--format", "parquet"], 2, "--out FILE.parquet"),

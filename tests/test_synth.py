@@ -22,6 +22,7 @@ ATTEMPT_FIELDS = {f["name"]: f for f in FIELD_TABLE["attempt_field"]}
 
 # -- a small strict checker of one record against the field table ------------------------------
 
+
 def _type_ok(value, ftype: str) -> bool:
     if ftype in ("string", "timestamp"):
         return isinstance(value, str)
@@ -123,6 +124,7 @@ def invariant_errors(rec: dict) -> list[str]:
 
 # -- fixtures ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample")
@@ -146,11 +148,11 @@ def _records(path: Path) -> list[dict]:
     return out
 
 
-GOOD_FILES = ("generations-2026-09.jsonl", "generations-2026-10.jsonl.gz", "export-envelope.ndjson",
-              "legacy-2025.jsonl")
+GOOD_FILES = ("generations-2026-09.jsonl", "generations-2026-10.jsonl.gz", "export-envelope.ndjson", "legacy-2025.jsonl")
 
 
 # -- tests ---------------------------------------------------------------------------------------
+
 
 def test_since_matches_field_table():
     declared = {name: tuple(int(x) for x in f["since"].split("-")) for name, f in FIELDS.items() if "since" in f}
