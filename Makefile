@@ -26,6 +26,10 @@ ingest: $(BIN)/orusage ## Ingest the bundled sample data (data/sample) into ./la
 test: $(BIN)/orusage ## Run the test suite
 	$(BIN)/python -m pytest -q
 
+lint: $(BIN)/orusage ## Lint and check the formatting (ruff; the rules are in pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 sample: $(BIN)/orusage ## Rebuild data/sample from the generator (deterministic)
 	$(BIN)/python -m pipeline.synth sample data/sample
 
@@ -54,4 +58,4 @@ cron: $(BIN)/orusage ## One scheduled run: ingest the inbox, views, reports, che
 clean: ## Remove the lake, reports and benchmark files (not the venv)
 	rm -rf $(LAKE) reports bench
 
-.PHONY: help venv ingest test sample docs bench clean report sql golden cron
+.PHONY: help venv ingest test lint sample docs bench clean report sql golden cron

@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{rep['percentiles_seconds']:.2f} s: {rep['percentiles_ratio']:.1f}x the raw query"
                 )
                 print(
-                    f"orusage sql start-up: {rep['sql_startup_seconds']:.2f} s (target < {rep['sql_startup_target_seconds']:.0f} s) "
+                    f"orusage sql start-up: {rep['sql_startup_seconds']:.2f} s "
+                    f"(target < {rep['sql_startup_target_seconds']:.0f} s) "
                     f"{'OK' if rep['sql_startup_within_target'] else 'ABOVE TARGET'}"
                 )
         (args.dir / "last.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -42,7 +42,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -237,7 +237,7 @@ class _Lake:
             return []
         relation = sqlfiles.run(self.con, sql, params)
         names = relation.columns
-        return [dict(zip(names, row)) for row in relation.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
 
     def close(self) -> None:
         self.con.close()
@@ -248,7 +248,7 @@ def _local_day(instant: datetime | None, tz: ZoneInfo) -> date | None:
 
 
 def _start_of(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
 # --- budgets ------------------------------------------------------------------------------------
@@ -405,11 +405,11 @@ def robust_z(value: float, baseline: list[float]) -> tuple[float, float, float]:
     value differs from the median."""
     median = statistics.median(baseline)
     mad = statistics.median(abs(v - median) for v in baseline)
-    if mad == 0:
-        z = 0.0 if value == median else math.copysign(math.inf, value - median)
-    else:
-        z = 0.6745 * (value - median) / mad
-    return median, mad, z
+    if mad != 0:
+        return median, mad, 0.6745 * (value - median) / mad
+    if value == median:
+        return median, mad, 0.0
+    return median, mad, math.copysign(math.inf, value - median)
 
 
 def check_anomalies(db: _Lake, settings: Settings, day: date) -> list[dict]:
@@ -421,7 +421,12 @@ def check_anomalies(db: _Lake, settings: Settings, day: date) -> list[dict]:
     first_day, last_day = _local_day(first_at, tz), _local_day(last_at, tz)
     baseline_days = [day - timedelta(weeks=k) for k in range(1, a.weeks + 1)]
     baseline_days = [d for d in baseline_days if first_day is not None and d >= first_day]
-    base = {"check": "anomaly", "day": day.isoformat(), "weekday": day.strftime("%a"), "baseline_days": [d.isoformat() for d in baseline_days]}
+    base = {
+        "check": "anomaly",
+        "day": day.isoformat(),
+        "weekday": day.strftime("%a"),
+        "baseline_days": [d.isoformat() for d in baseline_days],
+    }
     if last_day is None or last_day < day:
         return [
             {**base, "metric": m.name, "status": "no_data", "alert": False, "message": f"no data for {day} in the lake yet"}
@@ -562,8 +567,7 @@ def _anomaly_message(item: dict, settings: Settings) -> str:
     metric = item["metric"]
     label = next(m.label for m in METRICS if m.name == metric)
     base = (
-        f"baseline median {_fmt(metric, item['baseline_median'])} of {len(item['baseline_values'])} "
-        f"previous {item['weekday']}s"
+        f"baseline median {_fmt(metric, item['baseline_median'])} of {len(item['baseline_values'])} previous {item['weekday']}s"
     )
     if item["status"] != "anomaly":
         return f"{label} {_fmt(metric, item['value'])} on {item['day']} ({base})"
@@ -588,7 +592,7 @@ def _anomaly_message(item: dict, settings: Settings) -> str:
 def run_checks(lake_root: Path, settings: Settings, *, as_of: datetime | None = None, day: date | None = None) -> dict:
     """Budgets and anomalies of the lake; `exit_code` is 3 when any alert holds, else 0."""
     clock = time.monotonic()
-    as_of = as_of or datetime.now(timezone.utc)
+    as_of = as_of or datetime.now(UTC)
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=ZoneInfo(settings.timezone))
     tz = ZoneInfo(settings.timezone)
@@ -674,7 +678,11 @@ def render_checks(result: dict, console=None) -> None:
             value += f" (proj. {usd(item['projection'])})"
         status = item["status"] + (" ALERT" if item["alert"] else "")
         table.add_row(
-            f"budget {item['limit_kind']}", item["scope"], item["period"], value, usd(item["limit"]),
+            f"budget {item['limit_kind']}",
+            item["scope"],
+            item["period"],
+            value,
+            usd(item["limit"]),
             f"[{colors.get(item['status'], 'white')}]{status}[/]",
         )
     for item in result["anomalies"]:
@@ -682,7 +690,11 @@ def render_checks(result: dict, console=None) -> None:
         if item.get("baseline_values") is not None:
             baseline += f" ({len(item['baseline_values'])} days)"
         table.add_row(
-            f"anomaly {item['metric']}", "total", item["day"], _fmt(item["metric"], item.get("value")), baseline,
+            f"anomaly {item['metric']}",
+            "total",
+            item["day"],
+            _fmt(item["metric"], item.get("value")),
+            baseline,
             f"[{colors.get(item['status'], 'white')}]{item['status']}[/]",
         )
     console.print(table)
@@ -740,7 +752,7 @@ def _load_sent(path: Path) -> dict[str, str]:
 
 
 def _save_sent(path: Path, sent: dict[str, str]) -> None:
-    cutoff = (datetime.now(timezone.utc) - timedelta(days=SENT_KEEP_DAYS)).isoformat()
+    cutoff = (datetime.now(UTC) - timedelta(days=SENT_KEEP_DAYS)).isoformat()
     kept = {k: v for k, v in sent.items() if v >= cutoff}
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
@@ -756,7 +768,14 @@ def notify(result: dict, settings: Settings, lake_root: Path, *, log=None, sleep
     state = Path(lake_root) / SENT_FILE
     sent = _load_sent(state)
     new = [a for a in result["alerts"] if a["key"] not in sent]
-    outcome = {"url": settings.public()["webhook.url"], "alerts": len(new), "already_sent": len(result["alerts"]) - len(new), "ok": True, "attempts": 0, "error": None}
+    outcome = {
+        "url": settings.public()["webhook.url"],
+        "alerts": len(new),
+        "already_sent": len(result["alerts"]) - len(new),
+        "ok": True,
+        "attempts": 0,
+        "error": None,
+    }
     if not new:
         return outcome
     import httpx
@@ -787,7 +806,7 @@ def notify(result: dict, settings: Settings, lake_root: Path, *, log=None, sleep
     if error is not None:
         outcome.update(ok=False, error=error)
         return outcome
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     sent.update({a["key"]: now for a in new})
     try:
         _save_sent(state, sent)

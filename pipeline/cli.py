@@ -1,10 +1,13 @@
 """The `orusage` command line: parses options, calls the library, turns errors into exit codes.
 
-Exit codes (every command; each command's --help lists its own):
-  0  done (quarantined rows are counted, not failures)
-  1  the run could not proceed: one line `Error: ...` on stderr; the lake is unchanged
-  2  usage error (a bad option, argument or option value), or a bad setting
-  75 another run holds the lake lock (retry later)
+Exit codes (the common ones; each command's --help lists its own, `orusage --help` all of them):
+  0    done (quarantined rows are counted, not failures)
+  1    could not proceed: one line `Error: ...` on stderr, and a write that fails leaves the lake
+       as it was; or `ingest` / `run` quarantined more than max_quarantine_ratio of the rows read
+       (the good rows were kept)
+  2    usage error (a bad option, argument or option value), or a bad setting
+  75   another run holds the lake lock (retry later)
+  130  stopped by Ctrl-C, 143 by SIGTERM: nothing of the run was published
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import click
 
 from pipeline.errors import EXIT_FAILED, OrusageError, Terminated, interruption, note_signal
 from pipeline.options import (
-    STOP_CODES,
     CONTEXT,
+    STOP_CODES,
     command,
     config_option,
     epilog,

@@ -47,9 +47,7 @@ def setting(default: Any, doc: str, kind: str, **rules: Any):
 
 @dataclass(frozen=True)
 class InboxSettings:
-    paths: tuple[Path, ...] = setting(
-        ("inbox",), "Directories (or files) searched for new exports on every run.", "paths"
-    )
+    paths: tuple[Path, ...] = setting(("inbox",), "Directories (or files) searched for new exports on every run.", "paths")
     globs: tuple[str, ...] = setting(
         ("**/*",),
         "Glob patterns, relative to each inbox path, of the files to consider; of those only "
@@ -59,8 +57,7 @@ class InboxSettings:
     )
     min_age_seconds: float = setting(
         60.0,
-        "A file modified less than this many seconds ago is left for the next run (it may still be "
-        "being written).",
+        "A file modified less than this many seconds ago is left for the next run (it may still be being written).",
         "float",
         min=0,
     )
@@ -124,8 +121,8 @@ class BudgetSettings:
     )
     rules: tuple[BudgetRule, ...] = setting(
         (),
-        "Limits per value: tables `[budgets.app_id.\"42\"]`, `[budgets.model.\"openai/gpt-4o\"]`, "
-        "`[budgets.external_user.\"*\"]` (`*`: every value separately), each with `daily_usd` "
+        'Limits per value: tables `[budgets.app_id."42"]`, `[budgets.model."openai/gpt-4o"]`, '
+        '`[budgets.external_user."*"]` (`*`: every value separately), each with `daily_usd` '
         "and/or `monthly_usd`. File only.",
         "rules",
     )
@@ -134,40 +131,32 @@ class BudgetSettings:
 @dataclass(frozen=True)
 class AnomalySettings:
     enabled: bool = setting(True, "Run the anomaly checks.", "bool")
-    weeks: int = setting(
-        4, "Baseline: the same weekday in each of this many previous weeks.", "int", min=1, max=52
-    )
+    weeks: int = setting(4, "Baseline: the same weekday in each of this many previous weeks.", "int", min=1, max=52)
     min_baseline_days: int = setting(
         3,
-        "Baseline days (with data in the lake) needed before a metric is judged; fewer: "
-        "`insufficient baseline`, never an alert.",
+        "Baseline days (with data in the lake) needed before a metric is judged; fewer: `insufficient baseline`, never an alert.",
         "int",
         min=1,
     )
     z: float = setting(
         3.5,
-        "Robust z-score threshold: abs(0.6745 × (value − median) / MAD) over the baseline days "
-        "(Iglewicz and Hoaglin's 3.5).",
+        "Robust z-score threshold: abs(0.6745 × (value − median) / MAD) over the baseline days (Iglewicz and Hoaglin's 3.5).",
         "float",
         min=0,
     )
     min_change: float = setting(
         0.5,
-        "Smallest relative change from the baseline median that can alert (0.5 = ±50%), for "
-        "spend, requests and p95 latency.",
+        "Smallest relative change from the baseline median that can alert (0.5 = ±50%), for spend, requests and p95 latency.",
         "float",
         min=0,
     )
-    min_spend_usd: float = setting(
-        1.0, "Smallest absolute spend change (USD) that can alert.", "float", min=0
-    )
+    min_spend_usd: float = setting(1.0, "Smallest absolute spend change (USD) that can alert.", "float", min=0)
     min_error_rate_change: float = setting(
         0.05, "Smallest rise of the error rate (absolute, 0.05 = 5 points) that can alert.", "float", min=0
     )
     min_requests: int = setting(
         50,
-        "Error rate and p95 latency are judged only when the day and the baseline median have at "
-        "least this many requests.",
+        "Error rate and p95 latency are judged only when the day and the baseline median have at least this many requests.",
         "int",
         min=1,
     )
@@ -183,17 +172,13 @@ class WebhookSettings:
     )
     timeout_seconds: float = setting(10.0, "Timeout of one POST.", "float", min=0.001)
     retries: int = setting(3, "Retries after a failed POST (connection error, timeout, non-2xx).", "int", min=0, max=20)
-    backoff_seconds: float = setting(
-        2.0, "Wait before the first retry; doubled before each next one.", "float", min=0
-    )
+    backoff_seconds: float = setting(2.0, "Wait before the first retry; doubled before each next one.", "float", min=0)
 
 
 @dataclass(frozen=True)
 class Settings:
     lake: Path = setting("lake", "The lake directory (also `--lake`).", "path")
-    timezone: str = setting(
-        "UTC", "IANA time zone of days and months for budgets, anomalies and reports.", "tz"
-    )
+    timezone: str = setting("UTC", "IANA time zone of days and months for budgets, anomalies and reports.", "tz")
     schema_contract: str = setting(
         "evolve",
         "evolve: keep unknown top-level keys in `_extra`; freeze: quarantine such rows.",
@@ -266,8 +251,7 @@ def _keys() -> tuple[Key, ...]:
             keys.append(_key(None, f))
             continue
         section_cls = f.default_factory  # type: ignore[misc]
-        for sub in dataclasses.fields(section_cls):
-            keys.append(_key(f.name, sub))
+        keys.extend(_key(f.name, sub) for sub in dataclasses.fields(section_cls))
     return tuple(keys)
 
 
@@ -370,14 +354,14 @@ def _known(section: str | None) -> str:
         names += [f"[{s}]" for s in SECTIONS]
         return "Known top-level keys: " + ", ".join(names) + ". " + DOCS_FIX
     if section == "budgets":
-        names += [f"{d}.\"VALUE\"" for d in BUDGET_DIMENSIONS]
+        names += [f'{d}."VALUE"' for d in BUDGET_DIMENSIONS]
     return f"Known keys of [{section}]: " + ", ".join(names) + ". " + DOCS_FIX
 
 
 def _rules(dimension: str, table: Any, source: str) -> list[BudgetRule]:
     where = f"budgets.{dimension}"
     if not isinstance(table, dict):
-        raise ConfigError(where, 'expected tables like [budgets.%s."VALUE"]' % dimension, DOCS_FIX, source)
+        raise ConfigError(where, f'expected tables like [budgets.{dimension}."VALUE"]', DOCS_FIX, source)
     rules = []
     for value, limits in table.items():
         name = f'{where}."{value}"'

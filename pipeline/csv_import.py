@@ -179,8 +179,7 @@ def _value_sql(column: str, kind: str) -> str:
         return f"(CASE WHEN {c} = '' THEN 'null' ELSE {as_string} END)"
     if kind == "number":
         return (
-            f"(CASE WHEN {c} = '' THEN 'null' WHEN regexp_full_match({c}, {_sql_str(JSON_NUMBER)}) "
-            f"THEN {c} ELSE {as_string} END)"
+            f"(CASE WHEN {c} = '' THEN 'null' WHEN regexp_full_match({c}, {_sql_str(JSON_NUMBER)}) THEN {c} ELSE {as_string} END)"
         )
     if kind == "bool":
         return f"(CASE WHEN {c} = '' THEN 'null' WHEN {c} IN ('true', 'false') THEN {c} ELSE {as_string} END)"
@@ -261,7 +260,9 @@ class CsvChunk(LineChunk):
     `raw_at` and `bad_utf8` answer with the CSV text of the record that starts on the line, so
     the quarantine keeps what the user's file holds."""
 
-    def __init__(self, data: np.ndarray, first_line: int, source: np.ndarray, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray):
+    def __init__(
+        self, data: np.ndarray, first_line: int, source: np.ndarray, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray
+    ):
         super().__init__(data, first_line)
         self._source = source  # the block's CSV bytes
         self._starts, self._ends = starts, ends  # byte span of each record in `source`
@@ -515,4 +516,4 @@ def csv_agreement_sql(new: str, kept: str, new_csv: str, kept_csv: str) -> str:
         f" OR ({new_csv} AND NOT {kept_csv} AND coalesce({new}.model = {served(kept)}, true))"
         f" OR ({kept_csv} AND NOT {new_csv} AND coalesce({kept}.model = {served(new)}, true)))"
     )
-    return "(" + " AND ".join(checks + [model]) + ")"
+    return "(" + " AND ".join([*checks, model]) + ")"

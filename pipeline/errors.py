@@ -4,7 +4,9 @@ from __future__ import annotations
 
 # Exit codes shared by every command (documented in `orusage --help` and the README).
 EXIT_OK = 0
-EXIT_FAILED = 1  # the run could not proceed; nothing was changed
+# 1: could not proceed (one `Error:` line; a write that fails leaves the lake as it was), or a
+# run quarantined more than max_quarantine_ratio of the rows it read (its good rows are kept).
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another writer holds the lake lock; retry later
 

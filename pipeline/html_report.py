@@ -105,7 +105,7 @@ def _query(lake: Path, name: str, params: dict[str, Any]) -> list[dict[str, Any]
     try:
         relation = sqlfiles.run_file(con, name, params)
         columns = relation.columns
-        return [dict(zip(columns, row)) for row in relation.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
     finally:
         con.close()
 
@@ -235,8 +235,10 @@ def headline(now: dict[str, Any], before: dict[str, Any] | None) -> list[Headlin
         arrow = "▲" if rounded > 0 else "▼" if rounded < 0 else "="
         if better is None or rounded == 0:
             tone = "neutral"
+        elif (rounded > 0) == (better == "up"):
+            tone = "good"
         else:
-            tone = "good" if (rounded > 0) == (better == "up") else "bad"
+            tone = "bad"
         out.append(Headline(label, _show(value, kind), change, tone, arrow))
     return out
 
@@ -393,7 +395,7 @@ def chart_spend_over_time(data: PageData, model_order: list[str]):
 def _hbar(alt, rows, label: str, metric: str, title: str, kind: str, width: int = HALF, label_title: str | None = None):
     """Horizontal bars in the order of the rows (largest spend first, (other) last), with values."""
     values = _values(rows, [label, metric, "is_other"])
-    for v, r in zip(values, rows):
+    for v, r in zip(values, rows, strict=True):
         v["text"] = _show(r[metric], kind)
     fmt = money_format([r[metric] for r in rows]) if kind == "money" else (",d" if kind == "count" else ".0%")
     order = [r[label] for r in rows]
@@ -444,7 +446,9 @@ def _quantile_panel(alt, values, order, metric: str, unit: str, title: str, labe
             color=alt.Color(
                 "quantile:N", title="percentile", scale=alt.Scale(domain=["p50", "p90", "p99"], range=list(QUANTILE_COLORS))
             ),
-            shape=alt.Shape("quantile:N", scale=alt.Scale(domain=["p50", "p90", "p99"], range=["circle", "diamond", "triangle-right"])),
+            shape=alt.Shape(
+                "quantile:N", scale=alt.Scale(domain=["p50", "p90", "p99"], range=["circle", "diamond", "triangle-right"])
+            ),
         )
     )
     return (span + points).properties(width=HALF - 20, height=max(BAR_STEP * len(order), 40))
@@ -474,7 +478,9 @@ def chart_cache(data: PageData):
     x = _time_axis(alt, data.granularity, data.periods)
     savings = base.mark_bar(color="#54a24b").encode(
         x=x,
-        y=alt.Y("cache_discount:Q", title="savings (USD)", axis=alt.Axis(format=money_format([r["cache_discount"] for r in rows]))),
+        y=alt.Y(
+            "cache_discount:Q", title="savings (USD)", axis=alt.Axis(format=money_format([r["cache_discount"] for r in rows]))
+        ),
         y2=alt.datum(0),
     )
     hit = base.mark_line(point=True, color="#4c78a8").encode(
@@ -511,8 +517,14 @@ def chart_provider_health(errors: list[dict[str, Any]], providers: list[dict[str
     )
     served = [r for r in providers if r["requests_with_attempts"]]
     fallback = _hbar(
-        alt, served, "provider_name", "fallback_rate", "fallback rate (% of its requests)", "pct",
-        width=HALF - 40, label_title="provider that served",
+        alt,
+        served,
+        "provider_name",
+        "fallback_rate",
+        "fallback rate (% of its requests)",
+        "pct",
+        width=HALF - 40,
+        label_title="provider that served",
     )
     return alt.hconcat(failed, fallback, spacing=30).resolve_scale(color="independent")
 
@@ -523,7 +535,7 @@ def chart_finish_mix(rows: list[dict[str, Any]]):
     cols = [f"finish_reason_{k}_share" for k, _l, _c in FINISH_REASONS]
     labels = {f"finish_reason_{k}_share": label for k, label, _c in FINISH_REASONS}
     order = [r["model"] for r in rows]
-    values = _values(rows, ["model", "requests"] + cols)
+    values = _values(rows, ["model", "requests", *cols])
     return (
         alt.Chart(alt.Data(values=values))
         .transform_fold(cols, as_=["column", "share"])
@@ -531,7 +543,9 @@ def chart_finish_mix(rows: list[dict[str, Any]]):
         .mark_bar()
         .encode(
             y=alt.Y("model:N", sort=order, title=None),
-            x=alt.X("share:Q", title="share of the model's requests", axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])),
+            x=alt.X(
+                "share:Q", title="share of the model's requests", axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])
+            ),
             color=alt.Color(
                 "reason:N",
                 title="finish_reason",
@@ -558,12 +572,26 @@ def charts(data: PageData) -> list[Chart]:
             f"Stacked by model: {fold}. Periods are calendar {data.granularity}s in {data.report.options.tz}.",
             _svg(chart_spend_over_time(data, model_order), "c1"),
         ),
-        Chart("spend-by-provider", "Spend by provider", f"The provider that served; {fold}.",
-              _svg(chart_spend_by(data.by_dim["provider_name"], "provider_name"), "c2"), wide=False),
-        Chart("spend-by-region", "Spend by region", "data_region; (null): records older than the field (mid-2026).",
-              _svg(chart_spend_by(data.by_dim["data_region"], "data_region"), "c3"), wide=False),
-        Chart("apps", "Requests and spend by app_id", f"{fold.capitalize()}; (null): no app_id.",
-              _svg(chart_apps(data.by_dim["app_id"]), "c4")),
+        Chart(
+            "spend-by-provider",
+            "Spend by provider",
+            f"The provider that served; {fold}.",
+            _svg(chart_spend_by(data.by_dim["provider_name"], "provider_name"), "c2"),
+            wide=False,
+        ),
+        Chart(
+            "spend-by-region",
+            "Spend by region",
+            "data_region; (null): records older than the field (mid-2026).",
+            _svg(chart_spend_by(data.by_dim["data_region"], "data_region"), "c3"),
+            wide=False,
+        ),
+        Chart(
+            "apps",
+            "Requests and spend by app_id",
+            f"{fold.capitalize()}; (null): no app_id.",
+            _svg(chart_apps(data.by_dim["app_id"]), "c4"),
+        ),
         Chart(
             "percentiles",
             "Latency and throughput per model × provider",
@@ -585,13 +613,19 @@ def charts(data: PageData) -> list[Chart]:
             "Right: requests that needed more than one attempt, under the provider that finally served them "
             "(the report's fallback_rate).",
             _svg(chart_provider_health(data.provider_errors, data.by_dim["provider_name"]), "c7") if has_attempts else "",
-            note="" if has_attempts else (
+            note=""
+            if has_attempts
+            else (
                 "No provider attempts in this selection: records list them (provider_responses) only since "
                 "February 2026, and response-cache hits have none."
             ),
         ),
-        Chart("finish-mix", "Finish-reason mix per model", f"Share of each model's requests by finish_reason; {fold}.",
-              _svg(chart_finish_mix(model_rows), "c8")),
+        Chart(
+            "finish-mix",
+            "Finish-reason mix per model",
+            f"Share of each model's requests by finish_reason; {fold}.",
+            _svg(chart_finish_mix(model_rows), "c8"),
+        ),
     ]
 
 

@@ -12,13 +12,13 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import secrets
+import shutil
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -142,7 +142,7 @@ class PartitionWriter:
         # Each day is now one run of rows: hand on zero-copy slices.
         starts = np.concatenate(([0], np.flatnonzero(np.diff(days)) + 1))
         ends = np.append(starts[1:], len(days))
-        for start, end in zip(starts.tolist(), ends.tolist()):
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             date = (np.datetime64(0, "D") + np.timedelta64(int(days[start]), "D")).astype(str)
             self.pending.setdefault(date, []).append(rows.slice(start, end - start))
         self.pending_rows += rows.num_rows
@@ -247,7 +247,7 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
             f"no file to ingest ({describe_ignored(ignored)})",
             "Give .jsonl, .ndjson or .json files (optionally .gz or .zst) or the dashboard's .csv export.",
         )
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     state = RunState(new_run_id(started), started, load_table(), options.schema_contract)
     state.ignored = ignored
     lake = Lake(lake_root)
@@ -366,9 +366,7 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
         # only when the check rewrote some of them (waiting first, so no file changes under it).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orusage-warnings") as pool:
             pending = pool.submit(_warnings, new_files, state.table)
-            dropped = _settle_duplicates(
-                lake, version, new_files, state, quarantine, schema, work, before_rewrite=pending.result
-            )
+            dropped = _settle_duplicates(lake, version, new_files, state, quarantine, schema, work, before_rewrite=pending.result)
             warnings = pending.result()
         if dropped:
             warnings = _warnings(new_files, state.table)
@@ -467,7 +465,7 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
     if parsed.num_rows == 0:
         return
     n = parsed.num_rows
-    rows = parsed.select(list(state.table.names) + ["_extra"])
+    rows = parsed.select([*state.table.names, "_extra"])
     rows = rows.append_column("_source_file", pa.repeat(pa.scalar(source, pa.string()), n))
     rows = rows.append_column("_source_line", pa.array(lines))
     rows = rows.append_column("_run_id", pa.repeat(pa.scalar(state.run_id, pa.string()), n))
@@ -598,7 +596,7 @@ def _settle_duplicates(
     for filename in sorted({row["filename"] for row in rows}):
         drop = {(row["_source_file"], row["_source_line"]) for row in rows if row["filename"] == filename}
         table = pq.read_table(filename, schema=schema)
-        keys = list(zip(table.column("_source_file").to_pylist(), table.column("_source_line").to_pylist()))
+        keys = list(zip(table.column("_source_file").to_pylist(), table.column("_source_line").to_pylist(), strict=True))
         mask = pa.array([k not in drop for k in keys])
         kept = table.filter(mask)
         os.unlink(filename)
@@ -633,7 +631,7 @@ def _fetch_lines(path: Path, wanted: set[int]) -> dict[int, str]:
             continue
         numbers = chunk.split.line_numbers
         hits = np.flatnonzero(np.isin(numbers, list(wanted)))
-        for number, text in zip(numbers[hits].tolist(), chunk.raw_at(hits)):
+        for number, text in zip(numbers[hits].tolist(), chunk.raw_at(hits), strict=True):
             out[int(number)] = text
         if len(out) == len(wanted):
             break
@@ -667,7 +665,7 @@ def _warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
     con = duckdb.connect()
     try:
         result = con.sql(" UNION ALL ".join(parts) + " ORDER BY kind, field, value", params={"files": files})
-        return [dict(zip(("kind", "field", "value", "rows"), r)) for r in result.fetchall()]
+        return [dict(zip(("kind", "field", "value", "rows"), r, strict=True)) for r in result.fetchall()]
     finally:
         con.close()
 

@@ -31,7 +31,10 @@ COLLECT_EXIT_CODES = {
     0: "every id is in --out (fetched now or by an earlier run)",
     1: "could not proceed (no API key, unreadable ids file, the API refused the key with 401/403): one line `Error: ...`",
     2: "usage error (a bad option or option value)",
-    5: "some ids never came (404 past --not-found-patience, or errors past --max-attempts); run the same command later: it resumes",
+    5: (
+        "some ids never came (404 past --not-found-patience, or errors past --max-attempts); "
+        "run the same command later: it resumes"
+    ),
 }
 
 
@@ -64,7 +67,7 @@ def _base_url(ctx, param, value: str) -> str:
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Required: an export of GET /api/v1/activity ({\"data\": [...]} or a list). Repeat it, or list more files after it.",
+    help='Required: an export of GET /api/v1/activity ({"data": [...]} or a list). Repeat it, or list more files after it.',
 )
 @click.argument("more", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), metavar="")
 @lake_option
@@ -131,7 +134,9 @@ def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, f
     ),
 )
 @click.argument("ids_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file the records are appended to.")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file the records are appended to."
+)
 @click.option(
     "--api-key-env",
     default="OPENROUTER_API_KEY",
@@ -156,9 +161,17 @@ def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, f
     show_default=True,
     help="Attempts per id for 429, 5xx, timeouts and malformed answers.",
 )
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=30.0, show_default=True, metavar="SECONDS", help="Per request.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0.01), default=30.0, show_default=True, metavar="SECONDS", help="Per request."
+)
 @click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5, hidden=True)
-@click.option("--missing", "missing_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the ids that never came to this file, one per line.")
+@click.option(
+    "--missing",
+    "missing_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the ids that never came to this file, one per line.",
+)
 @json_option("the summary")
 @click.option(
     "--log-format",
@@ -169,7 +182,22 @@ def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, f
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log every retry.")
 @click.pass_context
-def collect(ctx, ids_file, out, api_key_env, base_url, concurrency, not_found_patience, max_attempts, timeout, backoff_base, missing_out, as_json, log_format, verbose):
+def collect(
+    ctx,
+    ids_file,
+    out,
+    api_key_env,
+    base_url,
+    concurrency,
+    not_found_patience,
+    max_attempts,
+    timeout,
+    backoff_base,
+    missing_out,
+    as_json,
+    log_format,
+    verbose,
+):
     """Fetch generation records by id from GET /api/v1/generation into a JSONL file.
 
     IDS_FILE holds one generation id per line (blank lines and # comments are skipped). Each

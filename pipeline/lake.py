@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,7 +41,8 @@ def disk_error(exc: OSError, what: str) -> LakeError:
     if exc.errno == errno.EROFS:
         return LakeError(
             f"the file system is read-only while {what} ({exc.filename})",
-            "Use a lake on a writable file system, or remount it read-write; report, sql and quarantine only read and still work.",
+            "Use a lake on a writable file system, or remount it read-write; "
+            "report, sql and quarantine only read and still work.",
         )
     if exc.errno in (errno.EACCES, errno.EPERM):
         return LakeError(f"permission denied while {what} ({exc.filename})", "Check the lake directory's permissions.")
@@ -190,7 +191,7 @@ class Lake:
         table = self.manifest()
         if table is None:
             return {}
-        return dict(zip(table.column("sha256").to_pylist(), table.column("run_id").to_pylist()))
+        return dict(zip(table.column("sha256").to_pylist(), table.column("run_id").to_pylist(), strict=True))
 
     def ingested_sizes(self) -> set[int]:
         """The byte sizes of the files in the manifest (a file of another size is new)."""
@@ -207,7 +208,7 @@ def _read_holder(fd: int) -> tuple[int | None, str | None]:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def fsync_path(path: Path) -> None:

@@ -17,7 +17,7 @@ import json
 import re
 import shutil
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -156,7 +156,7 @@ def compact(
             small = [f for f in files if f.stat().st_size < small_file_bytes]
             if len(small) >= 2:
                 plan[day] = (small, [f for f in files if f not in small])
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         run_id = new_run_id(started)
         summary = maintenance_summary("compact", run_id, started, lake)
         summary["partitions"] = []
@@ -169,9 +169,7 @@ def compact(
             con = _connect(work)
             try:
                 for day, (small, large) in plan.items():
-                    summary["partitions"].append(
-                        _compact_partition(con, version, day, small, large, run_id, rows_per_file)
-                    )
+                    summary["partitions"].append(_compact_partition(con, version, day, small, large, run_id, rows_per_file))
             finally:
                 con.close()
             summary["seconds"] = round(time.monotonic() - clock, 3)
@@ -187,7 +185,9 @@ def compact(
     return summary
 
 
-def _compact_partition(con, version: Path, day: str, small: list[Path], large: list[Path], run_id: str, rows_per_file: int) -> dict:
+def _compact_partition(
+    con, version: Path, day: str, small: list[Path], large: list[Path], run_id: str, rows_per_file: int
+) -> dict:
     """Rewrite one partition's small files (as hard links in `version`) into few large ones."""
     schema = lake_arrow_schema()
     directory = version / "generations" / f"date={day}"
@@ -282,7 +282,7 @@ def prune(
     if older_than_days < 0:
         raise ValueError(older_than_days)
     clock = time.monotonic()
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     cutoff = today - timedelta(days=older_than_days)
     lake = Lake(lake_root)
 
@@ -306,7 +306,7 @@ def prune(
         plan = prune_plan(_require_version(lake), cutoff)
         if not plan:
             return result(plan, None)
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         run_id = new_run_id(started)
         version = lake.new_version(run_id)
         try:

@@ -240,7 +240,8 @@ def compact_command(config, lake, partition, wait, as_json):
     for item in result["partitions"]:
         click.echo(
             f"date={item['date']}: {item['files_merged']} files -> {len(item['new_files'])}, "
-            f"{item['rows_after']:,} rows" + (f" ({item['duplicates_dropped']:,} duplicate ids dropped)" if item["duplicates_dropped"] else "")
+            f"{item['rows_after']:,} rows"
+            + (f" ({item['duplicates_dropped']:,} duplicate ids dropped)" if item["duplicates_dropped"] else "")
         )
     click.echo(f"published version {result['run_id']} in {result['seconds']:.2f} s")
 
@@ -318,7 +319,10 @@ def replay_command(ctx, config, lake, run_id, schema_contract, wait, as_json):
         + (f", {result['rows_kept_unreplayable']:,} not replayable" if result["rows_kept_unreplayable"] else "")
     )
     if result["published"]:
-        click.echo(f"quarantine {result['quarantine_before']:,} -> {result['quarantine_after']:,} rows; published version {result['run_id']}")
+        click.echo(
+            f"quarantine {result['quarantine_before']:,} -> {result['quarantine_after']:,} rows; "
+            f"published version {result['run_id']}"
+        )
     else:
         click.echo(f"nothing changed ({moved} rows moved)")
 
@@ -328,4 +332,3 @@ def register(main: click.Group, quarantine: click.Group) -> None:
     for command in (run_command, check_command, compact_command, prune_command):
         main.add_command(command)
     quarantine.add_command(replay_command)
-

@@ -18,6 +18,7 @@ vectorised; no line becomes a Python object here.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import duckdb
 import numpy as np
@@ -109,8 +110,10 @@ def _type_errors(label: str, value: str, jtype: str, field: Field) -> list[str]:
     """SQL expressions, each NULL or one reason string, for a value of `field` (absent = NULL)."""
     allowed = ", ".join(_sql_str(t) for t in _JSON_TYPES[field.type] + ("NULL",))
     errors = [
-        f"CASE WHEN {jtype} IS NOT NULL AND {jtype} NOT IN ({allowed}) THEN "
-        f"{_sql_str(label + ': expected ' + _EXPECTED[field.type] + ', got ')} || {_json_name_sql(jtype)} END"
+        (
+            f"CASE WHEN {jtype} IS NOT NULL AND {jtype} NOT IN ({allowed}) THEN "
+            f"{_sql_str(label + ': expected ' + _EXPECTED[field.type] + ', got ')} || {_json_name_sql(jtype)} END"
+        )
     ]
     if field.type == "int":
         errors.append(
@@ -141,11 +144,11 @@ def build_parse_sql(table: FieldTable | None = None, *, relation: str = "lines")
             error_exprs += _attempt_errors(f.name, v, t, table)
             typed_cols.append(
                 f"(CASE WHEN {t} = 'ARRAY' THEN json_transform({v}, "
-                f"{_sql_str('[' + _attempt_structure(table) + ']')}) END)::{attempt_duckdb_type(table)}[] AS \"{f.name}\""
+                f'{_sql_str("[" + _attempt_structure(table) + "]")}) END)::{attempt_duckdb_type(table)}[] AS "{f.name}"'
             )
         else:
             error_exprs += _type_errors(f.name, v, t, f)
-            typed_cols.append(f"{_typed_scalar(v, t, f.type)} AS \"{f.name}\"")
+            typed_cols.append(f'{_typed_scalar(v, t, f.type)} AS "{f.name}"')
 
     errors = "list_filter([" + ", ".join(error_exprs) + "]::VARCHAR[], lambda e: e IS NOT NULL)"
     # A key given twice in one object: JSON parsers disagree on which value wins, so the line is
@@ -235,10 +238,14 @@ def _attempt_structure(table: FieldTable) -> str:
 def _attempt_errors(name: str, v: str, t: str, table: FieldTable) -> list[str]:
     """Reasons for a `provider_responses` value: an array of objects with declared member types."""
     errors = [
-        f"CASE WHEN {t} IS NOT NULL AND {t} NOT IN ('ARRAY', 'NULL') THEN "
-        f"{_sql_str(name + ': expected array, got ')} || {_json_name_sql(t)} END",
-        f"CASE WHEN {t} = 'ARRAY' AND NOT list_bool_and(list_transform(json_extract({v}, '$[*]'), "
-        f"lambda e: json_type(e) = 'OBJECT')) THEN {_sql_str(name + '[]: expected object')} END",
+        (
+            f"CASE WHEN {t} IS NOT NULL AND {t} NOT IN ('ARRAY', 'NULL') THEN "
+            f"{_sql_str(name + ': expected array, got ')} || {_json_name_sql(t)} END"
+        ),
+        (
+            f"CASE WHEN {t} = 'ARRAY' AND NOT list_bool_and(list_transform(json_extract({v}, '$[*]'), "
+            f"lambda e: json_type(e) = 'OBJECT')) THEN {_sql_str(name + '[]: expected object')} END"
+        ),
     ]
     for f in table.attempt_fields:
         label = f"{name}[].{f.name}"
@@ -395,7 +402,7 @@ class Parser:
             nxt = int(np.searchsorted(starts, starts[bounds[-1]] + piece_bytes, side="left"))
             bounds.append(min(max(nxt, bounds[-1] + 1), total))
         parts, refused = [], []
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in pairwise(bounds):
             positions = keep[(keep >= a) & (keep < b)]
             if len(positions) == 0:
                 continue

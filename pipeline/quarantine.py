@@ -37,7 +37,7 @@ def _query(lake_root: Path, where: str, params: dict, limit: int | None) -> list
     try:
         result = con.execute(sql, {"files": files, **params})
         names = [d[0] for d in result.description]
-        return [dict(zip(names, row)) for row in result.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     finally:
         con.close()
 

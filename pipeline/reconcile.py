@@ -58,7 +58,7 @@ ACTIVITY_SCHEMA = pa.schema(
 _STRINGS = ("model", "model_permaslug", "endpoint_id", "provider_name", "workspace_id")
 _COUNTS = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FIX = "Give the JSON saved from GET /api/v1/activity ({\"data\": [...]} or a list of items)."
+_FIX = 'Give the JSON saved from GET /api/v1/activity ({"data": [...]} or a list of items).'
 
 
 # --- the activity files ----------------------------------------------------------------------
@@ -103,7 +103,7 @@ def load_activity(paths: list[Path]) -> tuple[pa.Table, list[ActivityFile]]:
             raise InputError(where_file, f"is not readable JSON ({exc})", _FIX) from exc
         items = doc.get("data") if isinstance(doc, dict) else doc
         if not isinstance(items, list):
-            raise InputError(where_file, "holds neither a list of activity items nor {\"data\": [...]}", _FIX)
+            raise InputError(where_file, 'holds neither a list of activity items nor {"data": [...]}', _FIX)
         days: list[date] = []
         for i, item in enumerate(items):
             where = f"data[{i}]"
@@ -205,16 +205,16 @@ class Result:
             side = "lake" if r["missing_in"] == "activity" else "activity"
             what = "model" if "model" in note else "provider"
             name = (r["lake_models"] if side == "lake" else r["model"]) if what == "model" else r["provider"]
-            g = groups.setdefault((side, what, name), {"side": side, "kind": what, "name": name, "requests": 0, "usage": 0.0, "days": 0})
+            g = groups.setdefault(
+                (side, what, name), {"side": side, "kind": what, "name": name, "requests": 0, "usage": 0.0, "days": 0}
+            )
             g["requests"] += r[f"{side}_requests"]
             g["usage"] += r[f"{side}_usage"]
             g["days"] += 1
         return sorted(groups.values(), key=lambda g: (g["side"], g["kind"], g["name"] or ""))
 
 
-def reconcile(
-    activity_paths: list[Path], lake_root: Path, tolerance_usd: float = 1e-6, tolerance_pct: float = 0.0
-) -> Result:
+def reconcile(activity_paths: list[Path], lake_root: Path, tolerance_usd: float = 1e-6, tolerance_pct: float = 0.0) -> Result:
     """Compare the activity files with the lake; raises OrusageError when it cannot."""
     if tolerance_usd < 0 or tolerance_pct < 0:
         raise OrusageError("tolerances cannot be negative", "Give --tolerance-usd and --tolerance-pct >= 0.")
@@ -319,8 +319,12 @@ def render_table(result: Result, echo) -> None:
     echo("")
     differing = result.differing
     if differing:
-        echo(f"{len(differing)} of {len(result.rows)} day x model x provider keys {'differs' if len(differing) == 1 else 'differ'}:")
-        header = f"  {'day':<10}  {'model':<40}  {'provider':<20}  {'side':<13}  {'metric':<20}  {'activity':>14}  {'lake':>14}  {'difference':>14}"
+        verb = "differs" if len(differing) == 1 else "differ"
+        echo(f"{len(differing)} of {len(result.rows)} day x model x provider keys {verb}:")
+        header = (
+            f"  {'day':<10}  {'model':<40}  {'provider':<20}  {'side':<13}  {'metric':<20}  "
+            f"{'activity':>14}  {'lake':>14}  {'difference':>14}"
+        )
         echo(header)
         for r in differing:
             shown = [m for m in METRICS if not _within(m, r[f"diff_{m}"], r[f"activity_{m}"], result)]
@@ -383,8 +387,12 @@ def to_json(result: Result) -> str:
         "tolerance_usd": result.tolerance_usd,
         "tolerance_pct": result.tolerance_pct,
         "activity_files": [
-            {"path": f.path, "items": f.items, "first_day": str(f.first_day) if f.first_day else None,
-             "last_day": str(f.last_day) if f.last_day else None}
+            {
+                "path": f.path,
+                "items": f.items,
+                "first_day": str(f.first_day) if f.first_day else None,
+                "last_day": str(f.last_day) if f.last_day else None,
+            }
             for f in result.activity_files
         ],
         "keys_compared": len(result.rows),
@@ -403,7 +411,7 @@ def to_csv(result: Result) -> str:
     writer.writeheader()
     for r in result.differing:
         writer.writerow(_plain(r))
-    total = {c: "" for c in cols}
+    total = dict.fromkeys(cols, "")
     total["day"] = "TOTAL"
     for m, t in result.totals.items():
         total[f"activity_{m}"], total[f"lake_{m}"], total[f"diff_{m}"] = t["activity"], t["lake"], t["diff"]

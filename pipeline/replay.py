@@ -26,7 +26,7 @@ import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -105,7 +105,7 @@ class _Verdicts:
         self.failed: dict[tuple[str, int], list[str]] = {}
 
     def add(self, source_file, lines, ids, reasons, raws) -> None:
-        for line, why in zip(lines, reasons):
+        for line, why in zip(lines, reasons, strict=True):
             self.failed[(source_file, int(line))] = list(why)
 
 
@@ -133,7 +133,7 @@ def replay(
         current = lake.current_version()
         if current is None:
             raise OrusageError(f"no lake at {lake.root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         state = RunState(new_run_id(started), started, table or load_table(), schema_contract)
         rows = _select(current, run_id)
         if run_id is not None and not rows:
@@ -265,7 +265,9 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
                 if r.reasons != why:
                     new_reasons[r.file][r.file_row] = why
 
-    counts = {k: sum(getattr(s, k) for s in state.files) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_duplicate")}
+    counts = {
+        k: sum(getattr(s, k) for s in state.files) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_duplicate")
+    }
     quarantine_before = _rows(sorted((version / "quarantine").glob("*.parquet")))
     lake_before = _rows(sorted((version / "generations").glob("date=*/*.parquet")), exclude=set(new_files))
     for name in sorted(set(remove) | set(new_reasons)):

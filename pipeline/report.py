@@ -201,7 +201,7 @@ class Report:
     def records(self) -> list[dict[str, Any]]:
         """The rows for machines (CSV, JSON, Parquet): each dimension as its value of its declared
         type, None for a null value and on the (other) row (is_other says which row that is)."""
-        kinds = {name: kind for name, kind in zip(self.columns, self.types) if name in self.options.dims}
+        kinds = {name: kind for name, kind in zip(self.columns, self.types, strict=True) if name in self.options.dims}
         out = []
         for row in self.rows:
             record = dict(row)
@@ -216,7 +216,9 @@ class Report:
         declared type (for Parquet), built when first asked for: the other formats do not need it."""
         import pyarrow as pa
 
-        schema = pa.schema([pa.field(name, _arrow_type(kind, self.time_zone)) for name, kind in zip(self.columns, self.types)])
+        schema = pa.schema(
+            [pa.field(name, _arrow_type(kind, self.time_zone)) for name, kind in zip(self.columns, self.types, strict=True)]
+        )
         return pa.Table.from_pydict({name: [row[name] for row in self.records] for name in self.columns}, schema=schema)
 
     @property
@@ -296,10 +298,17 @@ def run_report(lake_root: Path, options: ReportOptions) -> Report:
         )
     finally:
         con.close()
-    keep = [i for i, (name, _kind) in enumerate(described) if not (name.startswith("dim") and name[3:].isdigit() and int(name[3:]) > len(options.dims))]
+    keep = [
+        i
+        for i, (name, _kind) in enumerate(described)
+        if not (name.startswith("dim") and name[3:].isdigit() and int(name[3:]) > len(options.dims))
+    ]
     columns = output_columns([described[i][0] for i in keep], options.dims)
-    rows = [dict(zip(columns, (values[i] for i in keep))) for values in tuples]
-    types = [declared.get(name, described[i][1]) if name in options.dims else described[i][1] for name, i in zip(columns, keep)]
+    rows = [dict(zip(columns, (values[i] for i in keep), strict=True)) for values in tuples]
+    types = [
+        declared.get(name, described[i][1]) if name in options.dims else described[i][1]
+        for name, i in zip(columns, keep, strict=True)
+    ]
     return Report(options, lake_root, columns, rows, types, time_zone)
 
 
@@ -423,20 +432,26 @@ def overview_items(report: Report) -> list[tuple[str, str]]:
         ("selection", report.options.describe()),
         (
             "requests",
-            (f"{fmt('requests', 'count')} (cancelled {pct('cancelled_share')}, streamed {pct('streamed_share')}, "
-            f"BYOK {pct('byok_share')}, response-cache hits {fmt('response_cache_hits', 'count')})"),
+            (
+                f"{fmt('requests', 'count')} (cancelled {pct('cancelled_share')}, streamed {pct('streamed_share')}, "
+                f"BYOK {pct('byok_share')}, response-cache hits {fmt('response_cache_hits', 'count')})"
+            ),
         ),
         (
             "spend (total_cost)",
-            (f"${fmt('total_cost', 'money')}  (usage ${fmt('usage', 'money')}; "
-            f"BYOK upstream_inference_cost ${fmt('upstream_inference_cost', 'money')})"),
+            (
+                f"${fmt('total_cost', 'money')}  (usage ${fmt('usage', 'money')}; "
+                f"BYOK upstream_inference_cost ${fmt('upstream_inference_cost', 'money')})"
+            ),
         ),
         ("savings (cache_discount)", f"${fmt('cache_discount', 'money')}"),
         (
             "billed tokens (native)",
-            (f"{fmt('native_tokens_prompt', 'tokens')} prompt (cached {fmt('native_tokens_cached', 'tokens')}, "
-            f"cache hit rate {pct('cache_hit_rate')}), {fmt('native_tokens_completion', 'tokens')} completion "
-            f"(reasoning {fmt('native_tokens_reasoning', 'tokens')})"),
+            (
+                f"{fmt('native_tokens_prompt', 'tokens')} prompt (cached {fmt('native_tokens_cached', 'tokens')}, "
+                f"cache hit rate {pct('cache_hit_rate')}), {fmt('native_tokens_completion', 'tokens')} completion "
+                f"(reasoning {fmt('native_tokens_reasoning', 'tokens')})"
+            ),
         ),
         (
             "cost per request / per M billed tokens",
@@ -449,8 +464,10 @@ def overview_items(report: Report) -> list[tuple[str, str]]:
         ("fallback rate", f"{pct('fallback_rate')} of requests with provider attempts"),
         (
             "failed attempts",
-            (f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, "
-            f"other {pct('attempt_other_failed_share')} of {fmt('attempts', 'count')} attempts"),
+            (
+                f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, "
+                f"other {pct('attempt_other_failed_share')} of {fmt('attempts', 'count')} attempts"
+            ),
         ),
         ("finish reasons", ", ".join(f"{name} {pct(f'finish_reason_{name}_share')}" for name in finish)),
     ]
@@ -480,7 +497,13 @@ def to_markdown(report: Report) -> str:
     for name, rows in report.breakdowns():
         group = _breakdown_dims(report, rows)
         header = [_md(c) for c in group] + [_md(label) for _metric, label, _kind in SCREEN_METRICS]
-        lines += ["", f"## By {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(group) + "---:|" * len(SCREEN_METRICS)]
+        lines += [
+            "",
+            f"## By {name}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(group) + "---:|" * len(SCREEN_METRICS),
+        ]
         for row in rows:
             cells = [_md(_text(row[c])) for c in group] + [_fmt(row[m], kind) for m, _label, kind in SCREEN_METRICS]
             lines.append("| " + " | ".join(cells) + " |")
@@ -548,9 +571,9 @@ def _share_out(whole: list[int], floors: list[int], budget: int) -> list[int] | 
     if sum(floors) > budget:
         return None
     level = max(whole, default=0)
-    while level > 0 and sum(max(f, min(w, level)) for w, f in zip(whole, floors)) > budget:
+    while level > 0 and sum(max(f, min(w, level)) for w, f in zip(whole, floors, strict=True)) > budget:
         level -= 1
-    return [max(f, min(w, level)) for w, f in zip(whole, floors)]
+    return [max(f, min(w, level)) for w, f in zip(whole, floors, strict=True)]
 
 
 def fit_breakdown(report: Report, name: str, rows: list[dict[str, Any]], console) -> tuple[Any, list[str]]:
@@ -580,7 +603,7 @@ def fit_breakdown(report: Report, name: str, rows: list[dict[str, Any]], console
     lines = 2
     while (best is None or best[0] < MIN_METRICS_BESIDE_WHOLE_LABELS) and lines <= MAX_LABEL_LINES:
         # a period (a date) stays on one line
-        floors = [w if c == "period" else _label_width(console, c, cells[c], lines) for c, w in zip(group, whole)]
+        floors = [w if c == "period" else _label_width(console, c, cells[c], lines) for c, w in zip(group, whole, strict=True)]
         wrapped = most_metrics(floors)
         if wrapped is not None and (best is None or wrapped[0] > best[0]):
             best = wrapped
@@ -588,7 +611,7 @@ def fit_breakdown(report: Report, name: str, rows: list[dict[str, Any]], console
             break
         lines += 1
     count, widths = best if best is not None else (1, [None] * len(group))
-    table = _breakdown_table(name, [(c, cells[c], w) for c, w in zip(group, widths)], SCREEN_METRICS[:count], rows)
+    table = _breakdown_table(name, [(c, cells[c], w) for c, w in zip(group, widths, strict=True)], SCREEN_METRICS[:count], rows)
     return table, [label for _m, label, _kind in SCREEN_METRICS[count:]]
 
 

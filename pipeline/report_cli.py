@@ -346,7 +346,7 @@ def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1
         writer.writerows([_text(v) for v in row] for row in rows)
         text = buffer.getvalue()
     else:
-        lines = [json.dumps({c: _json_value(v) for c, v in zip(columns, row)}, default=str) for row in rows]
+        lines = [json.dumps({c: _json_value(v) for c, v in zip(columns, row, strict=True)}, default=str) for row in rows]
         text = "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
     if out:
         Path(out).write_text(text, encoding="utf-8")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -104,8 +104,7 @@ def _ingested_stats(lake) -> dict[str, tuple[int, float]]:
     con = duckdb.connect()
     try:
         rows = con.execute(
-            "SELECT path, arg_max(size, ingested_at), epoch(max(ingested_at)) "
-            "FROM read_parquet($files) GROUP BY path",
+            "SELECT path, arg_max(size, ingested_at), epoch(max(ingested_at)) FROM read_parquet($files) GROUP BY path",
             {"files": [str(f) for f in files]},
         ).fetchall()
     finally:
@@ -225,7 +224,7 @@ def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outco
         if exit_code in (EXIT_OK, EXIT_FAILED) and Lake(settings.lake).current_version() is not None:
             try:
                 alerts = _check(settings, as_of, log)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a failed check ends in the summary line too
                 failed = _failed(exc, summary, log)
                 exit_code = exit_code or failed
             else:
@@ -298,7 +297,16 @@ def _update(settings: Settings, summary: dict, log) -> None:
                 summary[key] = result[key]
             summary["files_skipped"] += result["files_skipped"]
             summary["published"] = result["files"] > 0
-            counts = ("run_id", "files", "files_skipped", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate", "seconds")
+            counts = (
+                "run_id",
+                "files",
+                "files_skipped",
+                "rows_read",
+                "rows_written",
+                "rows_quarantined",
+                "rows_duplicate",
+                "seconds",
+            )
             log.info("ingest", **{k: result[k] for k in counts})
             for warning in result["warnings"]:
                 log.warning("ingest_warning", **warning)
@@ -336,8 +344,13 @@ def _check(settings: Settings, as_of: datetime | None, log) -> int:
 def _quarantine_ratio(summary: dict, settings: Settings, lake_root: Path, log) -> QuarantineRatioExceeded | None:
     error = quarantine_ratio_error(summary, settings.max_quarantine_ratio, lake_root)
     if error is not None:
-        log.error("quarantine_ratio_exceeded", ratio=summary["quarantine_ratio"], max=settings.max_quarantine_ratio,
-                  worst_files=error.worst_files, worst_reasons=error.worst_reasons)
+        log.error(
+            "quarantine_ratio_exceeded",
+            ratio=summary["quarantine_ratio"],
+            max=settings.max_quarantine_ratio,
+            worst_files=error.worst_files,
+            worst_reasons=error.worst_reasons,
+        )
     return error
 
 
@@ -395,9 +408,8 @@ def _worst(lake_root: Path, run_id: str) -> tuple[list, list]:
     read: dict[str, int] = {}
     manifest = lake.manifest()
     if manifest is not None:
-        for file, run, rows in zip(*(manifest.column(c).to_pylist() for c in ("path", "run_id", "rows_read"))):
-            if run == run_id:
-                read[file] = rows
+        columns = (manifest.column(c).to_pylist() for c in ("path", "run_id", "rows_read"))
+        read = {file: rows for file, run, rows in zip(*columns, strict=True) if run == run_id}
     con = duckdb.connect()
     try:
         params = {"files": [str(path)], "run": run_id}
@@ -442,4 +454,4 @@ def run_command(config: Path | None, overrides: dict, *, as_of: datetime | None 
         log.info("run_summary", **summary)
         return Outcome(exc.exit_code, summary)
     logs.configure(log_format or settings.log.format, settings.log.level)
-    return run(settings, as_of=as_of or datetime.now(timezone.utc))
+    return run(settings, as_of=as_of or datetime.now(UTC))

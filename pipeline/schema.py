@@ -218,11 +218,11 @@ def render_markdown(table: FieldTable | None = None) -> str:
         "| field | type | nullable | key may be absent | checks | since | description |",
         "|---|---|---|---|---|---|---|",
     ]
-    for f in table.fields:
-        lines.append(
-            f"| `{f.name}` | {_type_label(f)} | {'yes' if f.nullable else 'no'} | "
-            f"{'yes' if f.absent_ok else 'no'} | {_checks_label(f)} | {f.since or ''} | {f.description} |"
-        )
+    lines.extend(
+        f"| `{f.name}` | {_type_label(f)} | {'yes' if f.nullable else 'no'} | "
+        f"{'yes' if f.absent_ok else 'no'} | {_checks_label(f)} | {f.since or ''} | {f.description} |"
+        for f in table.fields
+    )
     lines += [
         "",
         "## Provider attempts (`provider_responses[]`)",

@@ -21,6 +21,7 @@ Nothing here imports pyarrow or polars: `orusage sql` starts in well under a sec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -91,7 +92,9 @@ def refuse_writes(con, text: str, what: str = "the query") -> None:
     """Raise WriteRefused when `text` holds a statement that would write a file."""
     kind = _writer(con, text)
     if kind is not None:
-        raise WriteRefused(f"{kind} in {what} was refused: orusage sql writes no files, so the lake cannot change under it", WRITE_FIX)
+        raise WriteRefused(
+            f"{kind} in {what} was refused: orusage sql writes no files, so the lake cannot change under it", WRITE_FIX
+        )
 
 
 # --- the shell ---------------------------------------------------------------------------------
@@ -121,8 +124,7 @@ def _dot(con, command: str) -> bool:
         return True
     if name == ".tables":
         names = con.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
+            "SELECT table_name FROM information_schema.tables WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
         ).fetchall()
         click.echo("  ".join(r[0] for r in names))
         return True
@@ -153,10 +155,8 @@ def shell(con, lake_root: Path, interactive: bool | None = None) -> int:
 
     interactive = sys.stdin.isatty() if interactive is None else interactive
     if interactive:
-        try:
+        with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:
-            pass
         click.echo(
             f"orusage sql shell on {lake_root}: views generations, provider_attempts, quarantine, runs.\n"
             "End a statement with ';'.  .help lists the commands, .tables the views, .quit (or Ctrl-D) leaves."

@@ -38,11 +38,11 @@ import sys
 import time
 from bisect import bisect
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-DEFAULT_START = datetime(2026, 9, 1, tzinfo=timezone.utc)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 9, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _HEX = "0123456789abcdef"
 
@@ -62,8 +62,30 @@ SINCE: dict[str, tuple[int, int]] = {
 # Traffic rhythm: weekday (Mon..Sun) and UTC hour-of-day factors (EU morning + US afternoon).
 _WEEKDAY = (1.0, 1.05, 1.06, 1.02, 0.92, 0.55, 0.50)
 _HOUR = (
-    0.34, 0.28, 0.24, 0.22, 0.22, 0.25, 0.33, 0.46, 0.64, 0.80, 0.90, 0.95,
-    1.00, 1.08, 1.16, 1.20, 1.18, 1.10, 1.00, 0.90, 0.78, 0.64, 0.52, 0.42,
+    0.34,
+    0.28,
+    0.24,
+    0.22,
+    0.22,
+    0.25,
+    0.33,
+    0.46,
+    0.64,
+    0.80,
+    0.90,
+    0.95,
+    1.00,
+    1.08,
+    1.16,
+    1.20,
+    1.18,
+    1.10,
+    1.00,
+    0.90,
+    0.78,
+    0.64,
+    0.52,
+    0.42,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -76,148 +98,739 @@ _HOUR = (
 # ---------------------------------------------------------------------------------------------
 
 _MODELS_2026 = [
-    dict(slug="anthropic/claude-sonnet-4.5", w=14, inp=3.0, out=15.0, cr=0.30, cw=3.75, cache=0.8,
-         reason=0.25, kind="chat", perma="anthropic/claude-4.5-sonnet-20250929", tok=1.16, ttft=1400,
-         tps=60, mm=True, providers=[("Anthropic", 60), ("Amazon Bedrock", 25), ("Google Vertex", 15)]),
-    dict(slug="anthropic/claude-haiku-4.5", w=6, inp=1.0, out=5.0, cr=0.10, cw=1.25, cache=0.65,
-         reason=0.1, kind="chat", perma="anthropic/claude-4.5-haiku-20251001", tok=1.16, ttft=650,
-         tps=110, mm=True, providers=[("Anthropic", 65), ("Amazon Bedrock", 20), ("Google Vertex", 15)]),
-    dict(slug="anthropic/claude-opus-4.5", w=2, inp=5.0, out=25.0, cr=0.50, cw=6.25, cache=0.72,
-         reason=0.35, kind="chat", perma="anthropic/claude-4.5-opus-20251124", tok=1.16, ttft=2000,
-         tps=45, mm=True, providers=[("Anthropic", 70), ("Amazon Bedrock", 20), ("Google Vertex", 10)]),
-    dict(slug="openai/gpt-5", w=5, inp=1.25, out=10.0, cr=0.125, cw=None, cache=0.58, reason=1.0,
-         kind="chat", perma="openai/gpt-5-2025-08-07", tok=1.0, ttft=3500, tps=70, mm=True,
-         providers=[("OpenAI", 80), ("Azure", 20)]),
-    dict(slug="openai/gpt-5-mini", w=13, inp=0.25, out=2.0, cr=0.025, cw=None, cache=0.51, reason=1.0,
-         kind="chat", perma="openai/gpt-5-mini-2025-08-07", tok=1.0, ttft=2200, tps=90, mm=True,
-         providers=[("OpenAI", 85), ("Azure", 15)]),
-    dict(slug="openai/gpt-5-nano", w=3, inp=0.05, out=0.40, cr=0.005, cw=None, cache=0.36, reason=1.0,
-         kind="chat", perma="openai/gpt-5-nano-2025-08-07", tok=1.0, ttft=1800, tps=140, mm=True,
-         providers=[("OpenAI", 90), ("Azure", 10)]),
-    dict(slug="openai/gpt-4.1-mini", w=4, inp=0.40, out=1.60, cr=0.10, cw=None, cache=0.43, reason=0.0,
-         kind="chat", perma="openai/gpt-4.1-mini-2025-04-14", tok=1.0, ttft=550, tps=80, mm=True,
-         providers=[("OpenAI", 85), ("Azure", 15)]),
-    dict(slug="openai/gpt-4o-mini", w=4, inp=0.15, out=0.60, cr=0.075, cw=None, cache=0.36, reason=0.0,
-         kind="chat", perma="openai/gpt-4o-mini-2024-07-18", tok=1.0, ttft=500, tps=75, mm=True,
-         providers=[("OpenAI", 80), ("Azure", 20)]),
-    dict(slug="openai/gpt-oss-120b", w=4, inp=0.05, out=0.25, cr=None, cw=None, cache=0.0, reason=1.0,
-         kind="chat", perma="openai/gpt-oss-120b", tok=1.01, ttft=450, tps=160, mm=False,
-         providers=[("Groq", 20), ("Cerebras", 15), ("Fireworks", 15), ("DeepInfra", 20),
-                    ("Together", 10), ("Parasail", 10), ("Novita", 10)]),
-    dict(slug="google/gemini-2.5-flash", w=12, inp=0.30, out=2.50, cr=0.03, cw=None, cache=0.51,
-         reason=0.45, kind="chat", perma="google/gemini-2.5-flash", tok=1.03, ttft=700, tps=180,
-         mm=True, audio=True, providers=[("Google Vertex", 55), ("Google AI Studio", 45)]),
-    dict(slug="google/gemini-2.5-pro", w=4, inp=1.25, out=10.0, cr=0.125, cw=None, cache=0.58, reason=1.0,
-         kind="chat", perma="google/gemini-2.5-pro", tok=1.03, ttft=2600, tps=95, mm=True, audio=True,
-         providers=[("Google Vertex", 60), ("Google AI Studio", 40)]),
-    dict(slug="google/gemini-2.5-flash-lite", w=4, inp=0.10, out=0.40, cr=0.01, cw=None, cache=0.36,
-         reason=0.05, kind="chat", perma="google/gemini-2.5-flash-lite", tok=1.03, ttft=380, tps=260,
-         mm=True, audio=True, providers=[("Google Vertex", 50), ("Google AI Studio", 50)]),
-    dict(slug="google/gemini-2.5-flash-image", w=1, inp=0.30, out=2.50, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="image", img=30.0, perma="google/gemini-2.5-flash-image", tok=1.03, ttft=4200,
-         tps=120, mm=True, providers=[("Google Vertex", 50), ("Google AI Studio", 50)]),
-    dict(slug="meta-llama/llama-3.3-70b-instruct", w=4, inp=0.13, out=0.39, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="chat", perma="meta-llama/llama-3.3-70b-instruct", tok=0.98, ttft=420,
-         tps=70, mm=False, providers=[("DeepInfra", 30), ("Together", 20), ("Groq", 20),
-                                       ("Fireworks", 15), ("Novita", 10), ("Lambda", 5)]),
-    dict(slug="meta-llama/llama-4-maverick", w=2, inp=0.15, out=0.60, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="chat", perma="meta-llama/llama-4-maverick-17b-128e-instruct", tok=0.98,
-         ttft=480, tps=110, mm=True, providers=[("DeepInfra", 30), ("Groq", 25), ("Together", 20),
-                                                  ("Fireworks", 15), ("Parasail", 10)]),
-    dict(slug="deepseek/deepseek-chat-v3.1", w=5, inp=0.20, out=0.80, cr=0.02, cw=None, cache=0.43,
-         reason=0.2, kind="chat", perma="deepseek/deepseek-chat-v3.1", tok=1.05, ttft=900, tps=45,
-         mm=False, providers=[("DeepInfra", 25), ("Fireworks", 20), ("Novita", 15), ("Parasail", 15),
-                              ("Together", 10), ("SambaNova", 5), ("Chutes", 10)]),
-    dict(slug="deepseek/deepseek-r1-0528", w=2, inp=0.40, out=1.75, cr=None, cw=None, cache=0.0,
-         reason=1.0, kind="chat", perma="deepseek/deepseek-r1-0528", tok=1.05, ttft=1500, tps=40,
-         mm=False, providers=[("DeepInfra", 30), ("Novita", 20), ("Together", 20), ("Fireworks", 20),
-                              ("Parasail", 10)]),
-    dict(slug="mistralai/mistral-small-3.2-24b-instruct", w=3, inp=0.06, out=0.18, cr=None, cw=None,
-         cache=0.0, reason=0.0, kind="chat", perma="mistralai/mistral-small-3.2-24b-instruct-2506",
-         tok=1.08, ttft=350, tps=120, mm=True, providers=[("Mistral", 50), ("DeepInfra", 30),
-                                                           ("Parasail", 20)]),
-    dict(slug="mistralai/mistral-medium-3.1", w=1, inp=0.40, out=2.0, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="chat", perma="mistralai/mistral-medium-3.1", tok=1.08, ttft=500, tps=85,
-         mm=True, providers=[("Mistral", 100)]),
-    dict(slug="qwen/qwen3-235b-a22b", w=3, inp=0.13, out=0.60, cr=None, cw=None, cache=0.0, reason=0.6,
-         kind="chat", perma="qwen/qwen3-235b-a22b-04-28", tok=1.04, ttft=800, tps=55, mm=False,
-         providers=[("Together", 25), ("DeepInfra", 25), ("Fireworks", 20), ("Novita", 15),
-                    ("Parasail", 5), ("Cerebras", 10)]),
-    dict(slug="qwen/qwen3-coder", w=3, inp=0.22, out=0.95, cr=None, cw=None, cache=0.0, reason=0.0,
-         kind="chat", perma="qwen/qwen3-coder-480b-a35b-07-25", tok=1.04, ttft=700, tps=70, mm=False,
-         providers=[("Together", 25), ("DeepInfra", 25), ("Fireworks", 20), ("Novita", 15),
-                    ("Cerebras", 15)]),
-    dict(slug="x-ai/grok-4-fast", w=4, inp=0.20, out=0.50, cr=0.05, cw=None, cache=0.65, reason=0.7,
-         kind="chat", perma="x-ai/grok-4-fast", tok=1.02, ttft=900, tps=150, mm=True,
-         providers=[("xAI", 100)]),
-    dict(slug="x-ai/grok-code-fast-1", w=3, inp=0.20, out=1.50, cr=0.02, cw=None, cache=0.87, reason=1.0,
-         kind="chat", perma="x-ai/grok-code-fast-1", tok=1.02, ttft=1100, tps=170, mm=False,
-         providers=[("xAI", 100)]),
-    dict(slug="moonshotai/kimi-k2-0905", w=2, inp=0.39, out=1.90, cr=0.15, cw=None, cache=0.43, reason=0.0,
-         kind="chat", perma="moonshotai/kimi-k2-0905", tok=1.06, ttft=750, tps=50, mm=False,
-         providers=[("Moonshot AI", 30), ("Groq", 20), ("Fireworks", 15), ("Together", 15),
-                    ("Novita", 10), ("Parasail", 10)]),
-    dict(slug="z-ai/glm-4.6", w=2, inp=0.40, out=1.75, cr=0.11, cw=None, cache=0.43, reason=0.8,
-         kind="chat", perma="z-ai/glm-4.6", tok=1.07, ttft=1100, tps=55, mm=False,
-         providers=[("Z.AI", 40), ("Novita", 20), ("DeepInfra", 20), ("Parasail", 20)]),
-    dict(slug="openai/text-embedding-3-small", w=3, inp=0.02, out=0.0, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="embed", perma="openai/text-embedding-3-small", tok=1.0, ttft=180, tps=1,
-         mm=False, providers=[("OpenAI", 100)]),
-    dict(slug="qwen/qwen3-embedding-8b", w=1, inp=0.01, out=0.0, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="embed", perma="qwen/qwen3-embedding-8b", tok=1.04, ttft=150, tps=1,
-         mm=False, providers=[("DeepInfra", 60), ("Nebius", 40)]),
-    dict(slug="cohere/rerank-v3.5", w=0.4, inp=0.0, out=0.0, cr=None, cw=None, cache=0.0, reason=0.0,
-         kind="rerank", per_request=0.002, perma="cohere/rerank-v3.5", tok=1.0, ttft=220, tps=1,
-         mm=False, providers=[("Cohere", 100)]),
+    dict(
+        slug="anthropic/claude-sonnet-4.5",
+        w=14,
+        inp=3.0,
+        out=15.0,
+        cr=0.30,
+        cw=3.75,
+        cache=0.8,
+        reason=0.25,
+        kind="chat",
+        perma="anthropic/claude-4.5-sonnet-20250929",
+        tok=1.16,
+        ttft=1400,
+        tps=60,
+        mm=True,
+        providers=[("Anthropic", 60), ("Amazon Bedrock", 25), ("Google Vertex", 15)],
+    ),
+    dict(
+        slug="anthropic/claude-haiku-4.5",
+        w=6,
+        inp=1.0,
+        out=5.0,
+        cr=0.10,
+        cw=1.25,
+        cache=0.65,
+        reason=0.1,
+        kind="chat",
+        perma="anthropic/claude-4.5-haiku-20251001",
+        tok=1.16,
+        ttft=650,
+        tps=110,
+        mm=True,
+        providers=[("Anthropic", 65), ("Amazon Bedrock", 20), ("Google Vertex", 15)],
+    ),
+    dict(
+        slug="anthropic/claude-opus-4.5",
+        w=2,
+        inp=5.0,
+        out=25.0,
+        cr=0.50,
+        cw=6.25,
+        cache=0.72,
+        reason=0.35,
+        kind="chat",
+        perma="anthropic/claude-4.5-opus-20251124",
+        tok=1.16,
+        ttft=2000,
+        tps=45,
+        mm=True,
+        providers=[("Anthropic", 70), ("Amazon Bedrock", 20), ("Google Vertex", 10)],
+    ),
+    dict(
+        slug="openai/gpt-5",
+        w=5,
+        inp=1.25,
+        out=10.0,
+        cr=0.125,
+        cw=None,
+        cache=0.58,
+        reason=1.0,
+        kind="chat",
+        perma="openai/gpt-5-2025-08-07",
+        tok=1.0,
+        ttft=3500,
+        tps=70,
+        mm=True,
+        providers=[("OpenAI", 80), ("Azure", 20)],
+    ),
+    dict(
+        slug="openai/gpt-5-mini",
+        w=13,
+        inp=0.25,
+        out=2.0,
+        cr=0.025,
+        cw=None,
+        cache=0.51,
+        reason=1.0,
+        kind="chat",
+        perma="openai/gpt-5-mini-2025-08-07",
+        tok=1.0,
+        ttft=2200,
+        tps=90,
+        mm=True,
+        providers=[("OpenAI", 85), ("Azure", 15)],
+    ),
+    dict(
+        slug="openai/gpt-5-nano",
+        w=3,
+        inp=0.05,
+        out=0.40,
+        cr=0.005,
+        cw=None,
+        cache=0.36,
+        reason=1.0,
+        kind="chat",
+        perma="openai/gpt-5-nano-2025-08-07",
+        tok=1.0,
+        ttft=1800,
+        tps=140,
+        mm=True,
+        providers=[("OpenAI", 90), ("Azure", 10)],
+    ),
+    dict(
+        slug="openai/gpt-4.1-mini",
+        w=4,
+        inp=0.40,
+        out=1.60,
+        cr=0.10,
+        cw=None,
+        cache=0.43,
+        reason=0.0,
+        kind="chat",
+        perma="openai/gpt-4.1-mini-2025-04-14",
+        tok=1.0,
+        ttft=550,
+        tps=80,
+        mm=True,
+        providers=[("OpenAI", 85), ("Azure", 15)],
+    ),
+    dict(
+        slug="openai/gpt-4o-mini",
+        w=4,
+        inp=0.15,
+        out=0.60,
+        cr=0.075,
+        cw=None,
+        cache=0.36,
+        reason=0.0,
+        kind="chat",
+        perma="openai/gpt-4o-mini-2024-07-18",
+        tok=1.0,
+        ttft=500,
+        tps=75,
+        mm=True,
+        providers=[("OpenAI", 80), ("Azure", 20)],
+    ),
+    dict(
+        slug="openai/gpt-oss-120b",
+        w=4,
+        inp=0.05,
+        out=0.25,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=1.0,
+        kind="chat",
+        perma="openai/gpt-oss-120b",
+        tok=1.01,
+        ttft=450,
+        tps=160,
+        mm=False,
+        providers=[
+            ("Groq", 20),
+            ("Cerebras", 15),
+            ("Fireworks", 15),
+            ("DeepInfra", 20),
+            ("Together", 10),
+            ("Parasail", 10),
+            ("Novita", 10),
+        ],
+    ),
+    dict(
+        slug="google/gemini-2.5-flash",
+        w=12,
+        inp=0.30,
+        out=2.50,
+        cr=0.03,
+        cw=None,
+        cache=0.51,
+        reason=0.45,
+        kind="chat",
+        perma="google/gemini-2.5-flash",
+        tok=1.03,
+        ttft=700,
+        tps=180,
+        mm=True,
+        audio=True,
+        providers=[("Google Vertex", 55), ("Google AI Studio", 45)],
+    ),
+    dict(
+        slug="google/gemini-2.5-pro",
+        w=4,
+        inp=1.25,
+        out=10.0,
+        cr=0.125,
+        cw=None,
+        cache=0.58,
+        reason=1.0,
+        kind="chat",
+        perma="google/gemini-2.5-pro",
+        tok=1.03,
+        ttft=2600,
+        tps=95,
+        mm=True,
+        audio=True,
+        providers=[("Google Vertex", 60), ("Google AI Studio", 40)],
+    ),
+    dict(
+        slug="google/gemini-2.5-flash-lite",
+        w=4,
+        inp=0.10,
+        out=0.40,
+        cr=0.01,
+        cw=None,
+        cache=0.36,
+        reason=0.05,
+        kind="chat",
+        perma="google/gemini-2.5-flash-lite",
+        tok=1.03,
+        ttft=380,
+        tps=260,
+        mm=True,
+        audio=True,
+        providers=[("Google Vertex", 50), ("Google AI Studio", 50)],
+    ),
+    dict(
+        slug="google/gemini-2.5-flash-image",
+        w=1,
+        inp=0.30,
+        out=2.50,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="image",
+        img=30.0,
+        perma="google/gemini-2.5-flash-image",
+        tok=1.03,
+        ttft=4200,
+        tps=120,
+        mm=True,
+        providers=[("Google Vertex", 50), ("Google AI Studio", 50)],
+    ),
+    dict(
+        slug="meta-llama/llama-3.3-70b-instruct",
+        w=4,
+        inp=0.13,
+        out=0.39,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="meta-llama/llama-3.3-70b-instruct",
+        tok=0.98,
+        ttft=420,
+        tps=70,
+        mm=False,
+        providers=[("DeepInfra", 30), ("Together", 20), ("Groq", 20), ("Fireworks", 15), ("Novita", 10), ("Lambda", 5)],
+    ),
+    dict(
+        slug="meta-llama/llama-4-maverick",
+        w=2,
+        inp=0.15,
+        out=0.60,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="meta-llama/llama-4-maverick-17b-128e-instruct",
+        tok=0.98,
+        ttft=480,
+        tps=110,
+        mm=True,
+        providers=[("DeepInfra", 30), ("Groq", 25), ("Together", 20), ("Fireworks", 15), ("Parasail", 10)],
+    ),
+    dict(
+        slug="deepseek/deepseek-chat-v3.1",
+        w=5,
+        inp=0.20,
+        out=0.80,
+        cr=0.02,
+        cw=None,
+        cache=0.43,
+        reason=0.2,
+        kind="chat",
+        perma="deepseek/deepseek-chat-v3.1",
+        tok=1.05,
+        ttft=900,
+        tps=45,
+        mm=False,
+        providers=[
+            ("DeepInfra", 25),
+            ("Fireworks", 20),
+            ("Novita", 15),
+            ("Parasail", 15),
+            ("Together", 10),
+            ("SambaNova", 5),
+            ("Chutes", 10),
+        ],
+    ),
+    dict(
+        slug="deepseek/deepseek-r1-0528",
+        w=2,
+        inp=0.40,
+        out=1.75,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=1.0,
+        kind="chat",
+        perma="deepseek/deepseek-r1-0528",
+        tok=1.05,
+        ttft=1500,
+        tps=40,
+        mm=False,
+        providers=[("DeepInfra", 30), ("Novita", 20), ("Together", 20), ("Fireworks", 20), ("Parasail", 10)],
+    ),
+    dict(
+        slug="mistralai/mistral-small-3.2-24b-instruct",
+        w=3,
+        inp=0.06,
+        out=0.18,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="mistralai/mistral-small-3.2-24b-instruct-2506",
+        tok=1.08,
+        ttft=350,
+        tps=120,
+        mm=True,
+        providers=[("Mistral", 50), ("DeepInfra", 30), ("Parasail", 20)],
+    ),
+    dict(
+        slug="mistralai/mistral-medium-3.1",
+        w=1,
+        inp=0.40,
+        out=2.0,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="mistralai/mistral-medium-3.1",
+        tok=1.08,
+        ttft=500,
+        tps=85,
+        mm=True,
+        providers=[("Mistral", 100)],
+    ),
+    dict(
+        slug="qwen/qwen3-235b-a22b",
+        w=3,
+        inp=0.13,
+        out=0.60,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.6,
+        kind="chat",
+        perma="qwen/qwen3-235b-a22b-04-28",
+        tok=1.04,
+        ttft=800,
+        tps=55,
+        mm=False,
+        providers=[("Together", 25), ("DeepInfra", 25), ("Fireworks", 20), ("Novita", 15), ("Parasail", 5), ("Cerebras", 10)],
+    ),
+    dict(
+        slug="qwen/qwen3-coder",
+        w=3,
+        inp=0.22,
+        out=0.95,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="qwen/qwen3-coder-480b-a35b-07-25",
+        tok=1.04,
+        ttft=700,
+        tps=70,
+        mm=False,
+        providers=[("Together", 25), ("DeepInfra", 25), ("Fireworks", 20), ("Novita", 15), ("Cerebras", 15)],
+    ),
+    dict(
+        slug="x-ai/grok-4-fast",
+        w=4,
+        inp=0.20,
+        out=0.50,
+        cr=0.05,
+        cw=None,
+        cache=0.65,
+        reason=0.7,
+        kind="chat",
+        perma="x-ai/grok-4-fast",
+        tok=1.02,
+        ttft=900,
+        tps=150,
+        mm=True,
+        providers=[("xAI", 100)],
+    ),
+    dict(
+        slug="x-ai/grok-code-fast-1",
+        w=3,
+        inp=0.20,
+        out=1.50,
+        cr=0.02,
+        cw=None,
+        cache=0.87,
+        reason=1.0,
+        kind="chat",
+        perma="x-ai/grok-code-fast-1",
+        tok=1.02,
+        ttft=1100,
+        tps=170,
+        mm=False,
+        providers=[("xAI", 100)],
+    ),
+    dict(
+        slug="moonshotai/kimi-k2-0905",
+        w=2,
+        inp=0.39,
+        out=1.90,
+        cr=0.15,
+        cw=None,
+        cache=0.43,
+        reason=0.0,
+        kind="chat",
+        perma="moonshotai/kimi-k2-0905",
+        tok=1.06,
+        ttft=750,
+        tps=50,
+        mm=False,
+        providers=[("Moonshot AI", 30), ("Groq", 20), ("Fireworks", 15), ("Together", 15), ("Novita", 10), ("Parasail", 10)],
+    ),
+    dict(
+        slug="z-ai/glm-4.6",
+        w=2,
+        inp=0.40,
+        out=1.75,
+        cr=0.11,
+        cw=None,
+        cache=0.43,
+        reason=0.8,
+        kind="chat",
+        perma="z-ai/glm-4.6",
+        tok=1.07,
+        ttft=1100,
+        tps=55,
+        mm=False,
+        providers=[("Z.AI", 40), ("Novita", 20), ("DeepInfra", 20), ("Parasail", 20)],
+    ),
+    dict(
+        slug="openai/text-embedding-3-small",
+        w=3,
+        inp=0.02,
+        out=0.0,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="embed",
+        perma="openai/text-embedding-3-small",
+        tok=1.0,
+        ttft=180,
+        tps=1,
+        mm=False,
+        providers=[("OpenAI", 100)],
+    ),
+    dict(
+        slug="qwen/qwen3-embedding-8b",
+        w=1,
+        inp=0.01,
+        out=0.0,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="embed",
+        perma="qwen/qwen3-embedding-8b",
+        tok=1.04,
+        ttft=150,
+        tps=1,
+        mm=False,
+        providers=[("DeepInfra", 60), ("Nebius", 40)],
+    ),
+    dict(
+        slug="cohere/rerank-v3.5",
+        w=0.4,
+        inp=0.0,
+        out=0.0,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="rerank",
+        per_request=0.002,
+        perma="cohere/rerank-v3.5",
+        tok=1.0,
+        ttft=220,
+        tps=1,
+        mm=False,
+        providers=[("Cohere", 100)],
+    ),
 ]
 
 _MODELS_2025 = [
-    dict(slug="anthropic/claude-3.5-sonnet", w=14, inp=3.0, out=15.0, cr=0.30, cw=3.75, cache=0.4,
-         reason=0.0, kind="chat", perma="anthropic/claude-3.5-sonnet-20241022", tok=1.16, ttft=1300,
-         tps=55, mm=True, providers=[("Anthropic", 70), ("Amazon Bedrock", 20), ("Google Vertex", 10)]),
-    dict(slug="anthropic/claude-3.5-haiku", w=4, inp=0.80, out=4.0, cr=0.08, cw=1.0, cache=0.3,
-         reason=0.0, kind="chat", perma="anthropic/claude-3-5-haiku-20241022", tok=1.16, ttft=700,
-         tps=65, mm=False, providers=[("Anthropic", 75), ("Amazon Bedrock", 25)]),
-    dict(slug="openai/gpt-4o", w=6, inp=2.5, out=10.0, cr=1.25, cw=None, cache=0.3, reason=0.0,
-         kind="chat", perma="openai/gpt-4o-2024-08-06", tok=1.0, ttft=600, tps=80, mm=True,
-         providers=[("OpenAI", 80), ("Azure", 20)]),
-    dict(slug="openai/gpt-4o-mini", w=10, inp=0.15, out=0.60, cr=0.075, cw=None, cache=0.25, reason=0.0,
-         kind="chat", perma="openai/gpt-4o-mini-2024-07-18", tok=1.0, ttft=500, tps=75, mm=True,
-         providers=[("OpenAI", 80), ("Azure", 20)]),
-    dict(slug="openai/o3-mini", w=2, inp=1.10, out=4.40, cr=0.55, cw=None, cache=0.2, reason=1.0,
-         kind="chat", perma="openai/o3-mini-2025-01-31", tok=1.0, ttft=4000, tps=110, mm=False,
-         providers=[("OpenAI", 100)]),
-    dict(slug="google/gemini-2.0-flash-001", w=8, inp=0.10, out=0.40, cr=0.025, cw=None, cache=0.2,
-         reason=0.0, kind="chat", perma="google/gemini-2.0-flash-001", tok=1.03, ttft=450, tps=170,
-         mm=True, audio=True, providers=[("Google Vertex", 50), ("Google AI Studio", 50)]),
-    dict(slug="google/gemini-flash-1.5", w=3, inp=0.075, out=0.30, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="chat", perma="google/gemini-flash-1.5", tok=1.03, ttft=420, tps=160, mm=True,
-         providers=[("Google Vertex", 60), ("Google AI Studio", 40)]),
-    dict(slug="meta-llama/llama-3.3-70b-instruct", w=5, inp=0.12, out=0.30, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="chat", perma="meta-llama/llama-3.3-70b-instruct", tok=0.98, ttft=450,
-         tps=60, mm=False, providers=[("DeepInfra", 35), ("Together", 25), ("Groq", 20),
-                                       ("Fireworks", 10), ("Lambda", 10)]),
-    dict(slug="deepseek/deepseek-chat", w=6, inp=0.49, out=0.89, cr=None, cw=None, cache=0.0, reason=0.0,
-         kind="chat", perma="deepseek/deepseek-chat-v3", tok=1.05, ttft=1500, tps=25, mm=False,
-         providers=[("DeepSeek", 60), ("DeepInfra", 20), ("Fireworks", 10), ("Novita", 10)]),
-    dict(slug="deepseek/deepseek-r1", w=3, inp=0.70, out=2.50, cr=None, cw=None, cache=0.0, reason=1.0,
-         kind="chat", perma="deepseek/deepseek-r1", tok=1.05, ttft=2500, tps=25, mm=False,
-         providers=[("DeepInfra", 30), ("Together", 25), ("Fireworks", 20), ("Novita", 15),
-                    ("Nebius", 10)]),
-    dict(slug="mistralai/mistral-nemo", w=2, inp=0.035, out=0.08, cr=None, cw=None, cache=0.0, reason=0.0,
-         kind="chat", perma="mistralai/mistral-nemo", tok=1.08, ttft=350, tps=100, mm=False,
-         providers=[("Mistral", 40), ("DeepInfra", 40), ("Parasail", 20)]),
-    dict(slug="qwen/qwen-2.5-72b-instruct", w=2, inp=0.13, out=0.40, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="chat", perma="qwen/qwen-2.5-72b-instruct", tok=1.04, ttft=500, tps=45,
-         mm=False, providers=[("DeepInfra", 40), ("Together", 30), ("Novita", 15), ("Fireworks", 15)]),
-    dict(slug="openai/text-embedding-3-small", w=2, inp=0.02, out=0.0, cr=None, cw=None, cache=0.0,
-         reason=0.0, kind="embed", perma="openai/text-embedding-3-small", tok=1.0, ttft=180, tps=1,
-         mm=False, providers=[("OpenAI", 100)]),
+    dict(
+        slug="anthropic/claude-3.5-sonnet",
+        w=14,
+        inp=3.0,
+        out=15.0,
+        cr=0.30,
+        cw=3.75,
+        cache=0.4,
+        reason=0.0,
+        kind="chat",
+        perma="anthropic/claude-3.5-sonnet-20241022",
+        tok=1.16,
+        ttft=1300,
+        tps=55,
+        mm=True,
+        providers=[("Anthropic", 70), ("Amazon Bedrock", 20), ("Google Vertex", 10)],
+    ),
+    dict(
+        slug="anthropic/claude-3.5-haiku",
+        w=4,
+        inp=0.80,
+        out=4.0,
+        cr=0.08,
+        cw=1.0,
+        cache=0.3,
+        reason=0.0,
+        kind="chat",
+        perma="anthropic/claude-3-5-haiku-20241022",
+        tok=1.16,
+        ttft=700,
+        tps=65,
+        mm=False,
+        providers=[("Anthropic", 75), ("Amazon Bedrock", 25)],
+    ),
+    dict(
+        slug="openai/gpt-4o",
+        w=6,
+        inp=2.5,
+        out=10.0,
+        cr=1.25,
+        cw=None,
+        cache=0.3,
+        reason=0.0,
+        kind="chat",
+        perma="openai/gpt-4o-2024-08-06",
+        tok=1.0,
+        ttft=600,
+        tps=80,
+        mm=True,
+        providers=[("OpenAI", 80), ("Azure", 20)],
+    ),
+    dict(
+        slug="openai/gpt-4o-mini",
+        w=10,
+        inp=0.15,
+        out=0.60,
+        cr=0.075,
+        cw=None,
+        cache=0.25,
+        reason=0.0,
+        kind="chat",
+        perma="openai/gpt-4o-mini-2024-07-18",
+        tok=1.0,
+        ttft=500,
+        tps=75,
+        mm=True,
+        providers=[("OpenAI", 80), ("Azure", 20)],
+    ),
+    dict(
+        slug="openai/o3-mini",
+        w=2,
+        inp=1.10,
+        out=4.40,
+        cr=0.55,
+        cw=None,
+        cache=0.2,
+        reason=1.0,
+        kind="chat",
+        perma="openai/o3-mini-2025-01-31",
+        tok=1.0,
+        ttft=4000,
+        tps=110,
+        mm=False,
+        providers=[("OpenAI", 100)],
+    ),
+    dict(
+        slug="google/gemini-2.0-flash-001",
+        w=8,
+        inp=0.10,
+        out=0.40,
+        cr=0.025,
+        cw=None,
+        cache=0.2,
+        reason=0.0,
+        kind="chat",
+        perma="google/gemini-2.0-flash-001",
+        tok=1.03,
+        ttft=450,
+        tps=170,
+        mm=True,
+        audio=True,
+        providers=[("Google Vertex", 50), ("Google AI Studio", 50)],
+    ),
+    dict(
+        slug="google/gemini-flash-1.5",
+        w=3,
+        inp=0.075,
+        out=0.30,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="google/gemini-flash-1.5",
+        tok=1.03,
+        ttft=420,
+        tps=160,
+        mm=True,
+        providers=[("Google Vertex", 60), ("Google AI Studio", 40)],
+    ),
+    dict(
+        slug="meta-llama/llama-3.3-70b-instruct",
+        w=5,
+        inp=0.12,
+        out=0.30,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="meta-llama/llama-3.3-70b-instruct",
+        tok=0.98,
+        ttft=450,
+        tps=60,
+        mm=False,
+        providers=[("DeepInfra", 35), ("Together", 25), ("Groq", 20), ("Fireworks", 10), ("Lambda", 10)],
+    ),
+    dict(
+        slug="deepseek/deepseek-chat",
+        w=6,
+        inp=0.49,
+        out=0.89,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="deepseek/deepseek-chat-v3",
+        tok=1.05,
+        ttft=1500,
+        tps=25,
+        mm=False,
+        providers=[("DeepSeek", 60), ("DeepInfra", 20), ("Fireworks", 10), ("Novita", 10)],
+    ),
+    dict(
+        slug="deepseek/deepseek-r1",
+        w=3,
+        inp=0.70,
+        out=2.50,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=1.0,
+        kind="chat",
+        perma="deepseek/deepseek-r1",
+        tok=1.05,
+        ttft=2500,
+        tps=25,
+        mm=False,
+        providers=[("DeepInfra", 30), ("Together", 25), ("Fireworks", 20), ("Novita", 15), ("Nebius", 10)],
+    ),
+    dict(
+        slug="mistralai/mistral-nemo",
+        w=2,
+        inp=0.035,
+        out=0.08,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="mistralai/mistral-nemo",
+        tok=1.08,
+        ttft=350,
+        tps=100,
+        mm=False,
+        providers=[("Mistral", 40), ("DeepInfra", 40), ("Parasail", 20)],
+    ),
+    dict(
+        slug="qwen/qwen-2.5-72b-instruct",
+        w=2,
+        inp=0.13,
+        out=0.40,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="chat",
+        perma="qwen/qwen-2.5-72b-instruct",
+        tok=1.04,
+        ttft=500,
+        tps=45,
+        mm=False,
+        providers=[("DeepInfra", 40), ("Together", 30), ("Novita", 15), ("Fireworks", 15)],
+    ),
+    dict(
+        slug="openai/text-embedding-3-small",
+        w=2,
+        inp=0.02,
+        out=0.0,
+        cr=None,
+        cw=None,
+        cache=0.0,
+        reason=0.0,
+        kind="embed",
+        perma="openai/text-embedding-3-small",
+        tok=1.0,
+        ttft=180,
+        tps=1,
+        mm=False,
+        providers=[("OpenAI", 100)],
+    ),
 ]
 
 # Models the auto router resolves to (with weights).
-_AUTO_TARGETS = [("anthropic/claude-sonnet-4.5", 4), ("openai/gpt-5", 3), ("openai/gpt-5-mini", 4),
-                 ("google/gemini-2.5-flash", 4), ("google/gemini-2.5-pro", 2), ("x-ai/grok-4-fast", 1)]
+_AUTO_TARGETS = [
+    ("anthropic/claude-sonnet-4.5", 4),
+    ("openai/gpt-5", 3),
+    ("openai/gpt-5-mini", 4),
+    ("google/gemini-2.5-flash", 4),
+    ("google/gemini-2.5-pro", 2),
+    ("x-ai/grok-4-fast", 1),
+]
 
 # Provider speed: (ttft factor, throughput factor, upstream id style)
 _PROVIDERS = {
@@ -245,22 +858,34 @@ _PROVIDERS = {
     "DeepSeek": (1.5, 0.8, "uuid"),
     "Cohere": (1.0, 1.0, "uuid"),
 }
-_BYOK_PROVIDERS = {"Anthropic", "OpenAI", "Azure", "Amazon Bedrock", "Google AI Studio", "Google Vertex",
-                   "xAI", "Mistral", "Groq", "DeepInfra", "Together"}
+_BYOK_PROVIDERS = {
+    "Anthropic",
+    "OpenAI",
+    "Azure",
+    "Amazon Bedrock",
+    "Google AI Studio",
+    "Google Vertex",
+    "xAI",
+    "Mistral",
+    "Groq",
+    "DeepInfra",
+    "Together",
+}
 _MODERATED = {"OpenAI", "Azure", "Anthropic"}
 
 _BROWSER_UAS = [
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/140.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/141.0.0.0 Safari/537.36 Edg/141.0.0.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/26.0 Safari/605.1.15",
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/141.0.0.0 Safari/537.36 Edg/141.0.0.0"
+    ),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Safari/605.1.15"),
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:143.0) Gecko/20100101 Firefox/143.0",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 "
-    "Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.6 Mobile/15E148 Safari/604.1",
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.6 Mobile/15E148 Safari/604.1"
+    ),
 ]
 _SDK_UAS = [
     "OpenAI/Python 1.109.1",
@@ -300,18 +925,33 @@ _APPS = [
 
 _FINISH = [("stop", 800), ("tool_calls", 110), ("length", 50), ("error", 6), ("content_filter", 3)]
 _NATIVE_FINISH = {
-    "anthropic": {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens",
-                  "error": "error", "content_filter": "refusal"},
-    "openai": {"stop": "stop", "tool_calls": "tool_calls", "length": "length", "error": "error",
-               "content_filter": "content_filter"},
-    "google": {"stop": "STOP", "tool_calls": "STOP", "length": "MAX_TOKENS",
-               "error": "MALFORMED_FUNCTION_CALL", "content_filter": "SAFETY"},
+    "anthropic": {
+        "stop": "end_turn",
+        "tool_calls": "tool_use",
+        "length": "max_tokens",
+        "error": "error",
+        "content_filter": "refusal",
+    },
+    "openai": {
+        "stop": "stop",
+        "tool_calls": "tool_calls",
+        "length": "length",
+        "error": "error",
+        "content_filter": "content_filter",
+    },
+    "google": {
+        "stop": "STOP",
+        "tool_calls": "STOP",
+        "length": "MAX_TOKENS",
+        "error": "MALFORMED_FUNCTION_CALL",
+        "content_filter": "SAFETY",
+    },
 }
 _FAIL_STATUS = [(429, 45), (503, 22), (502, 18), (500, 15)]
 _WEB_ENGINES = [("exa", 65), ("parallel", 20), ("firecrawl", 15)]
 
-_LEGACY_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-_US_REGION_SINCE = datetime(2026, 9, 1, tzinfo=timezone.utc)  # data_region "us": late 2026
+_LEGACY_START = datetime(2025, 1, 1, tzinfo=UTC)
+_US_REGION_SINCE = datetime(2026, 9, 1, tzinfo=UTC)  # data_region "us": late 2026
 _API_TYPE = {"chat": "completions", "image": "completions", "embed": "embeddings", "rerank": "rerank"}
 
 
@@ -326,7 +966,7 @@ def _cum(weights):
 class _Picker:
     """Weighted choice by bisect over cumulative weights (one rng.random() per pick)."""
 
-    __slots__ = ("items", "cum", "total")
+    __slots__ = ("cum", "items", "total")
 
     def __init__(self, pairs):
         self.items = [p[0] for p in pairs]
@@ -383,7 +1023,9 @@ def _upstream_id(rng: random.Random, style: str, model_kind: str, dt: datetime) 
 
 
 def _fmt_2026(dt: datetime) -> str:
-    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
+    )
 
 
 def _fmt_2025(dt: datetime) -> str:
@@ -410,8 +1052,13 @@ class _Generator:
                 m.setdefault("audio", False)
                 m.setdefault("img", 0.0)
                 m.setdefault("per_request", 0.0)
-                m["family"] = ("anthropic" if m["slug"].startswith("anthropic/") else
-                               "google" if m["slug"].startswith("google/") else "openai")
+                m["family"] = (
+                    "anthropic"
+                    if m["slug"].startswith("anthropic/")
+                    else "google"
+                    if m["slug"].startswith("google/")
+                    else "openai"
+                )
                 m["endpoints"] = {p: _uuid(catalog_rng) for p, _ in m["providers"]}
                 m["pick_provider"] = _Picker(m["providers"])
                 m["byok_providers"] = [p for p, _ in m["providers"] if p in _BYOK_PROVIDERS]
@@ -490,8 +1137,7 @@ class _Generator:
             http_referer = "https://localhost:3000/"
         workspace_id = None if r() < 0.04 else self.app_workspace[app_id]
         preset_id = self.presets[int(5 * r() ** 2)] if r() < 0.06 else None
-        return (app_id, origin, external_user, session_id, request_id, user_agent, http_referer,
-                workspace_id, preset_id)
+        return (app_id, origin, external_user, session_id, request_id, user_agent, http_referer, workspace_id, preset_id)
 
     def _data_region(self, dt):
         x = self.rng.random()
@@ -512,29 +1158,59 @@ class _Generator:
         rng = self.rng
         r = rng.random
         src_id, model, provider, app, streamed, family = self.recent[int(r() * len(self.recent))]
-        (app_id, origin, external_user, session_id, request_id, user_agent, http_referer,
-         workspace_id, preset_id) = self._context(dt, unix, app)
+        (app_id, origin, external_user, session_id, request_id, user_agent, http_referer, workspace_id, preset_id) = (
+            self._context(dt, unix, app)
+        )
         gen_time = int(rng.lognormvariate(3.6, 0.5)) + 5
         latency = max(1, int(gen_time * (0.3 + 0.6 * r())))
         zero = 0 if r() < 0.5 else None
         if r() < 0.3:
             provider = None  # answered by OpenRouter's cache, no provider named
         return {
-            "id": gid, "upstream_id": None, "total_cost": 0, "cache_discount": None,
-            "upstream_inference_cost": None, "created_at": created, "model": model,
-            "app_id": app_id, "streamed": streamed, "cancelled": False, "provider_name": provider,
-            "latency": latency, "moderation_latency": None, "generation_time": gen_time,
-            "finish_reason": "stop", "tokens_prompt": 0, "tokens_completion": 0,
-            "native_tokens_prompt": 0, "native_tokens_completion": 0,
-            "native_tokens_completion_images": zero, "native_tokens_reasoning": zero,
-            "native_tokens_cached": zero, "num_media_prompt": None, "num_input_audio_prompt": None,
-            "num_media_completion": None, "num_search_results": None, "num_fetches": None,
-            "origin": origin, "usage": 0, "is_byok": False,
-            "native_finish_reason": _NATIVE_FINISH[family]["stop"], "external_user": external_user,
-            "api_type": "completions", "router": None, "provider_responses": None,
-            "user_agent": user_agent, "http_referer": http_referer, "request_id": request_id,
-            "session_id": session_id, "response_cache_source_id": src_id, "service_tier": None,
-            "web_search_engine": None, "preset_id": preset_id, "data_region": self._data_region(dt),
+            "id": gid,
+            "upstream_id": None,
+            "total_cost": 0,
+            "cache_discount": None,
+            "upstream_inference_cost": None,
+            "created_at": created,
+            "model": model,
+            "app_id": app_id,
+            "streamed": streamed,
+            "cancelled": False,
+            "provider_name": provider,
+            "latency": latency,
+            "moderation_latency": None,
+            "generation_time": gen_time,
+            "finish_reason": "stop",
+            "tokens_prompt": 0,
+            "tokens_completion": 0,
+            "native_tokens_prompt": 0,
+            "native_tokens_completion": 0,
+            "native_tokens_completion_images": zero,
+            "native_tokens_reasoning": zero,
+            "native_tokens_cached": zero,
+            "num_media_prompt": None,
+            "num_input_audio_prompt": None,
+            "num_media_completion": None,
+            "num_search_results": None,
+            "num_fetches": None,
+            "origin": origin,
+            "usage": 0,
+            "is_byok": False,
+            "native_finish_reason": _NATIVE_FINISH[family]["stop"],
+            "external_user": external_user,
+            "api_type": "completions",
+            "router": None,
+            "provider_responses": None,
+            "user_agent": user_agent,
+            "http_referer": http_referer,
+            "request_id": request_id,
+            "session_id": session_id,
+            "response_cache_source_id": src_id,
+            "service_tier": None,
+            "web_search_engine": None,
+            "preset_id": preset_id,
+            "data_region": self._data_region(dt),
             "workspace_id": workspace_id,
         }
 
@@ -548,8 +1224,9 @@ class _Generator:
 
         model_pick, by_slug = self.catalogs[era]
         app = self.app_pick(r)
-        (app_id, origin, external_user, session_id, request_id, user_agent, http_referer,
-         workspace_id, preset_id) = self._context(dt, unix, app)
+        (app_id, origin, external_user, session_id, request_id, user_agent, http_referer, workspace_id, preset_id) = (
+            self._context(dt, unix, app)
+        )
         prompt_mu, completion_mu, agentic = app[6], app[7], app[8]
 
         router = None
@@ -716,8 +1393,7 @@ class _Generator:
         routed_tier = None
         if provider in ("OpenAI", "Azure"):
             x = r()
-            service_tier = ("default" if x < 0.8 else "priority" if x < 0.87 else
-                            "flex" if x < 0.92 else None)
+            service_tier = "default" if x < 0.8 else "priority" if x < 0.87 else "flex" if x < 0.92 else None
             if service_tier in ("priority", "flex"):
                 routed_tier = service_tier
         elif provider == "Anthropic":
@@ -735,26 +1411,36 @@ class _Generator:
             for _ in range(n_fail):
                 status = self.fail_pick(r)
                 p = providers[int(r() * len(providers))]
-                if status == 429:
-                    a_lat = int(lnv(4.5, 0.8)) + 5
-                else:
-                    a_lat = int(lnv(6.8, 1.0)) + 30
+                a_lat = int(lnv(4.5, 0.8)) + 5 if status == 429 else int(lnv(6.8, 1.0)) + 30
                 att = {}
                 if status != 429 and r() < 0.5:
                     att["id"] = _upstream_id(rng, _PROVIDERS[p][2], family, dt)
                 elif r() < 0.3:
                     att["id"] = None
-                att.update({
-                    "endpoint_id": m["endpoints"][p], "model_permaslug": m["perma"],
-                    "provider_name": p, "status": status, "latency": a_lat,
-                    "is_byok": False, "routed_service_tier": None,
-                })
+                att.update(
+                    {
+                        "endpoint_id": m["endpoints"][p],
+                        "model_permaslug": m["perma"],
+                        "provider_name": p,
+                        "status": status,
+                        "latency": a_lat,
+                        "is_byok": False,
+                        "routed_service_tier": None,
+                    }
+                )
                 attempts.append(att)
-        attempts.append({
-            "id": upstream_id, "endpoint_id": m["endpoints"][provider], "model_permaslug": m["perma"],
-            "provider_name": provider, "status": 200, "latency": latency, "is_byok": is_byok,
-            "routed_service_tier": routed_tier,
-        })
+        attempts.append(
+            {
+                "id": upstream_id,
+                "endpoint_id": m["endpoints"][provider],
+                "model_permaslug": m["perma"],
+                "provider_name": provider,
+                "status": 200,
+                "latency": latency,
+                "is_byok": is_byok,
+                "routed_service_tier": routed_tier,
+            }
+        )
 
         api_type = _API_TYPE[kind]
         if r() < (0.4 if era == "2025" else 0.01):
@@ -764,23 +1450,51 @@ class _Generator:
         images_field = img_tokens if kind == "image" else (0 if r() < 0.6 else None)
 
         rec = {
-            "id": gid, "upstream_id": upstream_id, "total_cost": total, "cache_discount": discount,
-            "upstream_inference_cost": upstream_cost, "created_at": created, "model": m["slug"],
-            "app_id": app_id, "streamed": streamed, "cancelled": cancelled, "provider_name": provider,
-            "latency": latency, "moderation_latency": moderation, "generation_time": gen_time,
-            "finish_reason": finish, "tokens_prompt": tokens_prompt,
-            "tokens_completion": tokens_completion, "native_tokens_prompt": prompt,
-            "native_tokens_completion": completion, "native_tokens_completion_images": images_field,
-            "native_tokens_reasoning": reasoning, "native_tokens_cached": cached,
-            "num_media_prompt": num_media_prompt, "num_input_audio_prompt": num_audio,
-            "num_media_completion": num_media_completion, "num_search_results": n_results,
-            "num_fetches": n_fetches, "origin": origin, "usage": total, "is_byok": is_byok,
-            "native_finish_reason": native_finish, "external_user": external_user,
-            "api_type": api_type, "router": router, "provider_responses": attempts,
-            "user_agent": user_agent, "http_referer": http_referer, "request_id": request_id,
-            "session_id": session_id, "response_cache_source_id": None,
-            "service_tier": service_tier, "web_search_engine": web, "preset_id": preset_id,
-            "data_region": self._data_region(dt), "workspace_id": workspace_id,
+            "id": gid,
+            "upstream_id": upstream_id,
+            "total_cost": total,
+            "cache_discount": discount,
+            "upstream_inference_cost": upstream_cost,
+            "created_at": created,
+            "model": m["slug"],
+            "app_id": app_id,
+            "streamed": streamed,
+            "cancelled": cancelled,
+            "provider_name": provider,
+            "latency": latency,
+            "moderation_latency": moderation,
+            "generation_time": gen_time,
+            "finish_reason": finish,
+            "tokens_prompt": tokens_prompt,
+            "tokens_completion": tokens_completion,
+            "native_tokens_prompt": prompt,
+            "native_tokens_completion": completion,
+            "native_tokens_completion_images": images_field,
+            "native_tokens_reasoning": reasoning,
+            "native_tokens_cached": cached,
+            "num_media_prompt": num_media_prompt,
+            "num_input_audio_prompt": num_audio,
+            "num_media_completion": num_media_completion,
+            "num_search_results": n_results,
+            "num_fetches": n_fetches,
+            "origin": origin,
+            "usage": total,
+            "is_byok": is_byok,
+            "native_finish_reason": native_finish,
+            "external_user": external_user,
+            "api_type": api_type,
+            "router": router,
+            "provider_responses": attempts,
+            "user_agent": user_agent,
+            "http_referer": http_referer,
+            "request_id": request_id,
+            "session_id": session_id,
+            "response_cache_source_id": None,
+            "service_tier": service_tier,
+            "web_search_engine": web,
+            "preset_id": preset_id,
+            "data_region": self._data_region(dt),
+            "workspace_id": workspace_id,
         }
         if kind in ("chat", "image") and not is_byok and era == "2026":
             self._remember((gid, m["slug"], provider, app, streamed, family))
@@ -789,7 +1503,7 @@ class _Generator:
 
 def _to_us(dt: datetime) -> int:
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
@@ -860,15 +1574,13 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def _write_gzip(path: Path, data: bytes) -> None:
     # mtime=0 and no file name in the header: the same input gives the same bytes.
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                                compresslevel=9) as gz:
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
         gz.write(data)
 
 
 def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
     """Lines of bad-lines.jsonl and a (line number, what, expected outcome) table."""
-    pool = list(iter_records(80, seed=seed + 2000, start=datetime(2026, 10, 16, tzinfo=timezone.utc),
-                             days=1))
+    pool = list(iter_records(80, seed=seed + 2000, start=datetime(2026, 10, 16, tzinfo=UTC), days=1))
     pool = [p for p in pool if p["provider_responses"]]  # served generations (not cache hits)
     it = iter(pool)
 
@@ -894,13 +1606,11 @@ def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
     v1 = rec()
     v1_line = _dumps_compact(v1)
     valid("a normal current-shape record", line=v1_line)
-    bad("malformed JSON: the line is cut off mid-object",
-        _dumps_compact(rec())[:180])
-    valid("a normal record in the API envelope {\"data\": {...}}",
-          line=_dumps_compact({"data": rec()}))
+    bad("malformed JSON: the line is cut off mid-object", _dumps_compact(rec())[:180])
+    valid('a normal record in the API envelope {"data": {...}}', line=_dumps_compact({"data": rec()}))
     bad("a JSON array instead of an object", _dumps_compact([rec()]))
-    bad_rec("total_cost is the string \"0.5\"", lambda r: r.update(total_cost="0.5", usage=0.5))
-    bad_rec("is_byok is the string \"true\"", setv("is_byok", "true"))
+    bad_rec('total_cost is the string "0.5"', lambda r: r.update(total_cost="0.5", usage=0.5))
+    bad_rec('is_byok is the string "true"', setv("is_byok", "true"))
     r_beta = rec()
     r_beta["beta_feature"] = {"enabled": True, "variant": "b"}
     valid("unknown top-level key `beta_feature` (kept; goes to _extra)", r_beta)
@@ -910,39 +1620,40 @@ def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
     bad_rec("the required key `model` is missing", lambda r: r.pop("model"))
     r_mars = rec()
     r_mars["data_region"] = "mars"
-    valid("data_region \"mars\": unknown value of an open enum (kept, counted as a warning)", r_mars)
-    bad_rec("created_at is \"yesterday\"", setv("created_at", "yesterday"))
-    bad_rec("latency is the string \"1250\"", setv("latency", "1250"))
-    bad_rec("provider_responses is an object, not a list",
-            lambda r: r.update(provider_responses=r["provider_responses"][-1]))
+    valid('data_region "mars": unknown value of an open enum (kept, counted as a warning)', r_mars)
+    bad_rec('created_at is "yesterday"', setv("created_at", "yesterday"))
+    bad_rec('latency is the string "1250"', setv("latency", "1250"))
+    bad_rec("provider_responses is an object, not a list", lambda r: r.update(provider_responses=r["provider_responses"][-1]))
 
     def status_str(r):
         r["provider_responses"][-1]["status"] = "200"
-    bad_rec("a provider_responses element has status \"200\" (string)", status_str)
-    rows.append((v1_line, "exact duplicate of line 1 (same id, same content)",
-                 "duplicate: identical to line 1, one copy kept"))
+
+    bad_rec('a provider_responses element has status "200" (string)', status_str)
+    rows.append((v1_line, "exact duplicate of line 1 (same id, same content)", "duplicate: identical to line 1, one copy kept"))
     nan = rec()
-    nan_line = _dumps_compact(nan).replace(f'"total_cost":{_dumps_compact(nan["total_cost"])}',
-                                           '"total_cost":NaN', 1)
+    nan_line = _dumps_compact(nan).replace(f'"total_cost":{_dumps_compact(nan["total_cost"])}', '"total_cost":NaN', 1)
     assert "NaN" in nan_line
     bad("total_cost is the literal NaN (not JSON; non-finite)", nan_line)
     r_conf = json.loads(v1_line)
     r_conf["total_cost"] = r_conf["usage"] = round(float(v1["total_cost"]) + 0.0125, 10)
-    rows.append((_dumps_compact(r_conf), "conflicting duplicate of line 1: same id, different "
-                 "total_cost/usage (each line valid on its own)", "conflict: flagged, not merged"))
+    rows.append(
+        (
+            _dumps_compact(r_conf),
+            "conflicting duplicate of line 1: same id, different total_cost/usage (each line valid on its own)",
+            "conflict: flagged, not merged",
+        )
+    )
     bad_rec("usage is negative (-0.001)", lambda r: r.update(usage=-0.001))
     r_z = rec()
     r_z["created_at"] = r_z["created_at"].replace("Z", "")
     valid("created_at without an offset (UTC by the field table)", r_z)
     bad_rec("created_at is a number (unix seconds), not a string", setv("created_at", 1791234567))
     bad_rec("id is null (not nullable)", setv("id", None))
-    bad_rec("native_tokens_completion is true (a boolean, not an integer)",
-            setv("native_tokens_completion", True))
+    bad_rec("native_tokens_completion is true (a boolean, not an integer)", setv("native_tokens_completion", True))
     r_abs = rec()
     for k in ("workspace_id", "session_id", "request_id", "response_cache_source_id"):
         r_abs.pop(k)
-    valid("optional keys absent (workspace_id, session_id, request_id, response_cache_source_id)",
-          r_abs)
+    valid("optional keys absent (workspace_id, session_id, request_id, response_cache_source_id)", r_abs)
     bad_rec("streamed is 1 (an integer, not a boolean)", setv("streamed", 1))
     bad_rec("origin is null (not nullable)", setv("origin", None))
     bad_rec("generation_time is negative (-5)", setv("generation_time", -5))
@@ -951,22 +1662,18 @@ def _bad_lines(seed: int) -> tuple[list[str], list[tuple[int, str, str]]]:
     assert "Infinity" in inf_line
     bad("latency is the literal Infinity (not JSON; non-finite)", inf_line)
     bad("the line is the JSON literal null, not an object", "null")
-    bad_rec("a provider_responses element is a string, not an object",
-            lambda r: r.update(provider_responses=["Anthropic"]))
+    bad_rec("a provider_responses element is a string, not an object", lambda r: r.update(provider_responses=["Anthropic"]))
     bad_rec("created_at is an impossible date 2026-02-30", setv("created_at", "2026-02-30T10:00:00.000Z"))
     bad_rec("the required key `is_byok` is missing", lambda r: r.pop("is_byok"))
     r_byok = rec()
-    r_byok.update(upstream_inference_cost=r_byok["total_cost"], total_cost=0, usage=0, is_byok=True,
-                  moderation_latency=None)
+    r_byok.update(upstream_inference_cost=r_byok["total_cost"], total_cost=0, usage=0, is_byok=True, moderation_latency=None)
     r_byok["provider_responses"][-1]["is_byok"] = True
     valid("a BYOK record whose total_cost/usage are the bare integer 0", r_byok)
     r_off = rec()
     r_off["created_at"] = r_off["created_at"][:-1] + "+00:00"
     valid("created_at with a +00:00 offset", r_off)
-    legacy = next(iter_records(1, seed=seed + 3000, start=datetime(2025, 3, 3, 14, tzinfo=timezone.utc),
-                               days=1))
-    valid("an older-shape 2025 record (no router, provider_responses, ... keys; 2025 timestamp form)",
-          legacy)
+    legacy = next(iter_records(1, seed=seed + 3000, start=datetime(2025, 3, 3, 14, tzinfo=UTC), days=1))
+    valid("an older-shape 2025 record (no router, provider_responses, ... keys; 2025 timestamp form)", legacy)
     lines = [line for line, _, _ in rows]
     table = [(i + 1, what, expected) for i, (_, what, expected) in enumerate(rows)]
     return lines, table
@@ -1008,7 +1715,7 @@ BYOK `total_cost`/`usage` are 0 or a 5% fee and `upstream_inference_cost` is the
 | line | content | expected |
 |---:|---|---|
 {bad_table}
-"""
+"""  # noqa: E501 - markdown table rows are one line each; data/sample/README.md holds this text byte for byte
 
 
 def write_sample(out_dir: Path, seed: int = 7) -> dict:
@@ -1020,7 +1727,7 @@ def write_sample(out_dir: Path, seed: int = 7) -> dict:
     env_rng = random.Random(seed * 104729 + 3)
 
     sep, octa, octb = [], [], []
-    oct_split = datetime(2026, 10, 11, tzinfo=timezone.utc)
+    oct_split = datetime(2026, 10, 11, tzinfo=UTC)
     for rec in iter_records(3600, seed=seed, start=DEFAULT_START, days=45):
         created = rec["created_at"]
         if created < "2026-10":
@@ -1056,10 +1763,17 @@ def write_sample(out_dir: Path, seed: int = 7) -> dict:
     n_valid = sum(1 for _, _, e in bad_table if e.startswith("valid"))
     table = "\n".join(f"| {i} | {what.replace('|', '/')} | {exp} |" for i, what, exp in bad_table)
     readme = _README.format(
-        seed=seed, n_sep=len(sep), n_oct=len(octa),
-        n_oct_env=sum(1 for line in octa if line.startswith('{"data":')), n_exp=len(octb),
-        n_blank=len(blanks), n_leg=len(legacy), n_bad=len(bad), n_invalid=n_invalid,
-        n_valid=n_valid, bad_table=table,
+        seed=seed,
+        n_sep=len(sep),
+        n_oct=len(octa),
+        n_oct_env=sum(1 for line in octa if line.startswith('{"data":')),
+        n_exp=len(octb),
+        n_blank=len(blanks),
+        n_leg=len(legacy),
+        n_bad=len(bad),
+        n_invalid=n_invalid,
+        n_valid=n_valid,
+        bad_table=table,
     )
     (out_dir / "README.md").write_text(readme, encoding="utf-8", newline="\n")
     return counts
@@ -1085,8 +1799,9 @@ def write_bench(path: Path, n: int, seed: int = 11) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.synth",
-                                     description="Generate synthetic OpenRouter generation records.")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.synth", description="Generate synthetic OpenRouter generation records."
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_sample = sub.add_parser("sample", help="write the bundled sample files")
     p_sample.add_argument("out_dir", nargs="?", default="data/sample", type=Path)
@@ -1105,8 +1820,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         write_bench(args.out_file, args.n, seed=args.seed)
         size = args.out_file.stat().st_size
-        print(f"{args.out_file}: {args.n} records, {size / 1e6:.1f} MB "
-              f"({size / max(args.n, 1):.0f} B/record) in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"{args.out_file}: {args.n} records, {size / 1e6:.1f} MB "
+            f"({size / max(args.n, 1):.0f} B/record) in {time.perf_counter() - t0:.1f}s"
+        )
     return 0
 
 

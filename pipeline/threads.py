@@ -91,7 +91,7 @@ def prefetch(make: Callable[[], Iterable[T]], depth: int = 1, prepare: Callable[
                 if not _put(items, (item, None), stop):
                     return
             _put(items, (_DONE, None), stop)
-        except BaseException as exc:  # handed to the consumer
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             _put(items, (_DONE, exc), stop)
         finally:
             close = getattr(source, "close", None)
@@ -134,7 +134,7 @@ class Background:
             if self.error is None:
                 try:
                     self.consume(item)
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the submitting thread by _check()
                     self.error = exc
 
     def _check(self) -> None:

@@ -24,6 +24,7 @@ columns, so every view still answers (zero rows) instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from datetime import UTC, datetime
@@ -71,10 +72,8 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
     No progress bar: it would mix with a command's output."""
     con.execute("SET enable_progress_bar = false")
     con.execute("SET parquet_metadata_cache = true")  # files of a version never change
-    try:
+    with contextlib.suppress(duckdb.Error):  # built in, or absent: a query needing a zone then says so itself
         con.execute("LOAD icu")
-    except duckdb.Error:
-        pass  # built in, or absent: a query needing a zone then says so itself
 
 
 def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -9,7 +9,17 @@ import subprocess
 
 from conftest import ROOT, cli, lake_rows, record, write_jsonl
 
-SUMMARY_KEYS = {"run_id", "files", "files_skipped", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate", "warnings", "seconds"}
+SUMMARY_KEYS = {
+    "run_id",
+    "files",
+    "files_skipped",
+    "rows_read",
+    "rows_written",
+    "rows_quarantined",
+    "rows_duplicate",
+    "warnings",
+    "seconds",
+}
 
 
 def test_ingest_json_summary(tmp_path):
@@ -17,7 +27,7 @@ def test_ingest_json_summary(tmp_path):
     out = cli("ingest", data, "--lake", tmp_path / "lake", "--json")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
-    assert SUMMARY_KEYS <= set(summary)
+    assert set(summary) >= SUMMARY_KEYS
     assert (summary["rows_read"], summary["rows_written"], summary["rows_quarantined"]) == (3, 2, 1)
 
 
@@ -84,7 +94,15 @@ def test_help_documents_exit_codes_and_examples():
         assert f"\n    {code}" in top.stdout, code
     sub = cli("ingest", "-h")
     assert sub.returncode == 0
-    for text in ("Exit codes:", "0   done", "1   the run could not proceed", "2   usage error", "Example:", "--schema-contract", "--force"):
+    for text in (
+        "Exit codes:",
+        "0   done",
+        "1   the run could not proceed",
+        "2   usage error",
+        "Example:",
+        "--schema-contract",
+        "--force",
+    ):
         assert text in sub.stdout, text
 
 
@@ -108,7 +126,10 @@ def test_disk_full_exits_1_and_leaves_the_lake_as_it_was(tmp_path):
         before = lake_rows(lake)
         out = cli("ingest", SAMPLE, "--lake", lake)
         assert out.returncode == 1
-        assert out.stderr == "Error: the disk is full while writing the run's files. Free some space and run again; the lake was not changed.\n"
+        assert (
+            out.stderr
+            == "Error: the disk is full while writing the run's files. Free some space and run again; the lake was not changed.\n"
+        )
         assert lake_rows(lake).equals(before)
         assert [p.name for p in (lake / "_versions").iterdir() if p.name.endswith(".tmp")] == []
     finally:
@@ -119,8 +140,18 @@ def test_max_quarantine_ratio_keeps_good_rows_and_exits_1(tmp_path):
     data = write_jsonl(tmp_path / "in.jsonl", [record(1), "{bad", "{worse"])
     out = cli("ingest", data, "--lake", tmp_path / "lake", "--max-quarantine-ratio", "0.5")
     assert out.returncode == 1
-    assert out.stderr.startswith("Error: run ") and "quarantined 2 of 3 rows (66.7%, more than max_quarantine_ratio 50.0%)" in out.stderr
+    assert (
+        out.stderr.startswith("Error: run ")
+        and "quarantined 2 of 3 rows (66.7%, more than max_quarantine_ratio 50.0%)" in out.stderr
+    )
     assert "in.jsonl 2/3" in out.stderr and "line: not valid JSON (2)" in out.stderr
     assert lake_rows(tmp_path / "lake").height == 1
-    ok = cli("ingest", write_jsonl(tmp_path / "b.jsonl", [record(2), "{bad"]), "--lake", tmp_path / "lake", "--max-quarantine-ratio", "0.5")
+    ok = cli(
+        "ingest",
+        write_jsonl(tmp_path / "b.jsonl", [record(2), "{bad"]),
+        "--lake",
+        tmp_path / "lake",
+        "--max-quarantine-ratio",
+        "0.5",
+    )
     assert ok.returncode == 0

@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import lake_rows, record, write_jsonl
 
+from conftest import lake_rows, record, write_jsonl
 from pipeline.cli import main
 
 # Variables of the settings that would leak in from the environment of whoever runs the tests;

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from click.testing import CliRunner
-from conftest import ingest, lake_rows, record
 
+from conftest import ingest, lake_rows, record
 from pipeline.cli import main
 from pipeline.collect import (
     CollectOptions,
@@ -108,7 +108,11 @@ SCRIPTS = {
     "gen-3-429": [(429, {"Retry-After": "1"}, b'{"error": "rate limited"}', 0), ok("gen-3-429")],
     "gen-4-500s": [(500, {}, b"oops", 0), (502, {}, b"<html>bad gateway</html>", 0), (503, {}, b"", 0), ok("gen-4-500s")],
     "gen-5-slow": [ok("gen-5-slow", delay=1.5), ok("gen-5-slow")],
-    "gen-6-malformed": [(200, {}, b'{"data": {"id": "gen-6-malf', 0), (200, {}, json.dumps({"data": rec("gen-other")}).encode(), 0), ok("gen-6-malformed")],
+    "gen-6-malformed": [
+        (200, {}, b'{"data": {"id": "gen-6-malf', 0),
+        (200, {}, json.dumps({"data": rec("gen-other")}).encode(), 0),
+        ok("gen-6-malformed"),
+    ],
     "gen-7-never": [NOT_FOUND],
     "gen-8-broken": [(200, {}, b"not json at all", 0)],
     "gen-9-bad-request": [(400, {}, b'{"error": "bad id"}', 0)],
@@ -135,8 +139,20 @@ def test_collects_retries_and_reports_the_ids_that_never_came(tmp_path):
     ids = ids_file(tmp_path, list(SCRIPTS))
     out = tmp_path / "records.jsonl"
     with FakeOpenRouter(SCRIPTS) as fake:
-        result = invoke(ids, "--out", out, "--base-url", fake.base_url, "--missing", tmp_path / "missing.txt",
-                        "--json", "-v", "--log-format", "json", *FAST)
+        result = invoke(
+            ids,
+            "--out",
+            out,
+            "--base-url",
+            fake.base_url,
+            "--missing",
+            tmp_path / "missing.txt",
+            "--json",
+            "-v",
+            "--log-format",
+            "json",
+            *FAST,
+        )
     assert result.exit_code == 5, result.output
     assert sorted(out_ids(out)) == sorted(COLLECTED)
     assert (tmp_path / "missing.txt").read_text().splitlines() == ["gen-7-never", "gen-8-broken", "gen-9-bad-request"]
@@ -179,7 +195,9 @@ def test_resumes_where_it_stopped(tmp_path):
         # A run killed while writing leaves a torn last line: it is cut, its id fetched again.
         with open(out, "a") as fh:
             fh.write('{"id": "gen-3", "model": "x/y", "tot')
-        result = invoke(ids_file(tmp_path, [f"gen-{i}" for i in range(6)]), "--out", out, "--base-url", fake.base_url, "--json", *FAST)
+        result = invoke(
+            ids_file(tmp_path, [f"gen-{i}" for i in range(6)]), "--out", out, "--base-url", fake.base_url, "--json", *FAST
+        )
     assert result.exit_code == 0, result.output
     assert sorted(out_ids(out)[:3]) == ["gen-0", "gen-1", "gen-2"]  # kept as they were
     assert sorted(out_ids(out)[3:]) == ["gen-3", "gen-4", "gen-5"]

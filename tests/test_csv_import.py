@@ -13,15 +13,40 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, ingest, lake_rows, quarantine_rows, record, write_jsonl
 
+from conftest import ROOT, ingest, lake_rows, quarantine_rows, record, write_jsonl
 from pipeline.csv_import import CSV_FIELDS, is_dashboard_csv, iter_csv_chunks
 from pipeline.errors import InputError
 from pipeline.parse import Parser
 from pipeline.read import discover, iter_chunks
 
 # The header seen in 2026 (reference: openrouter-data.md).
-HEADER = ["generation_id", "created_at", "cost_total", "cost_web_search", "cost_cache", "cost_file_processing", "byok_usage_inference", "tokens_prompt", "tokens_completion", "tokens_reasoning", "tokens_cached", "model_permaslug", "provider_name", "variant", "cancelled", "streamed", "user", "finish_reason_raw", "finish_reason_normalized", "generation_time_ms", "time_to_first_token_ms", "api_key_disabled", "api_key_name", "app_name"]
+HEADER = [
+    "generation_id",
+    "created_at",
+    "cost_total",
+    "cost_web_search",
+    "cost_cache",
+    "cost_file_processing",
+    "byok_usage_inference",
+    "tokens_prompt",
+    "tokens_completion",
+    "tokens_reasoning",
+    "tokens_cached",
+    "model_permaslug",
+    "provider_name",
+    "variant",
+    "cancelled",
+    "streamed",
+    "user",
+    "finish_reason_raw",
+    "finish_reason_normalized",
+    "generation_time_ms",
+    "time_to_first_token_ms",
+    "api_key_disabled",
+    "api_key_name",
+    "app_name",
+]
 
 
 def _b(v) -> str:
@@ -165,7 +190,7 @@ def test_columns_by_name_in_any_order_and_the_mapping(tmp_path, lake):
 
 def test_an_is_byok_column_wins_and_empty_cells_are_null(tmp_path, lake):
     rec = record(1, is_byok=True, total_cost=0.0, usage=0.0, upstream_inference_cost=0.0)
-    header = HEADER + ["is_byok"]
+    header = [*HEADER, "is_byok"]
     row = csv_row(rec, is_byok="true", user="", finish_reason_raw="", tokens_cached="")
     path = write_csv(tmp_path / "e.csv", [row], header=header)
     ingest([path], lake)
@@ -175,7 +200,7 @@ def test_an_is_byok_column_wins_and_empty_cells_are_null(tmp_path, lake):
 
 
 def test_an_unmapped_column_named_like_a_field_keeps_a_prefix(tmp_path, lake):
-    header = HEADER + ["app_id"]
+    header = [*HEADER, "app_id"]
     path = write_csv(tmp_path / "e.csv", [csv_row(record(1), app_id="777")], header=header)
     ingest([path], lake)
     got = lake_rows(lake).row(0, named=True)
@@ -216,7 +241,7 @@ def test_bad_values_multiline_fields_and_a_truncated_line_are_quarantined_with_c
     assert reasons[0] == ["cancelled: expected boolean, got string"]
     assert reasons[1] == ["total_cost: expected number, got string", "usage: expected number, got string"]
     assert reasons[2] == ["native_tokens_prompt: expected integer, got 12.5"]
-    assert reasons[3] == ["created_at: not an ISO 8601 instant: \"yesterday\""]
+    assert reasons[3] == ['created_at: not an ISO 8601 instant: "yesterday"']
     assert reasons[4] == ["id: must not be null"]
     assert reasons[5] == ["line: expected a JSON object, got array"]
     raw = path.read_text().split("\n")
@@ -287,7 +312,7 @@ def test_line_numbers_hold_across_small_chunks_and_gzip(tmp_path):
         for chunk in iter_chunks(source, chunk_bytes):
             split = chunk.split
             keep = ~split.blank
-            texts = [t for t, k in zip(split.lines.to_pylist(), keep) if k]
+            texts = [t for t, k in zip(split.lines.to_pylist(), keep, strict=True) if k]
             ids += [json.loads(t)["id"] for t in texts]
             lines += split.line_numbers[keep].tolist()
             total += chunk.count
@@ -344,7 +369,7 @@ def test_csv_copy_that_disagrees_is_a_conflict_with_its_csv_text(tmp_path, lake)
     ]
     other = record(2)
     ingest([write_jsonl(tmp_path / "b.jsonl", [other])], lake)
-    path = write_csv(tmp_path / "c.csv", rows + [csv_row(record(3), model_permaslug="openai/gpt-5")])
+    path = write_csv(tmp_path / "c.csv", [*rows, csv_row(record(3), model_permaslug="openai/gpt-5")])
     ingest([write_jsonl(tmp_path / "d.jsonl", [record(3)])], lake)
     summary = ingest([path], lake)
     assert summary["rows_quarantined"] == 3 and summary["rows_duplicate"] == 0

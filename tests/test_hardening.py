@@ -14,12 +14,14 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, SAMPLE, cli, ingest, lake_rows, quarantine_rows, record, write_jsonl
 from pipeline import threads
+from pipeline.errors import LockHeld
 from pipeline.lake import Lake
 
 
@@ -31,7 +33,7 @@ def run_with_timeout(fn, timeout: float = 60.0):
     def target():
         try:
             box["value"] = fn()
-        except BaseException as exc:  # handed to the test
+        except BaseException as exc:  # noqa: BLE001 - handed to the test, which re-raises it
             box["error"] = exc
 
     worker = threading.Thread(target=target, daemon=True)
@@ -51,7 +53,7 @@ def lock_is_free(lake: Path) -> bool:
     try:
         with Lake(lake).lock(wait=0):
             return True
-    except Exception:
+    except LockHeld:
         return False
 
 
@@ -253,7 +255,11 @@ def test_default_max_quarantine_ratio_on_ingest(tmp_path):
     base.pop("ORUSAGE_MAX_QUARANTINE_RATIO", None)
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "ingest", str(data), "--lake", str(tmp_path / "a")],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 1
     assert "quarantined 1 of 10 rows (10.0%, more than max_quarantine_ratio 5.0%); the good rows were kept" in out.stderr
@@ -268,10 +274,13 @@ def test_default_max_quarantine_ratio_on_ingest(tmp_path):
     by_config.write_text("max_quarantine_ratio = 0.5\n")
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "ingest", str(data), "--lake", str(tmp_path / "d"), "--config", str(by_config)],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr  # 10% is within the file's 50%
-
 
 
 def test_truncated_files_end_cleanly(tmp_path):
@@ -307,7 +316,11 @@ def test_fuzzed_lines_never_hang_and_always_add_up(tmp_path):
             lines.append(good)
         elif roll < 0.8:
             pos = rng.randrange(len(good))
-            lines.append(good[:pos] + bytes([rng.randrange(256) for _ in range(rng.randrange(1, 4))]).replace(b"\n", b" ") + good[pos + 1 :])
+            lines.append(
+                good[:pos]
+                + bytes([rng.randrange(256) for _ in range(rng.randrange(1, 4))]).replace(b"\n", b" ")
+                + good[pos + 1 :]
+            )
         elif roll < 0.9:
             lines.append(rng.randbytes(rng.randrange(1, 200)).replace(b"\n", b" "))
         else:
@@ -320,14 +333,14 @@ def test_fuzzed_lines_never_hang_and_always_add_up(tmp_path):
 
     for chunk in (997, 4096, 65536):
         target = tmp_path / f"lake-{chunk}"
-        summary = run_with_timeout(lambda: ingest_module.ingest([data], target, ingest_module.Options(chunk_bytes=chunk)), 120)
+        summary = run_with_timeout(partial(ingest_module.ingest, [data], target, ingest_module.Options(chunk_bytes=chunk)), 120)
         non_blank = sum(1 for line in lines if line.strip())
         assert summary["rows_read"] == non_blank
         assert summary["rows_read"] == summary["rows_written"] + summary["rows_quarantined"] + summary["rows_duplicate"]
         rows = lake_rows(target)
         assert rows.height == summary["rows_written"]
         # Every kept row came from the line it says it came from.
-        for source_line, rid in zip(rows["_source_line"].to_list(), rows["id"].to_list()):
+        for source_line, rid in zip(rows["_source_line"].to_list(), rows["id"].to_list(), strict=True):
             assert json.loads(lines[source_line - 1])["id"] == rid
     assert not lake.exists()
 
@@ -345,7 +358,9 @@ def test_a_50_mb_line_is_quarantined_in_bounded_memory(tmp_path):
         "s = ingest([Path(sys.argv[1])], Path(sys.argv[2]))\n"
         "print(json.dumps({'summary': s, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(data), str(tmp_path / "lake")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data), str(tmp_path / "lake")], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["summary"]["rows_written"] == 2 and result["summary"]["rows_quarantined"] == 1
@@ -363,9 +378,7 @@ def test_long_lines_anywhere_keep_every_line_number(tmp_path, chunk):
     newline: each is quarantined with its own line number and every other line keeps its own."""
     from pipeline import ingest as ingest_module
 
-    rows: list = []
-    for i in range(200):
-        rows.append(record(i, user_agent="y" * (5000 if i % 37 == 0 else 10)))
+    rows = [record(i, user_agent="y" * (5000 if i % 37 == 0 else 10)) for i in range(200)]
     data = tmp_path / "long.jsonl"
     text = "\n".join(json.dumps(r) for r in rows)  # no newline after the last (long) line
     data.write_text(text + json.dumps(record(999, user_agent="z" * 6000)))
@@ -385,10 +398,10 @@ def test_long_lines_anywhere_keep_every_line_number(tmp_path, chunk):
     long_lines = [i + 1 for i in range(200) if i % 37 == 0]
     last = 200  # the record(999) line is glued to line 200, which makes it long
     q = quarantine_rows(tmp_path / "lake")
-    assert sorted(q["source_line"].to_list()) == sorted(set(long_lines + [last]))
+    assert sorted(q["source_line"].to_list()) == sorted({*long_lines, last})
     assert all(r[0].startswith("line: too long") for r in q["reasons"].to_list())
     kept = lake_rows(tmp_path / "lake")
-    for line, rid in zip(kept["_source_line"].to_list(), kept["id"].to_list()):
+    for line, rid in zip(kept["_source_line"].to_list(), kept["id"].to_list(), strict=True):
         assert rid == rows[line - 1]["id"]
     assert summary["rows_read"] == 200
 
@@ -413,7 +426,7 @@ def test_duplicate_keys_are_quarantined_on_every_path(tmp_path):
         lake = tmp_path / name
         ingest([write_jsonl(tmp_path / f"{name}.jsonl", lines)], lake)
         q = quarantine_rows(lake)
-        by_id = dict(zip(q["id"].to_list(), q["reasons"].to_list()))
+        by_id = dict(zip(q["id"].to_list(), q["reasons"].to_list(), strict=True))
         assert by_id[record(1)["id"]] == ["total_cost: duplicate key"]
         assert ["data: duplicate key"] in q["reasons"].to_list()
         assert by_id[record(4)["id"]] == ["provider_responses[].status: duplicate key"]
@@ -470,7 +483,9 @@ def test_files_left_out_of_a_directory_are_counted(tmp_path):
 # --- Ctrl-C and SIGTERM -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig, code, what", [(signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+@pytest.mark.parametrize(
+    "sig, code, what", [(signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")]
+)
 def test_a_signal_mid_run_stops_cleanly(tmp_path, sig, code, what):
     lake = tmp_path / "lake"
     ingest([write_jsonl(tmp_path / "first.jsonl", [record(10**9)])], lake)
@@ -485,12 +500,18 @@ def test_a_signal_mid_run_stops_cleanly(tmp_path, sig, code, what):
     env.pop("ORUSAGE_DEBUG", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "ingest", str(data), "--lake", str(lake)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
         while not any((lake / "_versions").glob("*.tmp")) and not (lake / "_staging").exists():
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "no run"
+            assert time.monotonic() < deadline and proc.poll() is None, (
+                proc.stderr.read() if proc.poll() is not None else "no run"
+            )
             time.sleep(0.05)
         time.sleep(0.5)  # well inside the run: reading, parsing and writing
         started = time.monotonic()
@@ -545,13 +566,15 @@ def test_sample_still_ingests_after_all_of_this(tmp_path):
     """The ordinary path is unchanged: the bundled sample ingests with the default ratio."""
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "ingest", str(SAMPLE), "--lake", str(tmp_path / "lake"), "--json"],
-        cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "ORUSAGE_MAX_QUARANTINE_RATIO"},
-        capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "ORUSAGE_MAX_QUARANTINE_RATIO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["rows_read"] == summary["rows_written"] + summary["rows_quarantined"] + summary["rows_duplicate"]
-
 
 
 def test_an_error_raised_after_a_stop_signal_counts_as_the_stop(monkeypatch):

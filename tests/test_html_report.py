@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, ingest, record, write_jsonl
 
+from conftest import ROOT, ingest, record, write_jsonl
 from pipeline import sqlfiles, views
 from pipeline.cli import main
 from pipeline.html_report import (
@@ -34,7 +34,18 @@ from pipeline.html_report import (
 from pipeline.report import ReportOptions, _fmt, run_report
 
 HTML_SQL = [n for n in sqlfiles.names() if n.startswith("html_")]
-FILTERED = ("--where", "model=openai/gpt-5", "--since", "2026-10-08", "--until", "2026-10-15", "--tz", "Europe/Berlin", "--top", "3")
+FILTERED = (
+    "--where",
+    "model=openai/gpt-5",
+    "--since",
+    "2026-10-08",
+    "--until",
+    "2026-10-15",
+    "--tz",
+    "Europe/Berlin",
+    "--top",
+    "3",
+)
 
 
 def run(*args):
@@ -46,7 +57,7 @@ def query(lake: Path, name: str, **params) -> list[dict]:
     con = views.connect(lake)
     try:
         relation = sqlfiles.run_file(con, name, params)
-        return [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
     finally:
         con.close()
 
@@ -181,8 +192,12 @@ def test_time_axes_label_every_period(default_page, sample_total):
 
 @pytest.mark.parametrize(
     ("granularity", "since", "until"),
-    [("month", "2025-01-13", "2026-10-17"), ("week", "2025-10-20", "2026-10-17"), ("day", "2026-08-18", "2026-10-17"),
-     ("day", "2025-01-13", "2026-10-17 12:00:00")],
+    [
+        ("month", "2025-01-13", "2026-10-17"),
+        ("week", "2025-10-20", "2026-10-17"),
+        ("day", "2026-08-18", "2026-10-17"),
+        ("day", "2025-01-13", "2026-10-17 12:00:00"),
+    ],
 )
 def test_time_axis_spec_labels_the_last_period(granularity, since, until):
     import altair as alt
@@ -204,12 +219,17 @@ def test_time_axis_spec_labels_the_last_period(granularity, since, until):
 
 
 def test_latency_axis_spans_the_data(default_page, report_sample_lake):
-    pairs = [r for r in run_report(report_sample_lake, ReportOptions(dims=("model", "provider_name"), top=10)).rows
-             if r["breakdown"] == "model+provider_name"]
+    pairs = [
+        r
+        for r in run_report(report_sample_lake, ReportOptions(dims=("model", "provider_name"), top=10)).rows
+        if r["breakdown"] == "model+provider_name"
+    ]
     low = min(r["latency_p50_ms"] for r in pairs if r["latency_p50_ms"])
     high = max(r["latency_p99_ms"] for r in pairs if r["latency_p99_ms"] is not None)
-    label = re.search(r"aria-label=\"X-axis titled 'latency[^\"]*for a log scale with values from ([\d,.]+) to ([\d,.]+)\"",
-                      figure(default_page, "percentiles"))
+    label = re.search(
+        r"aria-label=\"X-axis titled 'latency[^\"]*for a log scale with values from ([\d,.]+) to ([\d,.]+)\"",
+        figure(default_page, "percentiles"),
+    )
     assert label, "the latency axis is not a log axis with a described domain"
     start, end = (float(v.replace(",", "")) for v in label.groups())
     assert low / 1.5 <= start <= low and high <= end <= high * 1.5, (start, end, low, high)
@@ -232,7 +252,9 @@ def test_provider_errors_add_up_to_the_reports_attempts(report_sample_lake):
         filters = {}
         for name, value in where:
             filters.setdefault(name, []).append(value)
-        rows = query(report_sample_lake, "html_provider_errors", tz="UTC", since="2026-09-15", until=None, filters=filters, top=top)
+        rows = query(
+            report_sample_lake, "html_provider_errors", tz="UTC", since="2026-09-15", until=None, filters=filters, top=top
+        )
         total = run_report(report_sample_lake, ReportOptions(dims=("model",), since="2026-09-15", where=where)).total
         assert sum(r["attempts"] for r in rows) == total["attempts"]
         for column in ("attempt_429_share", "attempt_5xx_share", "attempt_other_failed_share"):
@@ -253,34 +275,70 @@ BERLIN = "Europe/Berlin"
     ("since", "until", "first", "last", "expected"),
     [
         # both bounds given: the headline period is the window, the previous one the same length just before
-        ("2026-10-08", "2026-10-15", None, None,
-         ("2026-10-08", "2026-10-15", 7, "2026-10-08", "2026-10-15", "2026-10-01")),
+        ("2026-10-08", "2026-10-15", None, None, ("2026-10-08", "2026-10-15", 7, "2026-10-08", "2026-10-15", "2026-10-01")),
         # across the end of summer time in Berlin (2026-10-25): still seven calendar days
-        ("2026-10-26", "2026-11-02", None, None,
-         ("2026-10-26", "2026-11-02", 7, "2026-10-26", "2026-11-02", "2026-10-19")),
+        ("2026-10-26", "2026-11-02", None, None, ("2026-10-26", "2026-11-02", 7, "2026-10-26", "2026-11-02", "2026-10-19")),
         # no bounds: local days of the first and the last generation (22:30 UTC is the next day in
         # Berlin); the headline period: the 30 days up to the last one, against the 30 before
-        (None, None, datetime(2026, 10, 24, 22, 30, tzinfo=UTC), datetime(2026, 10, 27, 12, tzinfo=UTC),
-         ("2026-10-25", "2026-10-28", 3, "2026-09-28", "2026-10-28", "2026-08-29")),
+        (
+            None,
+            None,
+            datetime(2026, 10, 24, 22, 30, tzinfo=UTC),
+            datetime(2026, 10, 27, 12, tzinfo=UTC),
+            ("2026-10-25", "2026-10-28", 3, "2026-09-28", "2026-10-28", "2026-08-29"),
+        ),
         # 30 calendar days across the change of 2026-10-25 too
-        (None, None, datetime(2026, 1, 5, 12, tzinfo=UTC), datetime(2026, 11, 5, 12, tzinfo=UTC),
-         ("2026-01-05", "2026-11-06", 305, "2026-10-07", "2026-11-06", "2026-09-07")),
+        (
+            None,
+            None,
+            datetime(2026, 1, 5, 12, tzinfo=UTC),
+            datetime(2026, 11, 5, 12, tzinfo=UTC),
+            ("2026-01-05", "2026-11-06", 305, "2026-10-07", "2026-11-06", "2026-09-07"),
+        ),
         # --since only: up to the day after the last generation, compared with the same length before
-        ("2026-10-20 12:00", None, None, datetime(2026, 10, 21, 8, tzinfo=UTC),
-         ("2026-10-20 12:00:00", "2026-10-22", 1.5, "2026-10-20 12:00:00", "2026-10-22", "2026-10-19")),
+        (
+            "2026-10-20 12:00",
+            None,
+            None,
+            datetime(2026, 10, 21, 8, tzinfo=UTC),
+            ("2026-10-20 12:00:00", "2026-10-22", 1.5, "2026-10-20 12:00:00", "2026-10-22", "2026-10-19"),
+        ),
         # --until only: the last 30 days of data, which end at --until at the latest
-        (None, "2026-10-10", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 9, 15, tzinfo=UTC),
-         ("2026-09-01", "2026-10-10", 39, "2026-09-10", "2026-10-10", "2026-08-11")),
-        (None, "2026-10-10 12:00", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 10, 9, tzinfo=UTC),
-         ("2026-09-01", "2026-10-10 12:00:00", 39.5, "2026-09-10 12:00:00", "2026-10-10 12:00:00", "2026-08-11 12:00:00")),
+        (
+            None,
+            "2026-10-10",
+            datetime(2026, 9, 1, tzinfo=UTC),
+            datetime(2026, 10, 9, 15, tzinfo=UTC),
+            ("2026-09-01", "2026-10-10", 39, "2026-09-10", "2026-10-10", "2026-08-11"),
+        ),
+        (
+            None,
+            "2026-10-10 12:00",
+            datetime(2026, 9, 1, tzinfo=UTC),
+            datetime(2026, 10, 10, 9, tzinfo=UTC),
+            ("2026-09-01", "2026-10-10 12:00:00", 39.5, "2026-09-10 12:00:00", "2026-10-10 12:00:00", "2026-08-11 12:00:00"),
+        ),
         # the last generation days before --until: the headline period ends with it
-        (None, "2026-12-01", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 9, 15, tzinfo=UTC),
-         ("2026-09-01", "2026-12-01", 91, "2026-09-10", "2026-10-10", "2026-08-11")),
+        (
+            None,
+            "2026-12-01",
+            datetime(2026, 9, 1, tzinfo=UTC),
+            datetime(2026, 10, 9, 15, tzinfo=UTC),
+            ("2026-09-01", "2026-12-01", 91, "2026-09-10", "2026-10-10", "2026-08-11"),
+        ),
     ],
 )
 def test_window_and_previous_window(report_sample_lake, since, until, first, last, expected):
-    (row,) = query(report_sample_lake, "html_window", tz=BERLIN, since=since, until=until,
-                   first_created_at=first, last_created_at=last, headline_days=HEADLINE_DAYS)
+    (row,) = query(
+        report_sample_lake,
+        "html_window",
+        tz=BERLIN,
+        since=since,
+        until=until,
+        first_created_at=first,
+        last_created_at=last,
+        headline_days=HEADLINE_DAYS,
+    )
 
     def full(text):  # a date as the query writes it
         return text if len(text) > 10 else f"{text} 00:00:00"
@@ -298,10 +356,29 @@ def test_last_run_is_the_run_that_wrote_rows(report_sample_lake):
 
 
 def test_headline_changes():
-    now = {"total_cost": 11.0, "requests": 90, "billed_tokens": 1000, "cache_discount": 1.5, "error_rate": 0.02, "fallback_rate": None}
-    before = {"total_cost": 10.0, "requests": 100, "billed_tokens": 0, "cache_discount": 2.0, "error_rate": 0.01, "fallback_rate": 0.1}
+    now = {
+        "total_cost": 11.0,
+        "requests": 90,
+        "billed_tokens": 1000,
+        "cache_discount": 1.5,
+        "error_rate": 0.02,
+        "fallback_rate": None,
+    }
+    before = {
+        "total_cost": 10.0,
+        "requests": 100,
+        "billed_tokens": 0,
+        "cache_discount": 2.0,
+        "error_rate": 0.01,
+        "fallback_rate": 0.1,
+    }
     out = {h.label: h for h in headline(now, before)}
-    assert (out["Spend"].value, out["Spend"].change, out["Spend"].tone, out["Spend"].arrow) == ("$11.00", "+10.0% vs $10.00", "neutral", "▲")
+    assert (out["Spend"].value, out["Spend"].change, out["Spend"].tone, out["Spend"].arrow) == (
+        "$11.00",
+        "+10.0% vs $10.00",
+        "neutral",
+        "▲",
+    )
     assert out["Requests"].change == "-10.0% vs 100" and out["Requests"].arrow == "▼"
     assert out["Billed tokens"].change == "vs 0"  # no relative change from zero
     assert out["Cache savings"].tone == "bad" and out["Cache savings"].change == "-25.0% vs $2.00"

@@ -27,7 +27,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LAPTOP = {"width": 1280, "height": 800}
-CHARTS = ("spend-over-time", "spend-by-provider", "spend-by-region", "apps", "percentiles", "cache", "provider-health", "finish-mix")
+CHARTS = (
+    "spend-over-time",
+    "spend-by-provider",
+    "spend-by-region",
+    "apps",
+    "percentiles",
+    "cache",
+    "provider-health",
+    "finish-mix",
+)
 
 
 def write_page(tmp: Path, name: str, *args) -> Path:

@@ -99,7 +99,7 @@ def test_manifest_holds_each_file_s_sha256_however_it_was_hashed(tmp_path, lake)
     for path in (plain, bom, packed, twin_a, twin_b):
         assert by_path[str(path.resolve())] == hashlib.sha256(path.read_bytes()).hexdigest()
     manifest = pl.read_parquet(lake / "_manifest" / f"{summary['run_id']}.parquet")
-    assert dict(zip(manifest["path"], manifest["sha256"])) == by_path
+    assert dict(zip(manifest["path"], manifest["sha256"], strict=True)) == by_path
     # A copy under another name has a size the manifest knows: hashed first, and skipped.
     copy = tmp_path / "copy.jsonl"
     copy.write_bytes(plain.read_bytes())
@@ -196,9 +196,8 @@ def test_second_writer_is_refused_while_the_lock_is_held(tmp_path, lake):
     from pipeline.errors import LockHeld
 
     a = write_jsonl(tmp_path / "a.jsonl", [record(1)])
-    with Lake(lake).lock():
-        with pytest.raises(LockHeld) as err:
-            ingest([a], lake)
+    with Lake(lake).lock(), pytest.raises(LockHeld) as err:
+        ingest([a], lake)
     assert err.value.exit_code == 75
     assert f"another run (pid {os.getpid()}, started " in err.value.message()
     assert ingest([a], lake)["rows_written"] == 1

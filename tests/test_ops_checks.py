@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ingest, record, write_jsonl
 
+from conftest import ingest, record, write_jsonl
 from pipeline.checks import robust_z, run_checks
 from pipeline.cli import main
 from pipeline.config import load_settings
@@ -31,7 +31,7 @@ def _day_records(day: date, start: int, per_request: dict, latency: dict, errors
     for n in range(100):
         who, name = (A, "a") if n < 60 else (B, "b")
         cost = per_request[name]
-        at = datetime(day.year, day.month, day.day, 8, 0, tzinfo=timezone.utc) + timedelta(minutes=n)
+        at = datetime(day.year, day.month, day.day, 8, 0, tzinfo=UTC) + timedelta(minutes=n)
         rows.append(
             record(
                 start + n,
@@ -90,7 +90,7 @@ def test_robust_z():
 
 
 def test_budgets_and_anomalies_exact_alerts(crafted):
-    lake, config = crafted
+    _lake, config = crafted
     out = CliRunner().invoke(main, ["check", "--config", str(config), "--as-of", AS_OF, "--json"])
     assert out.exit_code == 3, out.output
     result = json.loads(out.stdout)
@@ -136,14 +136,16 @@ def test_budgets_and_anomalies_exact_alerts(crafted):
     latency = anomalies["p95_latency"]
     assert (latency["value"], latency["baseline_median"]) == (pytest.approx(5000.0), pytest.approx(300.0))
     # Slower than the baseline p95 beyond the expected 5 %: B 40 - 2 = 38, A 0 - 3 = -3.
-    assert latency["drivers"]["provider_name"] == [{"value": "ProvB", "contribution": 38.0, "share": pytest.approx(38 / 35, abs=1e-4)}]
+    assert latency["drivers"]["provider_name"] == [
+        {"value": "ProvB", "contribution": 38.0, "share": pytest.approx(38 / 35, abs=1e-4)}
+    ]
     message = next(a["message"] for a in result["alerts"] if a["key"] == "anomaly:spend:2026-10-28")
     assert message.startswith("spend $26.00 on 2026-10-28 (Wed), +157% against the baseline median $10.10 of 4 previous Weds")
     assert "drivers: model acme/model-b 100%" in message
 
 
 def test_human_table(crafted):
-    lake, config = crafted
+    _lake, config = crafted
     out = CliRunner().invoke(main, ["check", "--config", str(config), "--as-of", AS_OF], env={"COLUMNS": "200"})
     assert out.exit_code == 3
     assert "ALERT daily budget of total for 2026-10-28 exceeded: spent $26.00, limit $20.00" in out.stdout
@@ -154,7 +156,7 @@ def test_quiet_day_is_ok_and_short_history_is_not_judged(crafted, tmp_path):
     lake, config = crafted
     settings = load_settings(config)
     # A baseline Wednesday judged against its own past: only 1-3 earlier Wednesdays exist.
-    early = run_checks(lake, settings, as_of=datetime(2026, 10, 15, 6, tzinfo=timezone.utc))
+    early = run_checks(lake, settings, as_of=datetime(2026, 10, 15, 6, tzinfo=UTC))
     assert early["day"] == "2026-10-14"
     assert {a["metric"]: a["status"] for a in early["anomalies"]} == {
         "spend": "insufficient_baseline",
@@ -162,11 +164,11 @@ def test_quiet_day_is_ok_and_short_history_is_not_judged(crafted, tmp_path):
         "error_rate": "insufficient_baseline",
         "p95_latency": "insufficient_baseline",
     }
-    quiet = run_checks(lake, settings, as_of=datetime(2026, 10, 22, 6, tzinfo=timezone.utc))
+    quiet = run_checks(lake, settings, as_of=datetime(2026, 10, 22, 6, tzinfo=UTC))
     assert [a["status"] for a in quiet["anomalies"]] == ["ok", "ok", "ok", "ok"]
     assert quiet["alerts"] == [] and quiet["exit_code"] == 0
     # A day after the lake's last data is not a drop to zero: no data yet.
-    later = run_checks(lake, settings, as_of=datetime(2026, 11, 20, 6, tzinfo=timezone.utc))
+    later = run_checks(lake, settings, as_of=datetime(2026, 11, 20, 6, tzinfo=UTC))
     assert {a["status"] for a in later["anomalies"]} == {"no_data"}
 
 
@@ -209,7 +211,7 @@ def test_a_drop_in_spend_is_an_anomaly_too(tmp_path):
     rows += _day_records(DAY, i, {"a": 0.03, "b": 0.0}, {"a": 300.0, "b": 300.0}, errors_a=1)
     lake = tmp_path / "lake"
     ingest([write_jsonl(tmp_path / "drop.jsonl", rows)], lake)
-    result = run_checks(lake, load_settings(None, env={}, overrides={"lake": lake}), as_of=datetime(2026, 10, 29, 6, tzinfo=timezone.utc))
+    result = run_checks(lake, load_settings(None, env={}, overrides={"lake": lake}), as_of=datetime(2026, 10, 29, 6, tzinfo=UTC))
     assert [a["key"] for a in result["alerts"]] == ["anomaly:spend:2026-10-28"]
     spend = result["anomalies"][0]
     assert (spend["direction"], spend["value"]) == ("down", pytest.approx(1.8))
@@ -232,7 +234,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers["Content-Length"])
                 hook.bodies.append(json.loads(self.rfile.read(length)))
                 status = hook.statuses.pop(0) if hook.statuses else 200

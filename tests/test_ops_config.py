@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
 
+from conftest import ROOT
 from pipeline.cli import main
 from pipeline.config import KEYS, BudgetRule, get, load_settings, render_markdown
 from pipeline.errors import ConfigError
@@ -89,7 +89,11 @@ weeks = 6
         ("[budgets]\ndaily_usd = -1\n", {}, "setting budgets.daily_usd (in {file}): expected an amount in USD >= 0, got -1.0"),
         ("inbox = 3\n", {}, "setting inbox (in {file}): expected a table [inbox]"),
         ("lake = [\n", {}, "setting (file) (in {file}): not valid TOML"),
-        ("", {"ORUSAGE_ANOMALY_ENABLED": "maybe"}, "setting anomaly.enabled (in $ORUSAGE_ANOMALY_ENABLED): expected true or false, got 'maybe'"),
+        (
+            "",
+            {"ORUSAGE_ANOMALY_ENABLED": "maybe"},
+            "setting anomaly.enabled (in $ORUSAGE_ANOMALY_ENABLED): expected true or false, got 'maybe'",
+        ),
         ("", {"ORUSAGE_ANOMALY_Z": "high"}, "setting anomaly.z (in $ORUSAGE_ANOMALY_Z): expected a number, got 'high'"),
     ],
 )
@@ -105,7 +109,9 @@ def test_errors_name_the_key_and_where_it_came_from(tmp_path, text, env, message
 def test_missing_config_file(tmp_path):
     out = CliRunner().invoke(main, ["check", "--config", str(tmp_path / "nope.toml")])
     assert out.exit_code == 2
-    assert out.stderr == f"Error: setting --config: no such file {tmp_path / 'nope.toml'}. Give the path of an orusage.toml file.\n"
+    assert (
+        out.stderr == f"Error: setting --config: no such file {tmp_path / 'nope.toml'}. Give the path of an orusage.toml file.\n"
+    )
 
 
 def test_docs_key_table_is_generated_from_the_code():
@@ -133,7 +139,7 @@ def test_example_file_lists_every_key_with_its_default(tmp_path, monkeypatch):
     text = example.read_text()
     for key in KEYS:
         if key.kind == "rules":
-            assert "[budgets.app_id." in text and "[budgets.external_user.\"*\"]" in text
+            assert "[budgets.app_id." in text and '[budgets.external_user."*"]' in text
             continue
         section, _, name = key.name.rpartition(".")
         present = name in (raw.get(section, {}) if section else raw)

@@ -7,14 +7,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, ingest, lake_rows, record, write_jsonl
 
+from conftest import ROOT, ingest, lake_rows, record, write_jsonl
 from pipeline.cli import main
 from pipeline.lake import Lake
 from pipeline.maintain import compact, parse_duration
@@ -88,7 +88,9 @@ def test_compact_one_partition_and_bad_partition(tmp_path):
     assert partition_files(lake)["date=2026-10-03"] == 1 and partition_files(lake)["date=2026-10-01"] == 3
     out = CliRunner().invoke(main, ["compact", "--lake", str(lake), "--partition", "2026-11-30"])
     assert out.exit_code == 1
-    assert out.stderr == "Error: the lake has no partition date=2026-11-30. List them with `ls <lake>/generations/`, or leave out --partition.\n"
+    assert out.stderr == (
+        "Error: the lake has no partition date=2026-11-30. List them with `ls <lake>/generations/`, or leave out --partition.\n"
+    )
     out = CliRunner().invoke(main, ["compact", "--lake", str(lake), "--partition", "yesterday"])
     assert out.exit_code == 2 and "Invalid value for '--partition': expected a date YYYY-MM-DD, got 'yesterday'" in out.stderr
 
@@ -118,7 +120,12 @@ print(reads, sorted(seen), flush=True)
 def test_readers_see_the_old_or_the_new_files_during_compaction(tmp_path):
     lake = many_small_files(tmp_path, runs=3, per_run=40)
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(lake), "120"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", READER, str(lake), "120"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert reader.stdout.readline().strip() == "ready"
@@ -142,7 +149,7 @@ def test_parse_duration():
 
 def test_prune_dry_run_matches_the_real_run(tmp_path):
     lake = tmp_path / "lake"
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     days = [today - timedelta(days=n) for n in (500, 450, 401, 400, 399, 10)]
     rows = [record(i, created_at=f"{d.isoformat()}T12:{i:02d}:00.000Z") for i, d in enumerate(days) for _ in range(1)]
     rows += [record(100 + i, created_at=f"{days[0].isoformat()}T13:{i:02d}:00.000Z") for i in range(3)]

@@ -8,8 +8,8 @@ import os
 
 import pyarrow.parquet as pq
 from click.testing import CliRunner
-from conftest import ingest, lake_rows, quarantine_rows, record, write_jsonl
 
+from conftest import ingest, lake_rows, quarantine_rows, record, write_jsonl
 from pipeline.cli import main
 from pipeline.schema import lake_arrow_schema
 
@@ -100,13 +100,18 @@ def test_replay_one_run_and_human_output(tmp_path):
     assert a["rows_quarantined"] == b["rows_quarantined"] == 1
     out = CliRunner().invoke(main, ["quarantine", "replay", "--lake", str(lake), "--run", a["run_id"]])
     assert out.exit_code == 0, out.output
-    assert out.stdout.startswith("replayed 1 rows: 1 written, 0 duplicate, 0 still quarantined\nquarantine 2 -> 1 rows; published version ")
+    assert out.stdout.startswith(
+        "replayed 1 rows: 1 written, 0 duplicate, 0 still quarantined\nquarantine 2 -> 1 rows; published version "
+    )
     left = quarantine_rows(lake)
     assert left["run_id"].to_list() == [b["run_id"]]
     assert sorted(lake_rows(lake)["id"].to_list()) == sorted(record(i)["id"] for i in (1, 2, 4))
     missing = CliRunner().invoke(main, ["quarantine", "--lake", str(lake), "replay", "--run", "19990101"])
     assert missing.exit_code == 1
-    assert missing.stderr == "Error: no quarantined row belongs to a run starting with '19990101'. List the runs with `orusage quarantine`.\n"
+    assert (
+        missing.stderr
+        == "Error: no quarantined row belongs to a run starting with '19990101'. List the runs with `orusage quarantine`.\n"
+    )
 
 
 def test_replay_under_a_fixed_field_table(tmp_path):
@@ -119,7 +124,9 @@ def test_replay_under_a_fixed_field_table(tmp_path):
 
     lake = tmp_path / "lake"
     ingest([write_jsonl(tmp_path / "refunds.jsonl", [record(1), record(2, total_cost=-0.5, usage=-0.5)])], lake)
-    assert quarantine_rows(lake)["reasons"].to_list() == [["total_cost: must be >= 0 (got -0.5)", "usage: must be >= 0 (got -0.5)"]]
+    assert quarantine_rows(lake)["reasons"].to_list() == [
+        ["total_cost: must be >= 0 (got -0.5)", "usage: must be >= 0 (got -0.5)"]
+    ]
     table = load_table()
     relaxed = dataclasses.replace(
         table,

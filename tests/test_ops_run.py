@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import ROOT, lake_rows, record, write_jsonl
 
+from conftest import ROOT, lake_rows, record, write_jsonl
 from pipeline.cli import main
 
 HOUR_AGO = time.time() - 3600
@@ -65,9 +65,15 @@ def test_run_is_incremental_and_a_run_with_nothing_new_changes_nothing(tmp_path)
     first = invoke("--config", str(config))
     assert first.exit_code == 0, first.stderr
     log = events(first.stderr)
-    assert [e["event"] for e in log][0] == "settings" and log[-1]["event"] == "run_summary"
+    assert log[0]["event"] == "settings" and log[-1]["event"] == "run_summary"
     assert [e["event"] for e in log].count("run_summary") == 1
-    assert {k: log[-1][k] for k in ("files", "files_skipped", "files_waiting", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate", "exit_code")} == {
+    assert {
+        k: log[-1][k]
+        for k in (
+            "files", "files_skipped", "files_waiting", "rows_read", "rows_written",
+            "rows_quarantined", "rows_duplicate", "exit_code",
+        )
+    } == {
         "files": 2, "files_skipped": 0, "files_waiting": 1, "rows_read": 10, "rows_written": 10,
         "rows_quarantined": 0, "rows_duplicate": 0, "exit_code": 0,
     }  # fmt: skip
@@ -80,7 +86,13 @@ def test_run_is_incremental_and_a_run_with_nothing_new_changes_nothing(tmp_path)
     again = invoke("--config", str(config))
     assert again.exit_code == 0, again.stderr
     summary = events(again.stderr)[-1]
-    assert (summary["files"], summary["files_skipped"], summary["published"], summary["views_refreshed"], summary["reports_written"]) == (0, 2, False, False, 0)
+    assert (
+        summary["files"],
+        summary["files_skipped"],
+        summary["published"],
+        summary["views_refreshed"],
+        summary["reports_written"],
+    ) == (0, 2, False, False, 0)
     assert snapshot(tmp_path / "lake", tmp_path / "reports") == before
 
     # The file that was being copied is read once it is old enough; an ingested file that
@@ -96,7 +108,8 @@ def test_run_is_incremental_and_a_run_with_nothing_new_changes_nothing(tmp_path)
         "files": 2, "files_skipped": 1, "rows_read": 7, "rows_written": 2, "rows_duplicate": 5,
     }  # fmt: skip
     assert lake_rows(tmp_path / "lake").height == 12
-    assert (tmp_path / "reports" / ".lake-version").read_text().strip() == os.readlink(tmp_path / "lake" / "current").split("/")[-1]
+    current = os.readlink(tmp_path / "lake" / "current").split("/")[-1]
+    assert (tmp_path / "reports" / ".lake-version").read_text().strip() == current
 
 
 def test_the_runs_page_keeps_the_reports_default_top(tmp_path):
@@ -228,7 +241,12 @@ def test_a_failed_run_still_ends_with_one_summary_line(tmp_path):
 
 def test_quarantine_ratio_keeps_good_rows_and_exits_1(tmp_path):
     inbox, config = setup_inbox(tmp_path, n_files=1, per_file=3)
-    aged(write_jsonl(inbox / "broken.jsonl", [record(500), "{not json", record(501, total_cost="0.5"), record(502, total_cost="1"), record(503)]))
+    aged(
+        write_jsonl(
+            inbox / "broken.jsonl",
+            [record(500), "{not json", record(501, total_cost="0.5"), record(502, total_cost="1"), record(503)],
+        )
+    )
     out = invoke("--config", str(config))
     assert out.exit_code == 1, out.stderr
     log = events(out.stderr)
@@ -261,7 +279,12 @@ def orusage(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
     full = {**os.environ, "ORUSAGE_LOG_FORMAT": "json", **(env or {})}
     full.pop("ORUSAGE_DEBUG", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *map(str, args)], cwd=cwd, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        cwd=cwd,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -331,7 +354,9 @@ def test_documented_crontab_line_runs_under_a_bare_environment(tmp_path):
         command = command.replace(placeholder, shlex.quote(real))
     elsewhere = tmp_path / "home"
     elsewhere.mkdir()
-    done = subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", "/bin/sh", "-c", command], cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["env", "-i", "PATH=/usr/bin:/bin", "/bin/sh", "-c", command], cwd=elsewhere, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, log_file.read_text()
     assert done.stdout == done.stderr == ""  # everything went to the log
     log = events(log_file.read_text())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from pipeline.read import LineChunk
 from pipeline.schema import load_table
 
 TABLE = load_table()
-EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 instants = st.integers(min_value=0, max_value=10 * 365 * 86400 * 10**6).map(lambda us: EPOCH + timedelta(microseconds=us))
@@ -128,12 +128,26 @@ def test_fast_and_strict_paths_agree(pairs):
 def test_fast_path_refuses_what_the_strict_path_rejects():
     parser = Parser()
     try:
-        for line in ['{"id": "x", "model": "m", "created_at": "2026-01-01T00:00:00Z", "origin": "", "is_byok": "true", "total_cost": 0, "usage": 0}',
-                     '{"id": "x", "model": "m", "created_at": "2026-01-01", "origin": "", "is_byok": true, "total_cost": 0, "usage": 0}',
-                     '{"id": "x", "model": 5, "created_at": "2026-01-01T00:00:00Z", "origin": "", "is_byok": true, "total_cost": 0, "usage": 0}',
-                     '{"id": "x", "model": "m", "created_at": "2026-01-01T00:00:00Z", "origin": "", "is_byok": true, "total_cost": "0", "usage": 0}',
-                     '{"id": "x", "created_at": "2026-01-01T00:00:00Z", "origin": "", "is_byok": true, "total_cost": 0, "usage": 0}',
-                     '{"id": "x", "model": "m", "created_at": "2026-01-01T00:00:00Z", "origin": "", "is_byok": true, "total_cost": 0, "usage": 0, "new": 1}']:
+        for line in [
+            (
+                '{"id": "x", "model": "m", "created_at": "2026-01-01T00:00:00Z", "origin": "", '
+                '"is_byok": "true", "total_cost": 0, "usage": 0}'
+            ),
+            '{"id": "x", "model": "m", "created_at": "2026-01-01", "origin": "", "is_byok": true, "total_cost": 0, "usage": 0}',
+            (
+                '{"id": "x", "model": 5, "created_at": "2026-01-01T00:00:00Z", "origin": "", '
+                '"is_byok": true, "total_cost": 0, "usage": 0}'
+            ),
+            (
+                '{"id": "x", "model": "m", "created_at": "2026-01-01T00:00:00Z", "origin": "", '
+                '"is_byok": true, "total_cost": "0", "usage": 0}'
+            ),
+            '{"id": "x", "created_at": "2026-01-01T00:00:00Z", "origin": "", "is_byok": true, "total_cost": 0, "usage": 0}',
+            (
+                '{"id": "x", "model": "m", "created_at": "2026-01-01T00:00:00Z", "origin": "", '
+                '"is_byok": true, "total_cost": 0, "usage": 0, "new": 1}'
+            ),
+        ]:
             body = pa.py_buffer((line + "\n").encode())
             assert parser.parse_fast(body, np.arange(1)) is None, line
     finally:
@@ -141,7 +155,9 @@ def test_fast_path_refuses_what_the_strict_path_rejects():
 
 
 canonical = st.builds(
-    lambda moment, digits: moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}"[: digits + 1] if digits else "") + "Z",
+    lambda moment, digits: (
+        moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}"[: digits + 1] if digits else "") + "Z"
+    ),
     st.integers(min_value=-(3 * 10**16), max_value=2 * 10**17).map(lambda us: EPOCH + timedelta(microseconds=us)),
     st.integers(0, 6),
 )
@@ -155,9 +171,11 @@ def test_created_at_read_by_arrow_agrees_with_duckdb(values):
     parser = Parser(TABLE)
     try:
         fast = parser._timestamps(pa.chunked_array([pa.array(values, pa.string())]))
-        reference = parser.con.sql(
-            "SELECT TRY_CAST(s AS TIMESTAMPTZ) AS ts FROM (SELECT unnest($v) AS s)", params={"v": values}
-        ).to_arrow_table().column("ts")
+        reference = (
+            parser.con.sql("SELECT TRY_CAST(s AS TIMESTAMPTZ) AS ts FROM (SELECT unnest($v) AS s)", params={"v": values})
+            .to_arrow_table()
+            .column("ts")
+        )
     finally:
         parser.close()
     assert fast.cast(pa.int64()).to_pylist() == reference.cast(pa.int64()).to_pylist()
@@ -168,9 +186,9 @@ def test_created_at_arrow_refuses_go_the_duckdb_way():
     try:
         # 24:00 is the next midnight for DuckDB; Arrow refuses it, so the batch takes DuckDB's reading.
         midnight = parser._timestamps(pa.chunked_array([pa.array(["2026-09-01T24:00:00Z"])]))
-        assert midnight.cast(pa.int64()).to_pylist() == [int(datetime(2026, 9, 2, tzinfo=timezone.utc).timestamp() * 10**6)]
+        assert midnight.cast(pa.int64()).to_pylist() == [int(datetime(2026, 9, 2, tzinfo=UTC).timestamp() * 10**6)]
         assert parser._timestamps(pa.chunked_array([pa.array(["2026-02-30T00:00:00Z"])])) is None
         offset = parser._timestamps(pa.chunked_array([pa.array(["2026-09-01T02:00:00+02:00", "2026-09-01T00:00:00Z"])]))
-        assert offset.cast(pa.int64()).to_pylist() == [int(datetime(2026, 9, 1, tzinfo=timezone.utc).timestamp() * 10**6)] * 2
+        assert offset.cast(pa.int64()).to_pylist() == [int(datetime(2026, 9, 1, tzinfo=UTC).timestamp() * 10**6)] * 2
     finally:
         parser.close()

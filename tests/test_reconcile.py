@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ingest, record, write_jsonl
 
+from conftest import ingest, record, write_jsonl
 from pipeline.cli import main
 from pipeline.reconcile import compared_days, load_activity, reconcile
 
@@ -22,8 +22,18 @@ TOKENS = {"native_tokens_prompt": 110, "native_tokens_completion": 55, "native_t
 
 
 def attempt(endpoint: str, perma: str, provider: str) -> list[dict]:
-    return [{"id": "a", "endpoint_id": endpoint, "model_permaslug": perma, "provider_name": provider, "status": 200,
-             "latency": 300.0, "is_byok": False, "routed_service_tier": None}]
+    return [
+        {
+            "id": "a",
+            "endpoint_id": endpoint,
+            "model_permaslug": perma,
+            "provider_name": provider,
+            "status": 200,
+            "latency": 300.0,
+            "is_byok": False,
+            "routed_service_tier": None,
+        }
+    ]
 
 
 def lake_records() -> list[dict]:
@@ -34,24 +44,62 @@ def lake_records() -> list[dict]:
         record(2, created_at="2026-09-01T11:00:00Z", **TOKENS),
         record(3, created_at="2026-09-01T12:00:00Z", model="anthropic/claude-sonnet-latest", **TOKENS),
         # 09-01: a BYOK gpt-5 request: usage 0, the provider's cost in upstream_inference_cost.
-        record(4, created_at="2026-09-01T13:00:00Z", model="openai/gpt-5", provider_name="OpenAI",
-               provider_responses=attempt("ep-oa", GPT5_PERMA, "OpenAI"), is_byok=True, total_cost=0.0, usage=0.0,
-               upstream_inference_cost=0.5, native_tokens_prompt=100, native_tokens_completion=50,
-               native_tokens_reasoning=0, native_tokens_cached=0),
+        record(
+            4,
+            created_at="2026-09-01T13:00:00Z",
+            model="openai/gpt-5",
+            provider_name="OpenAI",
+            provider_responses=attempt("ep-oa", GPT5_PERMA, "OpenAI"),
+            is_byok=True,
+            total_cost=0.0,
+            usage=0.0,
+            upstream_inference_cost=0.5,
+            native_tokens_prompt=100,
+            native_tokens_completion=50,
+            native_tokens_reasoning=0,
+            native_tokens_cached=0,
+        ),
         # 09-02: sonnet on Amazon Bedrock (the activity spells it amazon-bedrock, another endpoint).
-        record(5, created_at="2026-09-02T10:00:00Z", provider_name="Amazon Bedrock",
-               provider_responses=attempt("ep-1", SONNET_PERMA, "Amazon Bedrock"), **TOKENS),
+        record(
+            5,
+            created_at="2026-09-02T10:00:00Z",
+            provider_name="Amazon Bedrock",
+            provider_responses=attempt("ep-1", SONNET_PERMA, "Amazon Bedrock"),
+            **TOKENS,
+        ),
         # 09-02: a model the activity does not know.
-        record(6, created_at="2026-09-02T11:00:00Z", model="mistral/secret-model", provider_name="Mistral",
-               provider_responses=None, total_cost=0.001, usage=0.001, **small),
+        record(
+            6,
+            created_at="2026-09-02T11:00:00Z",
+            model="mistral/secret-model",
+            provider_name="Mistral",
+            provider_responses=None,
+            total_cost=0.001,
+            usage=0.001,
+            **small,
+        ),
         # 09-02: a :free variant of gpt-5.
-        record(7, created_at="2026-09-02T12:00:00Z", model="openai/gpt-5:free", provider_name="OpenAI",
-               provider_responses=None, total_cost=0.0, usage=0.0, **small),
+        record(
+            7,
+            created_at="2026-09-02T12:00:00Z",
+            model="openai/gpt-5:free",
+            provider_name="OpenAI",
+            provider_responses=None,
+            total_cost=0.0,
+            usage=0.0,
+            **small,
+        ),
         # 09-03: a row imported from the dashboard CSV: model holds the permaslug, no attempts.
         record(8, created_at="2026-09-03T10:00:00Z", model=SONNET_PERMA, provider_responses=None, **TOKENS),
         # 09-03: a provider whose names differ, matched by endpoint id.
-        record(9, created_at="2026-09-03T11:00:00Z", model="meta/llama", provider_name="Together",
-               provider_responses=attempt("ep-t", "meta/llama-3", "Together"), **TOKENS),
+        record(
+            9,
+            created_at="2026-09-03T11:00:00Z",
+            model="meta/llama",
+            provider_name="Together",
+            provider_responses=attempt("ep-t", "meta/llama-3", "Together"),
+            **TOKENS,
+        ),
         # Outside the activity's days: listed, not compared.
         record(10, created_at="2026-09-04T10:00:00Z", **TOKENS),
         record(11, created_at="2026-08-31T23:59:59Z", **TOKENS),
@@ -59,9 +107,20 @@ def lake_records() -> list[dict]:
 
 
 def item(day, model, perma, endpoint, provider, requests, p, c, r, cached, usage, byok=0.0) -> dict:
-    return {"date": day, "model": model, "model_permaslug": perma, "endpoint_id": endpoint, "provider_name": provider,
-            "usage": usage, "byok_usage_inference": byok, "requests": requests, "prompt_tokens": p,
-            "completion_tokens": c, "reasoning_tokens": r, "cached_tokens": cached}
+    return {
+        "date": day,
+        "model": model,
+        "model_permaslug": perma,
+        "endpoint_id": endpoint,
+        "provider_name": provider,
+        "usage": usage,
+        "byok_usage_inference": byok,
+        "requests": requests,
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "reasoning_tokens": r,
+        "cached_tokens": cached,
+    }
 
 
 def activity_items() -> list[dict]:
@@ -103,16 +162,29 @@ def test_known_differences_give_exactly_these_rows(crafted):
     result = reconcile([activity], lake)
     assert not result.agrees
     got = [
-        (_key(r), r["missing_in"], r["note"], {m: r[f"diff_{m}"] for m in ("requests", "prompt_tokens", "usage", "byok_usage_inference") if r[f"diff_{m}"]})
+        (
+            _key(r),
+            r["missing_in"],
+            r["note"],
+            {m: r[f"diff_{m}"] for m in ("requests", "prompt_tokens", "usage", "byok_usage_inference") if r[f"diff_{m}"]},
+        )
         for r in result.differing
     ]
     assert got == [
         (("2026-09-01", "openai/gpt-5", "OpenAI"), None, None, {"byok_usage_inference": pytest.approx(-0.02)}),
-        (("2026-09-02", "mistral/secret-model", "Mistral"), "activity", "model not matched to any activity model",
-         {"requests": 1, "prompt_tokens": 10, "usage": pytest.approx(0.001)}),
+        (
+            ("2026-09-02", "mistral/secret-model", "Mistral"),
+            "activity",
+            "model not matched to any activity model",
+            {"requests": 1, "prompt_tokens": 10, "usage": pytest.approx(0.001)},
+        ),
         (("2026-09-02", "openai/gpt-5", "OpenAI"), None, None, {"requests": -1}),
-        (("2026-09-03", "google/gemini-x", "Google AI Studio"), "lake", "model not found in the lake",
-         {"requests": -5, "prompt_tokens": -1000, "usage": pytest.approx(-0.1)}),
+        (
+            ("2026-09-03", "google/gemini-x", "Google AI Studio"),
+            "lake",
+            "model not found in the lake",
+            {"requests": -5, "prompt_tokens": -1000, "usage": pytest.approx(-0.1)},
+        ),
     ]
     byok = result.differing[0]
     assert (byok["activity_byok_usage_inference"], byok["lake_byok_usage_inference"]) == (0.52, 0.5)
@@ -150,7 +222,10 @@ def test_name_matching_rules(crafted):
 
 def test_tolerances(crafted):
     lake, activity = crafted
-    keys = lambda res: [_key(r) for r in res.differing]
+
+    def keys(res):
+        return [_key(r) for r in res.differing]
+
     loose_usd = reconcile([activity], lake, tolerance_usd=0.05)
     assert ("2026-09-01", "openai/gpt-5", "OpenAI") not in keys(loose_usd)
     loose_pct = reconcile([activity], lake, tolerance_pct=50)
@@ -243,7 +318,10 @@ def test_conflicting_overlap_and_malformed_files_exit_1(tmp_path, crafted):
     bad.write_text(json.dumps({"data": [dict(activity_items()[0], requests="3")]}))
     code, out = run("--activity", bad, "--lake", lake)
     assert code == 1
-    assert out.strip() == f'Error: {bad}: data[0].requests: expected a number, got "3". Give the JSON saved from GET /api/v1/activity ({{"data": [...]}} or a list of items).'
+    assert out.strip() == (
+        f'Error: {bad}: data[0].requests: expected a number, got "3". '
+        'Give the JSON saved from GET /api/v1/activity ({"data": [...]} or a list of items).'
+    )
     notjson = tmp_path / "x.json"
     notjson.write_text("<html>")
     code, out = run("--activity", notjson, "--lake", lake)

@@ -17,10 +17,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, cli, ingest, record, write_jsonl
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT, cli, ingest, record, write_jsonl
 from pipeline.cli import main
 from pipeline.errors import OrusageError
 from pipeline.report import DIMENSIONS, ReportOptions, run_report
@@ -30,6 +30,7 @@ def run(*args, input: str | None = None):
     """`orusage ARGS` in-process (click's CliRunner): exit code, stdout and stderr apart."""
     result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
     return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
 
 ADDITIVE = (
     "requests",
@@ -122,7 +123,9 @@ def expected_groups(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
             pl.col("native_tokens_completion").sum(),
             pl.col("native_tokens_reasoning").sum(),
             pl.col("native_tokens_cached").sum(),
-            (pl.col("native_tokens_prompt").fill_null(0) + pl.col("native_tokens_completion").fill_null(0)).sum().alias("billed_tokens"),
+            (pl.col("native_tokens_prompt").fill_null(0) + pl.col("native_tokens_completion").fill_null(0))
+            .sum()
+            .alias("billed_tokens"),
             (pl.col("attempt_count").fill_null(0) > 0).sum().alias("requests_with_attempts"),
             pl.col("attempt_count").fill_null(0).sum().alias("attempts"),
             pl.col("response_cache_source_id").is_not_null().sum().alias("response_cache_hits"),
@@ -169,14 +172,14 @@ def assert_matches(result, options: ReportOptions, frame: pl.DataFrame) -> None:
         if options.top is None or name == "period":
             assert kept.height == expected.height, name
             for column in ADDITIVE:
-                for a, b in zip(kept[column].to_list(), expected[column].to_list()):
+                for a, b in zip(kept[column].to_list(), expected[column].to_list(), strict=True):
                     _close(a, b, f"{name}.{column}")
-            for a, b in zip(kept["latency_p50_ms"].to_list(), expected["latency_p50_ms"].to_list()):
+            for a, b in zip(kept["latency_p50_ms"].to_list(), expected["latency_p50_ms"].to_list(), strict=True):
                 _close(a, b, f"{name}.latency_p50_ms")
         else:
             joined = kept.join(expected, on=keys, how="left", suffix="_exp", nulls_equal=True)
             for column in ("requests", "total_cost", "native_tokens_prompt"):
-                for a, b in zip(joined[column].to_list(), joined[f"{column}_exp"].to_list()):
+                for a, b in zip(joined[column].to_list(), joined[f"{column}_exp"].to_list(), strict=True):
                     _close(a, b, f"{name}.{column}")
 
 
@@ -274,17 +277,25 @@ def test_top_totals_equal_untruncated(report_sample_lake):
         keys = ["breakdown", "period", "model"]
         joined = kept.join(full, on=keys, how="left", suffix="_full", nulls_equal=True)
         for column in ("requests", "total_cost", "latency_p90_ms", "throughput_p50_tps", "fallback_rate", "spend_share"):
-            for a, b in zip(joined[column].to_list(), joined[f"{column}_full"].to_list()):
+            for a, b in zip(joined[column].to_list(), joined[f"{column}_full"].to_list(), strict=True):
                 _close(a, b, f"top {top} kept {column}")
     # the kept groups are the largest by spend over the whole selection
     cut = report_frame(run_report(report_sample_lake, ReportOptions(dims=("model",), top=3)))
-    spend = full.filter(pl.col("breakdown") == "model").group_by("model").agg(pl.col("total_cost").sum()).sort("total_cost", descending=True)
+    spend = (
+        full.filter(pl.col("breakdown") == "model")
+        .group_by("model")
+        .agg(pl.col("total_cost").sum())
+        .sort("total_cost", descending=True)
+    )
     kept = set(cut.filter((pl.col("breakdown") == "model") & ~pl.col("is_other"))["model"])
     assert kept == set(spend["model"].head(3))
     other = cut.filter(pl.col("is_other"))
     assert other.height == 1 and other["model"][0] == "(other)"
     model_rows = cut.filter(pl.col("breakdown") == "model")
-    assert other["requests"][0] == cut.filter(pl.col("breakdown") == "total")["requests"][0] - model_rows.filter(~pl.col("is_other"))["requests"].sum()
+    assert (
+        other["requests"][0]
+        == cut.filter(pl.col("breakdown") == "total")["requests"][0] - model_rows.filter(~pl.col("is_other"))["requests"].sum()
+    )
 
 
 QUANTILES = {"latency": ("latency", "ms"), "generation_time": ("generation_time", "ms"), "throughput": ("throughput", "tps")}
@@ -350,7 +361,7 @@ def test_percentiles_are_exact_in_every_breakdown(report_sample_lake, sample_fra
             joined = actual.with_columns(*(expected[c].alias(f"{c}_exp") for c in columns))
         assert joined.height == actual.height == expected.height, name
         for column in columns:
-            for a, b in zip(joined[column].to_list(), joined[f"{column}_exp"].to_list()):
+            for a, b in zip(joined[column].to_list(), joined[f"{column}_exp"].to_list(), strict=True):
                 _close(a, b, f"{name}.{column}")
                 checked += 1
     assert checked >= 9 * len(breakdowns)
@@ -383,9 +394,12 @@ def test_arrow_table_has_duckdbs_types_and_values(report_sample_lake):
     for name in direct.column_names:
         expected = direct.column(name).to_pylist()
         if name in dims:
-            expected = [None if other or v in (None, "(null)") else (int(v) if name == "app_id" else v) for v, other in zip(expected, is_other)]
+            expected = [
+                None if other or v in (None, "(null)") else (int(v) if name == "app_id" else v)
+                for v, other in zip(expected, is_other, strict=True)
+            ]
             nulls += sum(v == "(null)" for v in direct.column(name).to_pylist())
-        for a, b in zip(result.arrow.column(name).to_pylist(), expected):
+        for a, b in zip(result.arrow.column(name).to_pylist(), expected, strict=True):
             if isinstance(a, float):
                 _close(a, b, name)
             else:
@@ -436,7 +450,9 @@ def test_since_until_select_local_days_of_23_and_25_hours(dst_lake):
     assert autumn.total["requests"] == 2  # 04:00Z .. 04:59Z next day: 25 hours
     assert autumn.total["total_cost"] == pytest.approx(5.0 + 6.0)
     # --since is inclusive, --until exclusive, both at local midnight
-    edge = run_report(dst_lake, ReportOptions(dims=("model",), tz="America/New_York", since="2026-03-08 00:00", until="2026-03-09 00:00"))
+    edge = run_report(
+        dst_lake, ReportOptions(dims=("model",), tz="America/New_York", since="2026-03-08 00:00", until="2026-03-09 00:00")
+    )
     assert edge.total["requests"] == 2
 
 
@@ -483,7 +499,10 @@ def test_filter_that_matches_nothing(report_sample_lake, tmp_path):
 def test_missing_lake_is_an_error(tmp_path):
     out = run("report", "--lake", tmp_path / "nowhere")
     assert out.returncode == 1
-    assert out.stderr.strip() == f"Error: no lake at {tmp_path / 'nowhere'}. Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR."
+    assert (
+        out.stderr.strip()
+        == f"Error: no lake at {tmp_path / 'nowhere'}. Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR."
+    )
 
 
 @pytest.mark.parametrize(
@@ -534,7 +553,9 @@ def test_formats_share_columns_and_values(report_sample_lake, tmp_path):
     assert float(csv_rows[0]["total_cost"]) == pytest.approx(first["total_cost"], rel=1e-11)
     assert json_rows[0]["requests"] == first["requests"]
     md = run(*args, "--format", "md").stdout
-    assert "## Overview" in md and "## By model+data_region" in md and "| period | model | data_region | requests | spend $ |" in md
+    assert (
+        "## Overview" in md and "## By model+data_region" in md and "| period | model | data_region | requests | spend $ |" in md
+    )
     screen = run(*args).stdout
     assert "by model+data_region" in screen and "spend $" in screen and "behaves like time to first token" in screen
 
@@ -596,7 +617,7 @@ def test_bench_percentiles_query_gives_the_report_percentiles(report_sample_lake
     def same(a: list, b: list) -> bool:
         return len(a) == len(b) and all(
             (x is None and y is None) or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-12))
-            for x, y in zip(a, b)
+            for x, y in zip(a, b, strict=True)
         )
 
     total = [r for r in rows if r[0] == 15]
@@ -611,7 +632,7 @@ def test_bench_percentiles_query_gives_the_report_percentiles(report_sample_lake
         if "(empty)" in key:
             continue
         key = tuple(None if k == "(null)" else k for k in key)
-        mine = together[key[:3] + (None if key[3] is None else int(key[3]),)]
+        mine = together[(*key[:3], None if key[3] is None else int(key[3]))]
         assert same(got(mine), expected(row)), (key, got(mine), expected(row))
         compared += 1
     assert compared >= 0.9 * len(groups) and compared > 100, (compared, len(groups))

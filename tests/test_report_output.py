@@ -13,8 +13,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import BASE_RECORD, ingest, record, write_jsonl
 
+from conftest import BASE_RECORD, ingest, record, write_jsonl
 from pipeline.cli import main
 from pipeline.report import ReportOptions, render_table, run_report
 
@@ -40,7 +40,7 @@ def table_rows(text: str, title: str) -> tuple[list[str], list[list[str]]]:
             if not rows or any(cells[len(header) - 1 :]):
                 rows.append([[c] for c in cells])
             else:
-                for parts, cell in zip(rows[-1], cells):
+                for parts, cell in zip(rows[-1], cells, strict=True):
                     parts.append(cell)
         elif line.startswith("└"):
             break
@@ -136,16 +136,20 @@ def test_machine_formats_keep_values_types_and_nulls(label_lake, tmp_path):
 
 
 def test_other_row_has_null_dimensions_in_machine_formats(label_lake):
-    rows = json.loads(run("report", "--lake", label_lake, "--by", "provider_name,app_id", "--top", "2", "--format", "json").stdout)
+    rows = json.loads(
+        run("report", "--lake", label_lake, "--by", "provider_name,app_id", "--top", "2", "--format", "json").stdout
+    )
     other = [row for row in rows if row["is_other"]]
     assert {row["breakdown"] for row in other} == {"provider_name+app_id", "provider_name"}
     assert all(row["provider_name"] is None and row["app_id"] is None for row in other)
-    assert "(other)" not in json.dumps(rows) and "(null)" not in json.dumps([r for r in rows if r["breakdown"] != "provider_name"])
+    assert "(other)" not in json.dumps(rows) and "(null)" not in json.dumps(
+        [r for r in rows if r["breakdown"] != "provider_name"]
+    )
 
 
 def test_people_formats_show_distinct_labels(label_lake):
     labels = ["(null)", "(empty)", '"(null)"', '"(empty)"', '""Anthropic""']
-    expected = dict(zip(labels, [f"{i + 1.0:.2f}" for i in range(len(PROVIDERS))]))
+    expected = dict(zip(labels, [f"{i + 1.0:.2f}" for i in range(len(PROVIDERS))], strict=True))
     screen = run("report", "--lake", label_lake, *BY, env={"COLUMNS": "200"}).stdout
     header, rows = table_rows(screen, "by provider_name")
     assert header[:2] == ["provider_name", "requests"]
@@ -174,7 +178,11 @@ def test_people_formats_show_distinct_labels(label_lake):
 
 @pytest.mark.parametrize("value, label", [(None, "(null)"), ("", "(empty)"), ("(null)", '"(null)"'), ("(empty)", '"(empty)"')])
 def test_where_selects_each_label(label_lake, value, label):
-    rows = json.loads(run("report", "--lake", label_lake, "--by", "provider_name", "--where", f"provider_name={label}", "--format", "json").stdout)
+    rows = json.loads(
+        run(
+            "report", "--lake", label_lake, "--by", "provider_name", "--where", f"provider_name={label}", "--format", "json"
+        ).stdout
+    )
     groups = _groups(rows, "provider_name")
     assert groups == {value: PROVIDERS.index(value) + 1.0}
 
@@ -232,7 +240,9 @@ def test_table_keeps_every_label_whole_and_says_what_it_left_out(report_sample_l
     report = run_report(report_sample_lake, options)
     text = render_at(report_sample_lake, options, width)
     assert max(cell_len(line) for line in text.splitlines()) <= width
-    widest_table = max(cell_len(line) for line in render_at(report_sample_lake, options, 1000).splitlines() if line.startswith("┃"))
+    widest_table = max(
+        cell_len(line) for line in render_at(report_sample_lake, options, 1000).splitlines() if line.startswith("┃")
+    )
     metric_headers = [label for _m, label, _k in SCREEN_METRICS]
     left_out_somewhere = False
     for name, rows in report.breakdowns():
@@ -240,7 +250,7 @@ def test_table_keeps_every_label_whole_and_says_what_it_left_out(report_sample_l
         header, body = table_rows(text, f"by {name}")
         assert header[: len(dims)] == dims, name
         shown = header[len(dims) :]
-        assert 1 <= len(shown) and shown == metric_headers[: len(shown)], name
+        assert len(shown) >= 1 and shown == metric_headers[: len(shown)], name
         # every label of every row, whole (wrapped onto a second line at most)
         assert [[_squeeze(cell) for cell in row[: len(dims)]] for row in body] == [
             [_squeeze(row[d]) for d in dims] for row in rows

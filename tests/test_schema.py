@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pyarrow as pa
 import pyarrow.parquet as pq
-import tomllib
 
 from conftest import ROOT, ingest, record, write_jsonl
 from pipeline.schema import duckdb_columns, lake_arrow_schema, load_table, render_markdown
@@ -17,13 +18,53 @@ def test_docs_field_table_matches_the_schema_file():
 
 
 # The fields of the API's GenerationResponseData table (mid-2026), plus what it documents since.
-API_FIELDS = """api_type app_id cache_discount cancelled created_at data_region external_user finish_reason
-generation_time http_referer id is_byok latency model moderation_latency native_finish_reason
-native_tokens_cached native_tokens_completion native_tokens_completion_images native_tokens_prompt
-native_tokens_reasoning num_fetches num_input_audio_prompt num_media_completion num_media_prompt
-num_search_results origin preset_id provider_name provider_responses request_id
-response_cache_source_id router service_tier session_id streamed tokens_completion tokens_prompt
-total_cost upstream_id upstream_inference_cost usage user_agent web_search_engine workspace_id""".split()
+API_FIELDS = [
+    "api_type",
+    "app_id",
+    "cache_discount",
+    "cancelled",
+    "created_at",
+    "data_region",
+    "external_user",
+    "finish_reason",
+    "generation_time",
+    "http_referer",
+    "id",
+    "is_byok",
+    "latency",
+    "model",
+    "moderation_latency",
+    "native_finish_reason",
+    "native_tokens_cached",
+    "native_tokens_completion",
+    "native_tokens_completion_images",
+    "native_tokens_prompt",
+    "native_tokens_reasoning",
+    "num_fetches",
+    "num_input_audio_prompt",
+    "num_media_completion",
+    "num_media_prompt",
+    "num_search_results",
+    "origin",
+    "preset_id",
+    "provider_name",
+    "provider_responses",
+    "request_id",
+    "response_cache_source_id",
+    "router",
+    "service_tier",
+    "session_id",
+    "streamed",
+    "tokens_completion",
+    "tokens_prompt",
+    "total_cost",
+    "upstream_id",
+    "upstream_inference_cost",
+    "usage",
+    "user_agent",
+    "web_search_engine",
+    "workspace_id",
+]
 
 
 def test_table_covers_every_field_of_the_api_reference_and_newer_ones():
@@ -32,7 +73,16 @@ def test_table_covers_every_field_of_the_api_reference_and_newer_ones():
     assert sorted(names) == sorted(API_FIELDS)
     assert len(names) == len(set(names))
     attempt = {f["name"] for f in raw["attempt_field"]}
-    assert attempt == {"id", "endpoint_id", "model_permaslug", "provider_name", "status", "latency", "is_byok", "routed_service_tier"}
+    assert attempt == {
+        "id",
+        "endpoint_id",
+        "model_permaslug",
+        "provider_name",
+        "status",
+        "latency",
+        "is_byok",
+        "routed_service_tier",
+    }
 
 
 def test_every_field_states_its_nullability_and_absence():

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, ingest, lake_rows, record, write_jsonl
 
+from conftest import ROOT, ingest, lake_rows, record, write_jsonl
 from pipeline import sqlfiles, views
 from pipeline.cli import main
 from pipeline.errors import OrusageError
@@ -26,6 +26,7 @@ def run(*args, input: str | None = None):
     """`orusage ARGS` in-process (click's CliRunner): exit code, stdout and stderr apart."""
     result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
     return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
 
 DERIVED = {
     "day": "DATE",
@@ -39,7 +40,9 @@ DERIVED = {
 }
 DATA_TESTS = [n for n in sqlfiles.names() if n.startswith("tests/")]
 # The files of the report and views (other files of sql/ belong to other commands).
-REPORT_SQL = [n for n in sqlfiles.names() if n.startswith(("views/", "tests/")) or n in ("report", "bench_baseline", "bench_percentiles")]
+REPORT_SQL = [
+    n for n in sqlfiles.names() if n.startswith(("views/", "tests/")) or n in ("report", "bench_baseline", "bench_percentiles")
+]
 
 
 def column_types(con, view: str) -> dict[str, str]:
@@ -94,7 +97,11 @@ def test_provider_attempts_unnest_in_order(tmp_path):
         (gid, 2, 2, True, "Anthropic", 200, "2xx", False),
     ]
     derived = con.sql("SELECT id, attempt_count, is_fallback, billed_tokens, cache_hit FROM generations ORDER BY id").fetchall()
-    assert derived == [(gid, 2, True, 165, True), (record(2)["id"], None, None, 165, True), (record(3)["id"], 0, False, 165, True)]
+    assert derived == [
+        (gid, 2, True, 165, True),
+        (record(2)["id"], None, None, 165, True),
+        (record(3)["id"], 0, False, 165, True),
+    ]
 
 
 def test_data_tests_pass_on_the_sample(report_sample_lake):
@@ -248,7 +255,16 @@ def test_sql_command_formats(report_sample_lake, tmp_path):
 def test_sql_command_binds_parameters(report_sample_lake):
     model = lake_rows(report_sample_lake)["model"][0]
     count = lake_rows(report_sample_lake).filter(pl.col("model") == model).height
-    out = run("sql", "select count(*) as n from generations where model = $model", "-p", f"model={model}", "--lake", report_sample_lake, "--format", "csv")
+    out = run(
+        "sql",
+        "select count(*) as n from generations where model = $model",
+        "-p",
+        f"model={model}",
+        "--lake",
+        report_sample_lake,
+        "--format",
+        "csv",
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["n", str(count)]
     listed = run("sql", "select len($xs) as n", "-p", 'xs=["a", "b"]', "--lake", report_sample_lake, "--format", "csv")
@@ -263,9 +279,26 @@ def test_sql_command_runs_files_by_path_and_by_name(report_sample_lake, tmp_path
     by_name = run("sql", "tests/generations_id_unique", "--lake", report_sample_lake, "--format", "csv")
     assert by_name.returncode == 0 and by_name.stdout.strip() == "id,copies,dates"
     report = run(
-        "sql", "report", "--lake", report_sample_lake, "--format", "csv",
-        "-p", 'dims=["model"]', "-p", "granularity=null", "-p", "tz=UTC", "-p", "since=null",
-        "-p", "until=null", "-p", "filters={}", "-p", "top=2",
+        "sql",
+        "report",
+        "--lake",
+        report_sample_lake,
+        "--format",
+        "csv",
+        "-p",
+        'dims=["model"]',
+        "-p",
+        "granularity=null",
+        "-p",
+        "tz=UTC",
+        "-p",
+        "since=null",
+        "-p",
+        "until=null",
+        "-p",
+        "filters={}",
+        "-p",
+        "top=2",
     )
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines()[0].startswith("breakdown,period,dim1,dim2,dim3,dim4,is_other,")
@@ -277,7 +310,7 @@ def test_sql_command_runs_files_by_path_and_by_name(report_sample_lake, tmp_path
     [
         (["select $x"], 2, "Error: -p: the query needs the parameter(s) $x. Pass each with -p NAME=VALUE"),
         (["select 1", "-p", "x=1"], 2, "Error: -p: the query has no parameter(s) $x. It takes: none."),
-        (["select nope from generations"], 1, "Error: the query failed: Binder Error: Referenced column \"nope\" not found"),
+        (["select nope from generations"], 1, 'Error: the query failed: Binder Error: Referenced column "nope" not found'),
         (["nope"], 1, "Error: no SQL file named 'nope'."),
         (["select 1", "-p", "=1"], 2, "Error: -p '=1' is not NAME=VALUE."),
         (["select 1", "--format", "parquet"], 2, "--out FILE.parquet"),
@@ -347,7 +380,10 @@ def test_sql_interactive_shell_goes_on_after_an_error(report_sample_lake, monkey
     captured = capsys.readouterr()
     assert code == 0
     assert ".help lists the commands" in captured.out and "seven" in captured.out
-    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in captured.err.splitlines()] == ["Error: line 1", "Error: line 2"]
+    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in captured.err.splitlines()] == [
+        "Error: line 1",
+        "Error: line 2",
+    ]
 
 
 def lake_listing(lake: Path) -> dict:
@@ -402,7 +438,14 @@ def test_sql_settings_that_would_write_are_locked_and_the_views_still_read(tmp_p
     out = run("sql", "--lake", lake, input=script)
     assert out.returncode == 1 and out.stderr.startswith("Error: line 1: ") and "locked" in out.stderr
     assert lake_listing(lake) == before
-    zone = run("sql", "SET TimeZone = 'Asia/Tokyo'; select current_setting('TimeZone') as tz, count(*) as n from generations", "--lake", lake, "--format", "csv")
+    zone = run(
+        "sql",
+        "SET TimeZone = 'Asia/Tokyo'; select current_setting('TimeZone') as tz, count(*) as n from generations",
+        "--lake",
+        lake,
+        "--format",
+        "csv",
+    )
     assert zone.returncode == 0, zone.stderr
     assert zone.stdout.splitlines() == ["tz,n", "Asia/Tokyo,2"]
     # --out is the way to write a result; it refuses a path inside the lake.

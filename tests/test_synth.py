@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ ATTEMPT_FIELDS = {f["name"]: f for f in FIELD_TABLE["attempt_field"]}
 
 
 # -- a small strict checker of one record against the field table ------------------------------
+
 
 def _type_ok(value, ftype: str) -> bool:
     if ftype in ("string", "timestamp"):
@@ -112,15 +113,17 @@ def invariant_errors(rec: dict) -> list[str]:
             e.append("latency != last attempt latency")
         if any(a["status"] == 200 for a in attempts[:-1]):
             e.append("a fallback attempt with status 200")
-    if rec.get("response_cache_source_id"):
-        if rec["total_cost"] != 0 or rec["native_tokens_prompt"] or rec["native_tokens_completion"]:
-            e.append("cache hit with cost or tokens")
+    if rec.get("response_cache_source_id") and (
+        rec["total_cost"] != 0 or rec["native_tokens_prompt"] or rec["native_tokens_completion"]
+    ):
+        e.append("cache hit with cost or tokens")
     if rec["id"].count("-") != 2 or len(rec["id"].split("-")[2]) != 20:
         e.append(f"bad id {rec['id']}")
     return e
 
 
 # -- fixtures ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory) -> Path:
@@ -145,11 +148,11 @@ def _records(path: Path) -> list[dict]:
     return out
 
 
-GOOD_FILES = ("generations-2026-09.jsonl", "generations-2026-10.jsonl.gz", "export-envelope.ndjson",
-              "legacy-2025.jsonl")
+GOOD_FILES = ("generations-2026-09.jsonl", "generations-2026-10.jsonl.gz", "export-envelope.ndjson", "legacy-2025.jsonl")
 
 
 # -- tests ---------------------------------------------------------------------------------------
+
 
 def test_since_matches_field_table():
     declared = {name: tuple(int(x) for x in f["since"].split("-")) for name, f in FIELDS.items() if "since" in f}
@@ -189,7 +192,10 @@ def test_current_shape_records_have_every_field_and_pass_checks():
 def test_realistic_mix():
     recs = list(synth.iter_records(20000, seed=9))
     n = len(recs)
-    share = lambda pred: sum(1 for r in recs if pred(r)) / n  # noqa: E731
+
+    def share(pred):
+        return sum(1 for r in recs if pred(r)) / n
+
     assert 0.03 < share(lambda r: r["is_byok"]) < 0.07
     assert 0.01 < share(lambda r: r["response_cache_source_id"]) < 0.03
     assert 0.05 < share(lambda r: r["provider_responses"] and len(r["provider_responses"]) > 1) < 0.11
@@ -329,4 +335,4 @@ def test_import_has_no_side_effects():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "1" and done.stderr == ""
     assert importlib.import_module("pipeline.synth") is synth
-    assert datetime(2026, 9, 1, tzinfo=timezone.utc) == synth.DEFAULT_START
+    assert datetime(2026, 9, 1, tzinfo=UTC) == synth.DEFAULT_START

@@ -43,8 +43,16 @@ BAD = [
     ("total_cost string", record(14, total_cost="0.5"), ["total_cost: expected number, got string"]),
     ("total_cost negative", record(15, total_cost=-0.5), ["total_cost: must be >= 0 (got -0.5)"]),
     ("usage missing", without("usage", 16), ["usage: key missing"]),
-    ("usage NaN", json.dumps(record(17)).replace('"usage": 0.0123', '"usage": NaN'), ["usage: must be a finite number (got NaN)"]),
-    ("latency Infinity", json.dumps(record(18)).replace('"latency": 350.0', '"latency": Infinity'), ["latency: must be a finite number (got inf)"]),
+    (
+        "usage NaN",
+        json.dumps(record(17)).replace('"usage": 0.0123', '"usage": NaN'),
+        ["usage: must be a finite number (got NaN)"],
+    ),
+    (
+        "latency Infinity",
+        json.dumps(record(18)).replace('"latency": 350.0', '"latency": Infinity'),
+        ["latency: must be a finite number (got inf)"],
+    ),
     ("latency string", record(19, latency="350"), ["latency: expected number, got string"]),
     ("app_id fraction", record(20, app_id=12.5), ["app_id: expected integer, got 12.5"]),
     ("app_id string", record(21, app_id="12"), ["app_id: expected integer, got string"]),
@@ -53,12 +61,20 @@ BAD = [
     ("generation_time negative", record(24, generation_time=-1.0), ["generation_time: must be >= 0"]),
     ("tokens too large", record(25, native_tokens_prompt=2**64), ["native_tokens_prompt: expected integer"]),
     ("streamed string", record(26, streamed="yes"), ["streamed: expected boolean, got string"]),
-    ("provider_responses object", record(27, provider_responses={"status": 200}), ["provider_responses: expected array, got object"]),
+    (
+        "provider_responses object",
+        record(27, provider_responses={"status": 200}),
+        ["provider_responses: expected array, got object"],
+    ),
     ("attempt not object", record(28, provider_responses=[1]), ["provider_responses[]: expected object"]),
     ("attempt status string", attempt(29, status="200"), ["provider_responses[].status: expected integer"]),
     ("attempt status negative", attempt(30, status=-1), ["provider_responses[].status: must be >= 0"]),
     ("attempt latency string", attempt(31, latency="5"), ["provider_responses[].latency: expected number"]),
-    ("several at once", record(32, is_byok="no", tokens_prompt=-1, model=""), ["is_byok: expected boolean", "tokens_prompt: must be >= 0", "model: must be a non-empty string"]),
+    (
+        "several at once",
+        record(32, is_byok="no", tokens_prompt=-1, model=""),
+        ["is_byok: expected boolean", "tokens_prompt: must be >= 0", "model: must be a non-empty string"],
+    ),
 ]
 
 GOOD = [
@@ -69,7 +85,25 @@ GOOD = [
     ("offset timestamp", record(104, created_at="2025-01-25T21:58:42.249238+00:00")),
     ("naive timestamp is UTC", record(105, created_at="2026-09-03T04:05:06")),
     ("empty origin", record(106, origin="")),
-    ("old shape: keys absent", {k: v for k, v in record(107).items() if k not in ("data_region", "workspace_id", "router", "provider_responses", "http_referer", "user_agent", "request_id", "session_id", "service_tier")}),
+    (
+        "old shape: keys absent",
+        {
+            k: v
+            for k, v in record(107).items()
+            if k
+            not in (
+                "data_region",
+                "workspace_id",
+                "router",
+                "provider_responses",
+                "http_referer",
+                "user_agent",
+                "request_id",
+                "session_id",
+                "service_tier",
+            )
+        },
+    ),
     ("provider_responses null", record(108, provider_responses=None)),
     ("attempt without id", attempt(109, id=None)),
     ("envelope", json.dumps({"data": record(110)})),
