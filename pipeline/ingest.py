@@ -36,6 +36,7 @@ from pipeline.read import (
     DEFAULT_CHUNK_BYTES,
     LONG_LINE_KEEP,
     MAX_LINE_BYTES,
+    describe_ignored,
     discover,
     hashes_while_reading,
     iter_chunks,
@@ -244,7 +245,7 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
     if not files:
         raise InputError(
             ", ".join(str(p) for p in paths),
-            f"no file to ingest ({describe_ignored(ignored)})",
+            f"no file to ingest ({describe_ignored([(p.name, why) for p, why in ignored])})",
             "Give .jsonl, .ndjson or .json files (optionally .gz or .zst) or the dashboard's .csv export.",
         )
     started = datetime.now(UTC)
@@ -272,20 +273,6 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
             # A run that fails, or finds nothing new, on a lake it created leaves no trace.
             shutil.rmtree(lake.root, ignore_errors=True)
     return summary
-
-
-def describe_ignored(ignored: list[tuple[Path, str]]) -> str:
-    """`3 files left out: 2 unsupported file type (a.txt, b.parquet), 1 hidden file (.x)`."""
-    if not ignored:
-        return "no files found"
-    by_reason: dict[str, list[str]] = {}
-    for path, reason in ignored:
-        by_reason.setdefault(reason, []).append(path.name)
-    parts = []
-    for reason, names in by_reason.items():
-        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-        parts.append(f"{len(names)} {reason} ({shown})")
-    return f"{len(ignored)} left out: " + "; ".join(parts)
 
 
 def _refresh_views(lake_root: Path) -> None:

@@ -102,6 +102,21 @@ def discover(paths: list[Path], ignored: list[tuple[Path, str]] | None = None) -
     return unique
 
 
+def describe_ignored(ignored: list[tuple[str, str]]) -> str:
+    """`3 left out: 2 unsupported file type (a.txt, b.parquet); 1 hidden file (.x)` from (name,
+    reason) pairs: the files a directory held that `discover` left out."""
+    if not ignored:
+        return "no files found"
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in ignored:
+        by_reason.setdefault(reason, []).append(name)
+    parts = []
+    for reason, names in by_reason.items():
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        parts.append(f"{len(names)} {reason} ({shown})")
+    return f"{len(ignored)} left out: " + "; ".join(parts)
+
+
 def sha256_of(path: Path, block: int = 8 * 1024 * 1024) -> str:
     digest = hashlib.sha256()
     buf = bytearray(block)

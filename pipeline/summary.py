@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
@@ -53,10 +52,10 @@ def render_summary(summary: dict, console: Console | None = None, hint: str | No
     console.print(table)
     ignored = summary.get("files_ignored") or []
     if ignored:
-        reasons = Counter(item["reason"] for item in ignored)
-        text = ", ".join(f"{n} {reason}" for reason, n in reasons.items())
-        files = f"{len(ignored)} file" + ("s" if len(ignored) != 1 else "")
-        console.print(f"left out of the directories given: {files} ({text})", soft_wrap=True)
+        from pipeline.read import describe_ignored
+
+        text = describe_ignored([(os.path.basename(item["path"]), item["reason"]) for item in ignored])
+        console.print(f"files in the directories given: {text}", soft_wrap=True)
     for warning in summary["warnings"]:
         if warning["kind"] == "extra_key":
             text = f"unknown top-level key [bold]{warning['value']}[/bold] kept in _extra"

@@ -477,7 +477,7 @@ def test_files_left_out_of_a_directory_are_counted(tmp_path):
     summary = json.loads(out.stdout)
     assert summary["files_ignored"] == [{"path": str(folder / "notes.txt"), "reason": "unsupported file type"}]
     human = cli("ingest", folder, "--lake", tmp_path / "lake2")
-    assert "left out of the directories given: 1 file (1 unsupported file type)" in human.stdout
+    assert "files in the directories given: 1 left out: 1 unsupported file type (notes.txt)" in human.stdout
 
 
 # --- Ctrl-C and SIGTERM -----------------------------------------------------------------------
