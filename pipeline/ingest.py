@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import shutil
-import secrets
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +27,7 @@ import pyarrow.parquet as pq
 
 from pipeline.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.errors import InputError, LakeError
-from pipeline.lake import Lake, disk_error, fsync_path
+from pipeline.lake import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Lake, RunSummary, Transaction, fsync_path
 from pipeline.parse import Parser
 from pipeline.read import (
     DEFAULT_CHUNK_BYTES,
@@ -47,33 +44,6 @@ from pipeline.validate import failure_reasons
 
 SCHEMA_CONTRACTS = ("evolve", "freeze")
 BATCH_ROWS = 100_000  # rows validated per pandera call
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("source_file", pa.string(), nullable=False),
-        pa.field("source_line", pa.int64(), nullable=False),
-        pa.field("id", pa.string()),
-        pa.field("reasons", pa.list_(pa.string()), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-        pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
-
-MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("size", pa.int64(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("rows_read", pa.int64(), nullable=False),
-        pa.field("rows_written", pa.int64(), nullable=False),
-        pa.field("rows_quarantined", pa.int64(), nullable=False),
-        pa.field("rows_duplicate", pa.int64(), nullable=False),
-    ]
-)
-
 
 @dataclass
 class Options:
@@ -104,10 +74,6 @@ class RunState:
     contract: str
     files: list[FileStats] = field(default_factory=list)
     ignored: list[tuple[Path, str]] = field(default_factory=list)  # left out of the directories given
-
-
-def new_run_id(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
 
 
 # --- writers ---------------------------------------------------------------------------------
@@ -248,29 +214,18 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
             "Give .jsonl, .ndjson or .json files (optionally .gz or .zst) or the dashboard's .csv export.",
         )
     started = datetime.now(timezone.utc)
-    state = RunState(new_run_id(started), started, load_table(), options.schema_contract)
-    state.ignored = ignored
+    table = load_table()
     lake = Lake(lake_root)
-    new_lake = not lake.root.exists()
-    published = False
-    try:
-        with lake.lock(wait=options.wait) if lock else contextlib.nullcontext():
-            lake.clean_stale()
-            try:
-                summary = _run(lake, files, state, options, clock)
-            except OSError as exc:
-                raise disk_error(exc, "writing the run's files") from exc
-            finally:
-                if lake.staging.exists():
-                    shutil.rmtree(lake.staging, ignore_errors=True)
-            published = lake.current_version() is not None
-            lake.clean_stale()
-            if summary["files"]:
-                _refresh_views(lake.root)
-    finally:
-        if new_lake and not published:
-            # A run that fails, or finds nothing new, on a lake it created leaves no trace.
-            shutil.rmtree(lake.root, ignore_errors=True)
+    with lake.transaction(
+        "ingest", doing="writing the run's files", wait=options.wait, lock=lock, started=started
+    ) as tx:
+        state = RunState(tx.run_id, started, table, options.schema_contract)
+        state.ignored = ignored
+        _run(tx, files, state, options, clock)
+        tx.after_publish(lambda: _refresh_views(lake.root))
+    summary = tx.summary.to_dict()
+    if tx.published:
+        summary["seconds"] = round(time.monotonic() - clock, 3)
     return summary
 
 
@@ -301,11 +256,12 @@ def _refresh_views(lake_root: Path) -> None:
         ) from exc
 
 
-def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock: float) -> dict:
+def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, clock: float) -> None:
+    """Read, validate and stage `files` into the transaction's version and fill its summary."""
+    lake = tx.lake
     known = {} if options.force else lake.ingested_hashes()
-    version = lake.new_version(state.run_id)
-    work = lake.staging / state.run_id
-    work.mkdir(parents=True, exist_ok=True)
+    version = tx.version
+    work = tx.work
     schema = lake_arrow_schema(state.table)
     writer = PartitionWriter(version / "generations", state.run_id, schema)
     quarantine = QuarantineWriter(version / "quarantine" / f"{state.run_id}.parquet", state.run_id, state.started)
@@ -373,25 +329,20 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
         if dropped:
             warnings = _warnings(new_files, state.table)
         quarantine.close()
-        summary = _summary(state, warnings, lake, clock)
-        _check_conservation(summary)
-        if summary["files"] == 0:
-            shutil.rmtree(version, ignore_errors=True)
-            return summary  # nothing new: the lake stays exactly as it was
+        _fill_summary(tx.summary, state, warnings, clock)
+        _check_conservation(tx.summary.to_dict())
+        if tx.summary.files == 0:
+            tx.nothing_changed()  # nothing new: the lake stays exactly as it was
+            return
         _write_manifest(version, state)
-        (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
     except BaseException:
-        # Nothing of this run is published: release the open files and drop its version.
+        # Nothing of this run is published: release the open files (the transaction drops its version).
         background.abort()
         writer.abort()
         quarantine.abort()
-        shutil.rmtree(version, ignore_errors=True)
         raise
     finally:
         parser.close()
-    lake.publish(version)
-    summary["seconds"] = round(time.monotonic() - clock, 3)
-    return summary
 
 
 def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quarantine, schema) -> None:
@@ -672,7 +623,7 @@ def _warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
         con.close()
 
 
-def _summary(state: RunState, warnings: list[dict], lake: Lake, clock: float) -> dict:
+def _fill_summary(summary: RunSummary, state: RunState, warnings: list[dict], clock: float) -> None:
     read = [f for f in state.files if f.skipped is None]
     total = Counter()
     for f in read:
@@ -682,34 +633,29 @@ def _summary(state: RunState, warnings: list[dict], lake: Lake, clock: float) ->
             rows_quarantined=f.rows_quarantined,
             rows_duplicate=f.rows_duplicate,
         )
-    return {
-        "run_id": state.run_id,
-        "started_at": state.started.isoformat().replace("+00:00", "Z"),
-        "lake": str(lake.root.resolve()),
-        "schema_contract": state.contract,
-        "files": len(read),
-        "files_skipped": len(state.files) - len(read),
-        "files_ignored": [{"path": str(path), "reason": reason} for path, reason in state.ignored],
-        "rows_read": total["rows_read"],
-        "rows_written": total["rows_written"],
-        "rows_quarantined": total["rows_quarantined"],
-        "rows_duplicate": total["rows_duplicate"],
-        "warnings": warnings,
-        "seconds": round(time.monotonic() - clock, 3),
-        "file_details": [
-            {
-                "path": f.path,
-                "size": f.size,
-                "sha256": f.sha256,
-                "skipped": f.skipped,
-                "rows_read": f.rows_read,
-                "rows_written": f.rows_written,
-                "rows_quarantined": f.rows_quarantined,
-                "rows_duplicate": f.rows_duplicate,
-            }
-            for f in state.files
-        ],
-    }
+    summary.schema_contract = state.contract
+    summary.files = len(read)
+    summary.files_skipped = len(state.files) - len(read)
+    summary.files_ignored = [{"path": str(path), "reason": reason} for path, reason in state.ignored]
+    summary.rows_read = total["rows_read"]
+    summary.rows_written = total["rows_written"]
+    summary.rows_quarantined = total["rows_quarantined"]
+    summary.rows_duplicate = total["rows_duplicate"]
+    summary.warnings = warnings
+    summary.seconds = round(time.monotonic() - clock, 3)
+    summary.file_details = [
+        {
+            "path": f.path,
+            "size": f.size,
+            "sha256": f.sha256,
+            "skipped": f.skipped,
+            "rows_read": f.rows_read,
+            "rows_written": f.rows_written,
+            "rows_quarantined": f.rows_quarantined,
+            "rows_duplicate": f.rows_duplicate,
+        }
+        for f in state.files
+    ]
 
 
 def _check_conservation(summary: dict) -> None:

@@ -21,12 +21,9 @@ stored text is the CSV record, not the JSON line); when one input line was quara
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -37,7 +34,6 @@ import pyarrow.parquet as pq
 from pipeline.errors import LakeError, OrusageError
 from pipeline.ingest import (
     BATCH_ROWS,
-    QUARANTINE_SCHEMA,
     SCHEMA_CONTRACTS,
     FileStats,
     PartitionWriter,
@@ -46,9 +42,8 @@ from pipeline.ingest import (
     _process_batch,
     _settle_duplicates,
     _warnings,
-    new_run_id,
 )
-from pipeline.lake import Lake, disk_error
+from pipeline.lake import QUARANTINE_SCHEMA, Lake, Transaction
 from pipeline.parse import Parser
 from pipeline.read import LineChunk, input_kind
 from pipeline.schema import FieldTable, lake_arrow_schema, load_table
@@ -128,33 +123,21 @@ def replay(
         raise ValueError(schema_contract)
     clock = time.monotonic()
     lake = Lake(lake_root)
-    with lake.lock(wait=wait):
-        lake.clean_stale()
-        current = lake.current_version()
+    with lake.transaction("replay", doing="replaying the quarantine", wait=wait) as tx:
+        current = tx.current
         if current is None:
             raise OrusageError(f"no lake at {lake.root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
-        started = datetime.now(timezone.utc)
-        state = RunState(new_run_id(started), started, table or load_table(), schema_contract)
+        state = RunState(tx.run_id, tx.started, table or load_table(), schema_contract)
         rows = _select(current, run_id)
         if run_id is not None and not rows:
             raise OrusageError(
                 f"no quarantined row belongs to a run starting with {run_id!r}",
                 "List the runs with `orusage quarantine`.",
             )
-        version = lake.new_version(state.run_id)
-        work = lake.staging / state.run_id
-        try:
-            summary = _replay(lake, version, work, state, rows, run_id, clock)
-            if summary["published"]:
-                (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
-                lake.publish(version)
-        except OSError as exc:
-            raise disk_error(exc, "replaying the quarantine") from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-            if version.exists():
-                shutil.rmtree(version, ignore_errors=True)
-        lake.clean_stale()
+        _replay(tx, state, rows, run_id, clock)
+        if not tx.summary.details["published"]:
+            tx.nothing_changed()
+    summary = tx.summary.to_dict()
     summary["seconds"] = round(time.monotonic() - clock, 3)
     return summary
 
@@ -186,7 +169,9 @@ def _select(current: Path, run_id: str | None) -> list[_Row]:
     ]
 
 
-def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_Row], run_filter, clock) -> dict:
+def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str | None, clock: float) -> None:
+    """Replay `rows` in the transaction's version and fill its summary."""
+    version, work = tx.version, tx.work
     # One input line is replayed once: group the rows by (source_file, source_line); the newest
     # is the primary, identical copies follow it, a different text under the same place waits.
     primaries: list[_Row] = []
@@ -208,7 +193,6 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
                 skipped += 1
 
     schema = lake_arrow_schema(state.table)
-    work.mkdir(parents=True, exist_ok=True)
     writer = PartitionWriter(version / "generations", state.run_id, schema)
     verdicts = _Verdicts()
     by_source: dict[str, list[_Row]] = defaultdict(list)
@@ -236,7 +220,7 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
         parser.close()
     raw_of = {(r.source_file, r.source_line): r.raw for r in primaries}
     _settle_duplicates(
-        lake,
+        tx.lake,
         version,
         new_files,
         state,
@@ -271,24 +255,22 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
     for name in sorted(set(remove) | set(new_reasons)):
         _rewrite_quarantine(version / "quarantine" / name, remove.get(name, set()), new_reasons.get(name, {}))
     moved = counts["rows_written"] + counts["rows_duplicate"]
-    summary = {
-        "run_id": state.run_id,
-        "command": "replay",
-        "started_at": state.started.isoformat().replace("+00:00", "Z"),
-        "lake": str(lake.root.resolve()),
-        "schema_contract": state.contract,
+    summary = tx.summary
+    summary.schema_contract = state.contract
+    summary.rows_read = counts["rows_read"]
+    summary.rows_written = counts["rows_written"]
+    summary.rows_quarantined = counts["rows_quarantined"]
+    summary.rows_duplicate = counts["rows_duplicate"]
+    summary.warnings = _warnings(new_files, state.table)
+    summary.seconds = round(time.monotonic() - clock, 3)
+    changed = sum(len(v) for v in new_reasons.values())
+    summary.details = {
         "replayed_runs": run_filter,
-        "files": 0,
-        "files_skipped": 0,
-        **counts,
         "rows_kept_unreplayable": kept_unreplayable,
         "rows_skipped_same_line": skipped,
-        "rows_reasons_changed": sum(len(v) for v in new_reasons.values()),
+        "rows_reasons_changed": changed,
         "quarantine_before": quarantine_before,
         "quarantine_after": quarantine_before - moved,
-        "warnings": _warnings(new_files, state.table),
-        "seconds": round(time.monotonic() - clock, 3),
-        "file_details": [],
         "sources": [
             {
                 "source_file": s.path,
@@ -299,19 +281,19 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
             }
             for s in state.files
         ],
+        "published": bool(moved or changed),
     }
-    summary["published"] = bool(moved or summary["rows_reasons_changed"])
-    _check_conservation({**summary, "file_details": [dict(s, path=s["source_file"]) for s in summary["sources"]]})
+    as_dict = summary.to_dict()
+    _check_conservation({**as_dict, "file_details": [dict(s, path=s["source_file"]) for s in as_dict["sources"]]})
     quarantine_after = _rows(sorted((version / "quarantine").glob("*.parquet")))
     lake_after = _rows(sorted((version / "generations").glob("date=*/*.parquet")))
-    if quarantine_after != summary["quarantine_after"] or lake_after != lake_before + counts["rows_written"]:
+    if quarantine_after != quarantine_before - moved or lake_after != lake_before + counts["rows_written"]:
         raise LakeError(
             f"replay does not add up: quarantine {quarantine_before} -> {quarantine_after} rows "
-            f"(expected {summary['quarantine_after']}), lake {lake_before} -> {lake_after} rows "
+            f"(expected {quarantine_before - moved}), lake {lake_before} -> {lake_after} rows "
             f"(expected + {counts['rows_written']})",
             "Nothing was published; please report this as a bug.",
         )
-    return summary
 
 
 def _rows(files: list[Path], exclude: set[Path] = frozenset()) -> int:

@@ -84,7 +84,7 @@ def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
         empty = lake_arrow_schema().empty_table()
     elif name == "lake_quarantine":
-        from pipeline.ingest import QUARANTINE_SCHEMA
+        from pipeline.lake import QUARANTINE_SCHEMA
 
         empty = QUARANTINE_SCHEMA.empty_table()
     else:
