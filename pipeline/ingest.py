@@ -13,10 +13,12 @@ import hashlib
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -33,6 +35,7 @@ from pipeline.read import (
     DEFAULT_CHUNK_BYTES,
     LONG_LINE_KEEP,
     MAX_LINE_BYTES,
+    LineChunk,
     discover,
     hashes_while_reading,
     iter_chunks,
@@ -74,6 +77,31 @@ class RunState:
     contract: str
     files: list[FileStats] = field(default_factory=list)
     ignored: list[tuple[Path, str]] = field(default_factory=list)  # left out of the directories given
+
+
+class ParsedLines(Protocol):
+    """Parsed lines of one source, as `validate_batch` takes them: a `read.LineChunk` after
+    `Parser.prepare`, or other lines typed by `parse_lines` (a quarantine replay's)."""
+
+    parsed: pa.Table | None  # typed rows; `pos` indexes the lines
+    bad_utf8: Sequence[tuple[int, str]]  # (line number, text) of lines that are not UTF-8
+    too_long: Sequence[tuple[int, int, str]]  # (line number, size, text kept) of lines over the limit
+
+    def line_numbers_at(self, positions: np.ndarray) -> np.ndarray: ...
+
+    def raw_at(self, positions: np.ndarray) -> list[str]: ...
+
+
+class QuarantineSink(Protocol):
+    """Where rows that fail go: `QuarantineWriter`, or a replay's collector of verdicts."""
+
+    def add(
+        self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]
+    ) -> None: ...
+
+
+# raw_lines(source_file, line numbers) -> {line number: raw text}
+RawLines = Callable[[str, set[int]], dict[int, str]]
 
 
 # --- writers ---------------------------------------------------------------------------------
@@ -160,7 +188,9 @@ class QuarantineWriter:
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
-    def add(self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]):
+    def add(
+        self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]
+    ) -> None:
         if not lines:
             return
         n = len(lines)
@@ -303,10 +333,10 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
                     batch.append(chunk)
                     rows += chunk.parsed.num_rows
                     if rows >= BATCH_ROWS:
-                        _process_batch(batch, stats, state, background, quarantine, schema)
+                        validate_batch(batch, stats, state, background.submit, quarantine, schema)
                         batch, rows = [], 0
             if batch:
-                _process_batch(batch, stats, state, background, quarantine, schema)
+                validate_batch(batch, stats, state, background.submit, quarantine, schema)
             if stats.rows_read and stats.rows_not_json == stats.rows_read:
                 raise InputError(
                     stats.path,
@@ -321,16 +351,14 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
         # The warnings query reads the staged files beside the duplicate check; it is run again
         # only when the check rewrote some of them (waiting first, so no file changes under it).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orusage-warnings") as pool:
-            pending = pool.submit(_warnings, new_files, state.table)
-            dropped = _settle_duplicates(
-                lake, version, new_files, state, quarantine, schema, work, before_rewrite=pending.result
-            )
+            pending = pool.submit(unknown_value_warnings, new_files, state.table)
+            dropped = settle_duplicates(version, new_files, state, quarantine, schema, work, before_rewrite=pending.result)
             warnings = pending.result()
         if dropped:
-            warnings = _warnings(new_files, state.table)
+            warnings = unknown_value_warnings(new_files, state.table)
         quarantine.close()
+        check_conservation(state.files)
         _fill_summary(tx.summary, state, warnings, clock)
-        _check_conservation(tx.summary.to_dict())
         if tx.summary.files == 0:
             tx.nothing_changed()  # nothing new: the lake stays exactly as it was
             return
@@ -345,9 +373,23 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
         parser.close()
 
 
-def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quarantine, schema) -> None:
+def parse_lines(parser: Parser, lines: Sequence[str]) -> pa.Table:
+    """Type `lines` (JSON text) as the ingest types a block it read: one row per non-blank line,
+    `pos` its index in `lines`."""
+    data = np.frombuffer(("\n".join(lines) + "\n").encode("utf-8"), dtype=np.uint8)
+    return parser.parse_chunk(LineChunk(data, 1))
+
+
+def validate_batch(
+    chunks: Sequence[ParsedLines],
+    stats: FileStats,
+    state: RunState,
+    submit: Callable[[pa.Table], None],
+    quarantine: QuarantineSink,
+    schema: pa.Schema,
+) -> None:
     """Validate the parsed rows of consecutive chunks of one file in one pandera call; quarantine
-    the rows that fail with every reason, hand the others to the writer with their lineage."""
+    the rows that fail with every reason, `submit` the others (as `schema`) with their lineage."""
     source = stats.path
     for chunk in chunks:
         for number, text in chunk.bad_utf8:
@@ -423,7 +465,7 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
     rows = rows.append_column("_source_line", pa.array(lines))
     rows = rows.append_column("_run_id", pa.repeat(pa.scalar(state.run_id, pa.string()), n))
     rows = rows.append_column("_ingested_at", pa.repeat(pa.scalar(state.started, pa.timestamp("us", tz="UTC")), n))
-    writer.submit(rows.select(schema.names).cast(schema))
+    submit(rows.select(schema.names).cast(schema))
     stats.rows_written += n
 
 
@@ -489,16 +531,16 @@ ORDER BY r._source_file, r._source_line
 """
 
 
-def _settle_duplicates(
-    lake,
+def settle_duplicates(
     version: Path,
     new_files: list[Path],
     state: RunState,
-    quarantine,
-    schema,
+    quarantine: QuarantineSink,
+    schema: pa.Schema,
     work: Path,
-    raw_lines=None,
-    before_rewrite=None,
+    *,
+    raw_lines: RawLines | None = None,
+    before_rewrite: Callable[[], object] | None = None,
 ) -> int:
     """Drop identical duplicates and quarantine conflicting ones, by id, within the run and
     against the lake; the copy kept first stays. `raw_lines(source_file, line_numbers) -> {line:
@@ -594,7 +636,7 @@ def _fetch_lines(path: Path, wanted: set[int]) -> dict[int, str]:
 # --- summary ---------------------------------------------------------------------------------
 
 
-def _warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
+def unknown_value_warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
     """Unknown values of open enums and unknown top-level keys among the rows written."""
     files = [str(p) for p in new_files if p.exists()]
     if not files:
@@ -658,12 +700,20 @@ def _fill_summary(summary: RunSummary, state: RunState, warnings: list[dict], cl
     ]
 
 
-def _check_conservation(summary: dict) -> None:
-    for item in summary["file_details"] + [summary]:
-        accounted = item["rows_written"] + item["rows_quarantined"] + item["rows_duplicate"]
-        if item["rows_read"] != accounted:
+def check_conservation(files: Sequence[FileStats]) -> None:
+    """Every row read is written, quarantined or an identical duplicate, in each file and in the
+    run; raises LakeError (nothing is published) when not."""
+    total = FileStats("the run", 0, "")
+    for f in files:
+        total.rows_read += f.rows_read
+        total.rows_written += f.rows_written
+        total.rows_quarantined += f.rows_quarantined
+        total.rows_duplicate += f.rows_duplicate
+    for item in [*files, total]:
+        accounted = item.rows_written + item.rows_quarantined + item.rows_duplicate
+        if item.rows_read != accounted:
             raise LakeError(
-                f"rows do not add up for {item.get('path', 'the run')}: read {item['rows_read']}, "
+                f"rows do not add up for {item.path}: read {item.rows_read}, "
                 f"written + quarantined + duplicate = {accounted}",
                 "Nothing was published; please report this as a bug with the input file.",
             )

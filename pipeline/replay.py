@@ -1,8 +1,8 @@
 """Quarantine replay: re-validate quarantined rows under the current schema and contract.
 
-The quarantined raw lines walk the ingest's own path: `Parser` types them, `_process_batch`
+The quarantined raw lines walk the ingest's own path: `parse_lines` types them, `validate_batch`
 applies the JSON-type checks, the schema contract and the pandera schema (`failure_reasons`),
-`PartitionWriter` stages the rows that pass, and `_settle_duplicates` applies the duplicate rules
+`PartitionWriter` stages the rows that pass, and `settle_duplicates` applies the duplicate rules
 against the lake (an identical copy is a duplicate, another content under a kept id a conflict).
 A row keeps its lineage: `_source_file` and `_source_line` are the original ones; `_run_id` and
 `_ingested_at` are the replay run's, which writes `_runs/<run_id>.json` like any run.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -38,14 +38,15 @@ from pipeline.ingest import (
     FileStats,
     PartitionWriter,
     RunState,
-    _check_conservation,
-    _process_batch,
-    _settle_duplicates,
-    _warnings,
+    check_conservation,
+    parse_lines,
+    settle_duplicates,
+    unknown_value_warnings,
+    validate_batch,
 )
 from pipeline.lake import QUARANTINE_SCHEMA, Lake, Transaction
 from pipeline.parse import Parser
-from pipeline.read import LineChunk, input_kind
+from pipeline.read import input_kind
 from pipeline.schema import FieldTable, lake_arrow_schema, load_table
 
 UNREPLAYABLE = "line: not valid UTF-8"
@@ -75,38 +76,36 @@ class _Row:
     reasons: list[str]
 
 
-class _QuarantinedLines:
-    """Stands in for `read.LineChunk` in `_process_batch`: the parsed quarantined lines, whose
-    line numbers and raw text are those of the original input file."""
+@dataclass
+class QuarantinedLines:
+    """Parsed quarantined lines (`ingest.ParsedLines`): their line numbers and raw text are
+    those of the original input file; a stored line is never too long or not UTF-8."""
 
-    def __init__(self, parsed: pa.Table, lines: list[int], raws: list[str]):
-        self.parsed = parsed
-        self.bad_utf8: list = []
-        self.too_long: tuple = ()
-        self._lines = np.array(lines, dtype=np.int64)
-        self._raws = raws
+    parsed: pa.Table | None
+    lines: np.ndarray
+    raws: list[str]
+    bad_utf8: tuple[tuple[int, str], ...] = ()
+    too_long: tuple[tuple[int, int, str], ...] = ()
 
     def line_numbers_at(self, positions: np.ndarray) -> np.ndarray:
-        return self._lines[positions]
+        return self.lines[positions]
 
     def raw_at(self, positions: np.ndarray) -> list[str]:
-        return [self._raws[int(p)] for p in positions]
+        return [self.raws[int(p)] for p in positions]
 
 
-class _Verdicts:
-    """Collects what the ingest machinery quarantines again: (source_file, line) -> reasons."""
+@dataclass
+class Verdicts:
+    """The rows the ingest stages quarantine again (`ingest.QuarantineSink`):
+    (source_file, line) -> reasons."""
 
-    def __init__(self):
-        self.failed: dict[tuple[str, int], list[str]] = {}
+    failed: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
-    def add(self, source_file, lines, ids, reasons, raws) -> None:
+    def add(
+        self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]
+    ) -> None:
         for line, why in zip(lines, reasons):
             self.failed[(source_file, int(line))] = list(why)
-
-
-class _Submit:
-    def __init__(self, writer: PartitionWriter):
-        self.submit = writer.add
 
 
 def replay(
@@ -194,7 +193,7 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
 
     schema = lake_arrow_schema(state.table)
     writer = PartitionWriter(version / "generations", state.run_id, schema)
-    verdicts = _Verdicts()
+    verdicts = Verdicts()
     by_source: dict[str, list[_Row]] = defaultdict(list)
     for row in primaries:
         by_source[row.source_file].append(row)
@@ -206,21 +205,20 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
             for start in range(0, len(items), BATCH_ROWS):
                 batch = items[start : start + BATCH_ROWS]
                 raws = [r.raw for r in batch]
-                data = np.frombuffer(("\n".join(raws) + "\n").encode("utf-8"), dtype=np.uint8)
-                parsed = parser.parse_chunk(LineChunk(data, 1))
+                lines = np.array([r.source_line for r in batch], dtype=np.int64)
+                parsed = parse_lines(parser, raws)
                 if parsed.num_rows != len(batch):
                     raise LakeError(
                         f"replaying {len(batch)} quarantined lines of {source} parsed {parsed.num_rows} rows",
                         "Nothing was published; please report this as a bug.",
                     )
-                chunk = _QuarantinedLines(parsed, [r.source_line for r in batch], raws)
-                _process_batch([chunk], stats, state, _Submit(writer), verdicts, schema)
+                chunk = QuarantinedLines(parsed, lines, raws)
+                validate_batch([chunk], stats, state, writer.add, verdicts, schema)
         new_files = writer.close()
     finally:
         parser.close()
     raw_of = {(r.source_file, r.source_line): r.raw for r in primaries}
-    _settle_duplicates(
-        tx.lake,
+    settle_duplicates(
         version,
         new_files,
         state,
@@ -261,7 +259,7 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
     summary.rows_written = counts["rows_written"]
     summary.rows_quarantined = counts["rows_quarantined"]
     summary.rows_duplicate = counts["rows_duplicate"]
-    summary.warnings = _warnings(new_files, state.table)
+    summary.warnings = unknown_value_warnings(new_files, state.table)
     summary.seconds = round(time.monotonic() - clock, 3)
     changed = sum(len(v) for v in new_reasons.values())
     summary.details = {
@@ -283,8 +281,7 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
         ],
         "published": bool(moved or changed),
     }
-    as_dict = summary.to_dict()
-    _check_conservation({**as_dict, "file_details": [dict(s, path=s["source_file"]) for s in as_dict["sources"]]})
+    check_conservation(state.files)
     quarantine_after = _rows(sorted((version / "quarantine").glob("*.parquet")))
     lake_after = _rows(sorted((version / "generations").glob("date=*/*.parquet")))
     if quarantine_after != quarantine_before - moved or lake_after != lake_before + counts["rows_written"]:
