@@ -33,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import lake_layout
 from pipeline.errors import LakeError, LockHeld
 
 TREES = ("generations", "quarantine", "_manifest", "_runs")
@@ -183,21 +184,19 @@ class Lake:
     # --- paths ----------------------------------------------------------------------------
     @property
     def versions(self) -> Path:
-        return self.root / "_versions"
+        return self.root / lake_layout.VERSIONS
 
     @property
     def staging(self) -> Path:
-        return self.root / "_staging"
+        return self.root / lake_layout.STAGING
 
     @property
     def current_link(self) -> Path:
-        return self.root / "current"
+        return self.root / lake_layout.CURRENT
 
     def current_version(self) -> Path | None:
         """The published version directory, or None for a lake that has none yet."""
-        if not self.current_link.is_symlink():
-            return None
-        return (self.root / os.readlink(self.current_link)).resolve()
+        return lake_layout.current_version(self.root)
 
     def tree(self, name: str) -> Path:
         return self.root / name
@@ -280,7 +279,7 @@ class Lake:
         try:
             _fsync_tree(version_dir)
             os.rename(version_dir, final)
-            link_tmp = self.root / "current.tmp"
+            link_tmp = self.root / f"{lake_layout.CURRENT}.tmp"
             if link_tmp.is_symlink() or link_tmp.exists():
                 link_tmp.unlink()
             os.symlink(os.path.relpath(final, self.root), link_tmp)
@@ -292,7 +291,7 @@ class Lake:
                             f"{link} exists and is not the lake's link",
                             "Move it away; orusage manages that path.",
                         )
-                    os.symlink(os.path.join("current", name), link)
+                    os.symlink(os.path.join(lake_layout.CURRENT, name), link)
             os.replace(link_tmp, self.current_link)
             fsync_path(self.root)
         except OSError as exc:
