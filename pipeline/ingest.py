@@ -246,9 +246,7 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
     started = datetime.now(timezone.utc)
     table = load_table()
     lake = Lake(lake_root)
-    with lake.transaction(
-        "ingest", doing="writing the run's files", wait=options.wait, lock=lock, started=started
-    ) as tx:
+    with lake.transaction("ingest", doing="writing the run's files", wait=options.wait, lock=lock, started=started) as tx:
         state = RunState(tx.run_id, started, table, options.schema_contract)
         state.ignored = ignored
         _run(tx, files, state, options, clock)

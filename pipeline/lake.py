@@ -270,6 +270,7 @@ class Lake:
                     for f in files:
                         os.link(Path(src_dir) / f, target / rel / f)
         except OSError as exc:
+            shutil.rmtree(target, ignore_errors=True)
             raise disk_error(exc, "preparing a new lake version") from exc
         return target
 
