@@ -39,7 +39,7 @@ def add_file(tx) -> Path:
     return path
 
 
-@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt(), Terminated()], ids=type)
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt(), Terminated()], ids=lambda error: type(error).__name__)
 def test_a_failure_in_the_body_leaves_the_lake_as_it_was_and_the_lock_free(tmp_path, lake, error):
     ingest([write_jsonl(tmp_path / "a.jsonl", [record(1)])], lake)
     before = snapshot(lake)
