@@ -54,8 +54,8 @@ from pipeline.read import (
     COMPRESSIONS,
     DEFAULT_CHUNK_BYTES,
     LineChunk,
-    _open,
     input_kind,
+    open_stream,
     read_blocks,
     utf8_valid,
 )
@@ -133,7 +133,7 @@ def read_header(path: Path) -> list[str] | None:
     """The column names of the first line of a (possibly compressed) CSV file, or None when the
     file does not start with a parseable header line."""
     compression = _compression(path)
-    stream = _open(path, compression)
+    stream = open_stream(path, compression)
     try:
         try:
             head = stream.read(HEADER_SNIFF_BYTES)
@@ -426,7 +426,7 @@ def iter_csv_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Itera
     Raises InputError when the file is not a dashboard export, lacks a required column, names a
     column twice, or cannot be split into CSV records."""
     compression = _compression(path)
-    stream = _open(path, compression)
+    stream = open_stream(path, compression)
     converter: _Converter | None = None
     next_line = 1
     try:

@@ -29,7 +29,7 @@ from pipeline.report import (
     SCREEN_METRICS,
     Report,
     ReportOptions,
-    _fmt,
+    format_metric,
     overview_items,
     report_params,
     run_report,
@@ -210,8 +210,8 @@ def _show(value: Any, kind: str) -> str:
         return "–"
     if kind == "money":
         sign = "-" if value < 0 else ""
-        return f"{sign}${_fmt(abs(value), 'money')}"
-    return _fmt(value, kind)
+        return f"{sign}${format_metric(abs(value), 'money')}"
+    return format_metric(value, kind)
 
 
 def headline(now: dict[str, Any], before: dict[str, Any] | None) -> list[Headline]:

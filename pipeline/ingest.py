@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import secrets
-import shutil
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -30,12 +29,13 @@ import pyarrow.parquet as pq
 
 from pipeline.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.errors import InputError, LakeError
-from pipeline.lake import Lake, disk_error, fsync_path
+from pipeline.lake import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Lake, RunSummary, Transaction, fsync_path
 from pipeline.parse import Parser
 from pipeline.read import (
     DEFAULT_CHUNK_BYTES,
     LONG_LINE_KEEP,
     MAX_LINE_BYTES,
+    LineChunk,
     describe_ignored,
     discover,
     hashes_while_reading,
@@ -48,32 +48,6 @@ from pipeline.validate import failure_reasons
 
 SCHEMA_CONTRACTS = ("evolve", "freeze")
 BATCH_ROWS = 100_000  # rows validated per pandera call
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("source_file", pa.string(), nullable=False),
-        pa.field("source_line", pa.int64(), nullable=False),
-        pa.field("id", pa.string()),
-        pa.field("reasons", pa.list_(pa.string()), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-        pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
-
-MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("size", pa.int64(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("rows_read", pa.int64(), nullable=False),
-        pa.field("rows_written", pa.int64(), nullable=False),
-        pa.field("rows_quarantined", pa.int64(), nullable=False),
-        pa.field("rows_duplicate", pa.int64(), nullable=False),
-    ]
-)
 
 
 @dataclass
@@ -107,8 +81,29 @@ class RunState:
     ignored: list[tuple[Path, str]] = field(default_factory=list)  # left out of the directories given
 
 
-def new_run_id(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
+class ParsedLines(Protocol):
+    """Parsed lines of one source, as `validate_batch` takes them: a `read.LineChunk` after
+    `Parser.prepare`, or other lines typed by `parse_lines` (a quarantine replay's)."""
+
+    parsed: pa.Table | None  # typed rows; `pos` indexes the lines
+    bad_utf8: Sequence[tuple[int, str]]  # (line number, text) of lines that are not UTF-8
+    too_long: Sequence[tuple[int, int, str]]  # (line number, size, text kept) of lines over the limit
+
+    def line_numbers_at(self, positions: np.ndarray) -> np.ndarray: ...
+
+    def raw_at(self, positions: np.ndarray) -> list[str]: ...
+
+
+class QuarantineSink(Protocol):
+    """Where rows that fail go: `QuarantineWriter`, or a replay's collector of verdicts."""
+
+    def add(
+        self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]
+    ) -> None: ...
+
+
+# raw_lines(source_file, line numbers) -> {line number: raw text}
+RawLines = Callable[[str, set[int]], dict[int, str]]
 
 
 # --- writers ---------------------------------------------------------------------------------
@@ -195,7 +190,7 @@ class QuarantineWriter:
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
-    def add(self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]):
+    def add(self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]) -> None:
         if not lines:
             return
         n = len(lines)
@@ -249,29 +244,16 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
             "Give .jsonl, .ndjson or .json files (optionally .gz or .zst) or the dashboard's .csv export.",
         )
     started = datetime.now(UTC)
-    state = RunState(new_run_id(started), started, load_table(), options.schema_contract)
-    state.ignored = ignored
+    table = load_table()
     lake = Lake(lake_root)
-    new_lake = not lake.root.exists()
-    published = False
-    try:
-        with lake.lock(wait=options.wait) if lock else contextlib.nullcontext():
-            lake.clean_stale()
-            try:
-                summary = _run(lake, files, state, options, clock)
-            except OSError as exc:
-                raise disk_error(exc, "writing the run's files") from exc
-            finally:
-                if lake.staging.exists():
-                    shutil.rmtree(lake.staging, ignore_errors=True)
-            published = lake.current_version() is not None
-            lake.clean_stale()
-            if summary["files"]:
-                _refresh_views(lake.root)
-    finally:
-        if new_lake and not published:
-            # A run that fails, or finds nothing new, on a lake it created leaves no trace.
-            shutil.rmtree(lake.root, ignore_errors=True)
+    with lake.transaction("ingest", doing="writing the run's files", wait=options.wait, lock=lock, started=started) as tx:
+        state = RunState(tx.run_id, started, table, options.schema_contract)
+        state.ignored = ignored
+        _run(tx, files, state, options, clock)
+        tx.after_publish(lambda: _refresh_views(lake.root))
+    summary = tx.summary.to_dict()
+    if tx.published:
+        summary["seconds"] = round(time.monotonic() - clock, 3)
     return summary
 
 
@@ -288,11 +270,12 @@ def _refresh_views(lake_root: Path) -> None:
         ) from exc
 
 
-def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock: float) -> dict:
+def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, clock: float) -> None:
+    """Read, validate and stage `files` into the transaction's version and fill its summary."""
+    lake = tx.lake
     known = {} if options.force else lake.ingested_hashes()
-    version = lake.new_version(state.run_id)
-    work = lake.staging / state.run_id
-    work.mkdir(parents=True, exist_ok=True)
+    version = tx.version
+    work = tx.work
     schema = lake_arrow_schema(state.table)
     writer = PartitionWriter(version / "generations", state.run_id, schema)
     quarantine = QuarantineWriter(version / "quarantine" / f"{state.run_id}.parquet", state.run_id, state.started)
@@ -334,10 +317,10 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
                     batch.append(chunk)
                     rows += chunk.parsed.num_rows
                     if rows >= BATCH_ROWS:
-                        _process_batch(batch, stats, state, background, quarantine, schema)
+                        validate_batch(batch, stats, state, background.submit, quarantine, schema)
                         batch, rows = [], 0
             if batch:
-                _process_batch(batch, stats, state, background, quarantine, schema)
+                validate_batch(batch, stats, state, background.submit, quarantine, schema)
             if stats.rows_read and stats.rows_not_json == stats.rows_read:
                 raise InputError(
                     stats.path,
@@ -352,36 +335,45 @@ def _run(lake: Lake, files: list[Path], state: RunState, options: Options, clock
         # The warnings query reads the staged files beside the duplicate check; it is run again
         # only when the check rewrote some of them (waiting first, so no file changes under it).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orusage-warnings") as pool:
-            pending = pool.submit(_warnings, new_files, state.table)
-            dropped = _settle_duplicates(lake, version, new_files, state, quarantine, schema, work, before_rewrite=pending.result)
+            pending = pool.submit(unknown_value_warnings, new_files, state.table)
+            dropped = settle_duplicates(version, new_files, state, quarantine, schema, work, before_rewrite=pending.result)
             warnings = pending.result()
         if dropped:
-            warnings = _warnings(new_files, state.table)
+            warnings = unknown_value_warnings(new_files, state.table)
         quarantine.close()
-        summary = _summary(state, warnings, lake, clock)
-        _check_conservation(summary)
-        if summary["files"] == 0:
-            shutil.rmtree(version, ignore_errors=True)
-            return summary  # nothing new: the lake stays exactly as it was
+        check_conservation(state.files)
+        _fill_summary(tx.summary, state, warnings, clock)
+        if tx.summary.files == 0:
+            tx.nothing_changed()  # nothing new: the lake stays exactly as it was
+            return
         _write_manifest(version, state)
-        (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
     except BaseException:
-        # Nothing of this run is published: release the open files and drop its version.
+        # Nothing of this run is published: release the open files (the transaction drops its version).
         background.abort()
         writer.abort()
         quarantine.abort()
-        shutil.rmtree(version, ignore_errors=True)
         raise
     finally:
         parser.close()
-    lake.publish(version)
-    summary["seconds"] = round(time.monotonic() - clock, 3)
-    return summary
 
 
-def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quarantine, schema) -> None:
+def parse_lines(parser: Parser, lines: Sequence[str]) -> pa.Table:
+    """Type `lines` (JSON text) as the ingest types a block it read: one row per non-blank line,
+    `pos` its index in `lines`."""
+    data = np.frombuffer(("\n".join(lines) + "\n").encode("utf-8"), dtype=np.uint8)
+    return parser.parse_chunk(LineChunk(data, 1))
+
+
+def validate_batch(
+    chunks: Sequence[ParsedLines],
+    stats: FileStats,
+    state: RunState,
+    submit: Callable[[pa.Table], None],
+    quarantine: QuarantineSink,
+    schema: pa.Schema,
+) -> None:
     """Validate the parsed rows of consecutive chunks of one file in one pandera call; quarantine
-    the rows that fail with every reason, hand the others to the writer with their lineage."""
+    the rows that fail with every reason, `submit` the others (as `schema`) with their lineage."""
     source = stats.path
     for chunk in chunks:
         for number, text in chunk.bad_utf8:
@@ -457,7 +449,7 @@ def _process_batch(chunks: list, stats: FileStats, state: RunState, writer, quar
     rows = rows.append_column("_source_line", pa.array(lines))
     rows = rows.append_column("_run_id", pa.repeat(pa.scalar(state.run_id, pa.string()), n))
     rows = rows.append_column("_ingested_at", pa.repeat(pa.scalar(state.started, pa.timestamp("us", tz="UTC")), n))
-    writer.submit(rows.select(schema.names).cast(schema))
+    submit(rows.select(schema.names).cast(schema))
     stats.rows_written += n
 
 
@@ -523,16 +515,16 @@ ORDER BY r._source_file, r._source_line
 """
 
 
-def _settle_duplicates(
-    lake,
+def settle_duplicates(
     version: Path,
     new_files: list[Path],
     state: RunState,
-    quarantine,
-    schema,
+    quarantine: QuarantineSink,
+    schema: pa.Schema,
     work: Path,
-    raw_lines=None,
-    before_rewrite=None,
+    *,
+    raw_lines: RawLines | None = None,
+    before_rewrite: Callable[[], object] | None = None,
 ) -> int:
     """Drop identical duplicates and quarantine conflicting ones, by id, within the run and
     against the lake; the copy kept first stays. `raw_lines(source_file, line_numbers) -> {line:
@@ -628,7 +620,7 @@ def _fetch_lines(path: Path, wanted: set[int]) -> dict[int, str]:
 # --- summary ---------------------------------------------------------------------------------
 
 
-def _warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
+def unknown_value_warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
     """Unknown values of open enums and unknown top-level keys among the rows written."""
     files = [str(p) for p in new_files if p.exists()]
     if not files:
@@ -657,7 +649,7 @@ def _warnings(new_files: list[Path], table: FieldTable) -> list[dict]:
         con.close()
 
 
-def _summary(state: RunState, warnings: list[dict], lake: Lake, clock: float) -> dict:
+def _fill_summary(summary: RunSummary, state: RunState, warnings: list[dict], clock: float) -> None:
     read = [f for f in state.files if f.skipped is None]
     total = Counter()
     for f in read:
@@ -667,43 +659,45 @@ def _summary(state: RunState, warnings: list[dict], lake: Lake, clock: float) ->
             rows_quarantined=f.rows_quarantined,
             rows_duplicate=f.rows_duplicate,
         )
-    return {
-        "run_id": state.run_id,
-        "started_at": state.started.isoformat().replace("+00:00", "Z"),
-        "lake": str(lake.root.resolve()),
-        "schema_contract": state.contract,
-        "files": len(read),
-        "files_skipped": len(state.files) - len(read),
-        "files_ignored": [{"path": str(path), "reason": reason} for path, reason in state.ignored],
-        "rows_read": total["rows_read"],
-        "rows_written": total["rows_written"],
-        "rows_quarantined": total["rows_quarantined"],
-        "rows_duplicate": total["rows_duplicate"],
-        "warnings": warnings,
-        "seconds": round(time.monotonic() - clock, 3),
-        "file_details": [
-            {
-                "path": f.path,
-                "size": f.size,
-                "sha256": f.sha256,
-                "skipped": f.skipped,
-                "rows_read": f.rows_read,
-                "rows_written": f.rows_written,
-                "rows_quarantined": f.rows_quarantined,
-                "rows_duplicate": f.rows_duplicate,
-            }
-            for f in state.files
-        ],
-    }
+    summary.schema_contract = state.contract
+    summary.files = len(read)
+    summary.files_skipped = len(state.files) - len(read)
+    summary.files_ignored = [{"path": str(path), "reason": reason} for path, reason in state.ignored]
+    summary.rows_read = total["rows_read"]
+    summary.rows_written = total["rows_written"]
+    summary.rows_quarantined = total["rows_quarantined"]
+    summary.rows_duplicate = total["rows_duplicate"]
+    summary.warnings = warnings
+    summary.seconds = round(time.monotonic() - clock, 3)
+    summary.file_details = [
+        {
+            "path": f.path,
+            "size": f.size,
+            "sha256": f.sha256,
+            "skipped": f.skipped,
+            "rows_read": f.rows_read,
+            "rows_written": f.rows_written,
+            "rows_quarantined": f.rows_quarantined,
+            "rows_duplicate": f.rows_duplicate,
+        }
+        for f in state.files
+    ]
 
 
-def _check_conservation(summary: dict) -> None:
-    for item in summary["file_details"] + [summary]:
-        accounted = item["rows_written"] + item["rows_quarantined"] + item["rows_duplicate"]
-        if item["rows_read"] != accounted:
+def check_conservation(files: Sequence[FileStats]) -> None:
+    """Every row read is written, quarantined or an identical duplicate, in each file and in the
+    run; raises LakeError (nothing is published) when not."""
+    total = FileStats("the run", 0, "")
+    for f in files:
+        total.rows_read += f.rows_read
+        total.rows_written += f.rows_written
+        total.rows_quarantined += f.rows_quarantined
+        total.rows_duplicate += f.rows_duplicate
+    for item in [*files, total]:
+        accounted = item.rows_written + item.rows_quarantined + item.rows_duplicate
+        if item.rows_read != accounted:
             raise LakeError(
-                f"rows do not add up for {item.get('path', 'the run')}: read {item['rows_read']}, "
-                f"written + quarantined + duplicate = {accounted}",
+                f"rows do not add up for {item.path}: read {item.rows_read}, written + quarantined + duplicate = {accounted}",
                 "Nothing was published; please report this as a bug with the input file.",
             )
 

@@ -1,9 +1,9 @@
 """Keeping the lake healthy: compaction of small files and retention by whole partitions.
 
-Both write the way an ingest does: take the lake lock, build a private version from hard links
-of the current one (`Lake.new_version`), change files in it, and publish it with one atomic swap
-of `current`. A reader holds the old version or the new one, never a mix; the old version's files
-stay on disk (through their hard links) for a reader still on it.
+Both write the way an ingest does, through `Lake.transaction`: take the lake lock, build a
+private version from hard links of the current one, change files in it, and publish it with one
+atomic swap of `current`. A reader holds the old version or the new one, never a mix; the old
+version's files stay on disk (through their hard links) for a reader still on it.
 
 Compaction rewrites the small files of a `date=` partition into as few files as it can
 (`rows_per_file` rows at most each) through the declared Arrow schema, zstd-compressed, lineage
@@ -13,7 +13,6 @@ alone. Every row of the old files is accounted for before the new version is pub
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -25,8 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.errors import LakeError, OrusageError
-from pipeline.ingest import new_run_id
-from pipeline.lake import Lake, disk_error
+from pipeline.lake import Lake
 from pipeline.schema import dictionary_columns, lake_arrow_schema
 
 ROWS_PER_FILE = 1_000_000
@@ -96,32 +94,6 @@ def _connect(work: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _write_summary(version: Path, summary: dict) -> None:
-    (version / "_runs").mkdir(exist_ok=True)
-    (version / "_runs" / f"{summary['run_id']}.json").write_text(json.dumps(summary, indent=2) + "\n")
-
-
-def maintenance_summary(command: str, run_id: str, started: datetime, lake: Lake) -> dict:
-    """A run summary with the keys of an ingest summary (no input files, no rows read), so that
-    `_runs/*.json` and the `runs` view stay uniform; `command` tells what the run did."""
-    return {
-        "run_id": run_id,
-        "command": command,
-        "started_at": started.isoformat().replace("+00:00", "Z"),
-        "lake": str(lake.root.resolve()),
-        "schema_contract": None,
-        "files": 0,
-        "files_skipped": 0,
-        "rows_read": 0,
-        "rows_written": 0,
-        "rows_quarantined": 0,
-        "rows_duplicate": 0,
-        "warnings": [],
-        "seconds": 0.0,
-        "file_details": [],
-    }
-
-
 # --- compact -------------------------------------------------------------------------------------
 
 
@@ -140,8 +112,9 @@ def compact(
         raise OrusageError(f"--partition {partition!r} is not a date", "Give it as YYYY-MM-DD, e.g. 2026-10-01.")
     clock = time.monotonic()
     lake = Lake(lake_root)
-    with lake.lock(wait=wait):
-        lake.clean_stale()
+    # The summary has the keys of an ingest's (no input files, no rows read), so that `_runs/*.json`
+    # and the `runs` view stay uniform; its `command` tells what the run did.
+    with lake.transaction("compact", doing="compacting the lake", wait=wait) as tx:
         current = _require_version(lake)
         partitions = _partitions(current)
         if partition is not None:
@@ -156,33 +129,16 @@ def compact(
             small = [f for f in files if f.stat().st_size < small_file_bytes]
             if len(small) >= 2:
                 plan[day] = (small, [f for f in files if f not in small])
-        started = datetime.now(UTC)
-        run_id = new_run_id(started)
-        summary = maintenance_summary("compact", run_id, started, lake)
-        summary["partitions"] = []
-        if not plan:
-            summary["seconds"] = round(time.monotonic() - clock, 3)
-            return summary
-        version = lake.new_version(run_id)
-        work = lake.staging / run_id
-        try:
-            con = _connect(work)
+        tx.summary.details["partitions"] = merged = []
+        if plan:
+            con = _connect(tx.work)
             try:
                 for day, (small, large) in plan.items():
-                    summary["partitions"].append(_compact_partition(con, version, day, small, large, run_id, rows_per_file))
+                    merged.append(_compact_partition(con, tx.version, day, small, large, tx.run_id, rows_per_file))
             finally:
                 con.close()
-            summary["seconds"] = round(time.monotonic() - clock, 3)
-            _write_summary(version, summary)
-            lake.publish(version)
-        except OSError as exc:
-            raise disk_error(exc, "compacting the lake") from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-            if version.exists():  # not published: drop the private version
-                shutil.rmtree(version, ignore_errors=True)
-        lake.clean_stale()
-    return summary
+        tx.summary.seconds = round(time.monotonic() - clock, 3)
+    return tx.summary.to_dict()
 
 
 def _compact_partition(
@@ -301,30 +257,16 @@ def prune(
 
     if dry_run:
         return result(prune_plan(_require_version(lake), cutoff), None)
-    with lake.lock(wait=wait):
-        lake.clean_stale()
+    with lake.transaction("prune", doing="pruning the lake", wait=wait) as tx:
         plan = prune_plan(_require_version(lake), cutoff)
         if not plan:
             return result(plan, None)
-        started = datetime.now(UTC)
-        run_id = new_run_id(started)
-        version = lake.new_version(run_id)
-        try:
-            for item in plan:
-                shutil.rmtree(version / "generations" / f"date={item['date']}")
-            out = result(plan, run_id)
-            summary = maintenance_summary("prune", run_id, started, lake)
-            summary.update(
-                {k: out[k] for k in ("cutoff", "partitions", "older_than_days")},
-                rows_pruned=out["rows"],
-                seconds=out["seconds"],
-            )
-            _write_summary(version, summary)
-            lake.publish(version)
-        except OSError as exc:
-            raise disk_error(exc, "pruning the lake") from exc
-        finally:
-            if version.exists():
-                shutil.rmtree(version, ignore_errors=True)
-        lake.clean_stale()
+        for item in plan:
+            shutil.rmtree(tx.version / "generations" / f"date={item['date']}")
+        out = result(plan, tx.run_id)
+        tx.summary.details.update(
+            {k: out[k] for k in ("cutoff", "partitions", "older_than_days")},
+            rows_pruned=out["rows"],
+        )
+        tx.summary.seconds = out["seconds"]
     return out

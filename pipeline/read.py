@@ -198,7 +198,7 @@ class _Split:
     bad_utf8: list[tuple[int, str]]  # (line number, text with bad bytes replaced)
 
 
-def _open(path: Path, compression: str | None):
+def open_stream(path: Path, compression: str | None):
     try:
         return pa.input_stream(str(path), compression=compression)
     except OSError as exc:
@@ -347,7 +347,7 @@ def iter_chunks(
         yield from iter_csv_chunks(path, chunk_bytes)
         return
     compression = kind[1] if kind else None
-    stream = _open(path, compression)
+    stream = open_stream(path, compression)
     next_line = 1
     blocks = read_blocks(stream, path, chunk_bytes, compression, _cut_after_last_newline, digest, max_line)
     try:

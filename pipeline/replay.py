@@ -1,8 +1,8 @@
 """Quarantine replay: re-validate quarantined rows under the current schema and contract.
 
-The quarantined raw lines walk the ingest's own path: `Parser` types them, `_process_batch`
+The quarantined raw lines walk the ingest's own path: `parse_lines` types them, `validate_batch`
 applies the JSON-type checks, the schema contract and the pandera schema (`failure_reasons`),
-`PartitionWriter` stages the rows that pass, and `_settle_duplicates` applies the duplicate rules
+`PartitionWriter` stages the rows that pass, and `settle_duplicates` applies the duplicate rules
 against the lake (an identical copy is a duplicate, another content under a kept id a conflict).
 A row keeps its lineage: `_source_file` and `_source_line` are the original ones; `_run_id` and
 `_ingested_at` are the replay run's, which writes `_runs/<run_id>.json` like any run.
@@ -21,12 +21,9 @@ stored text is the CSV record, not the JSON line); when one input line was quara
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -37,20 +34,19 @@ import pyarrow.parquet as pq
 from pipeline.errors import LakeError, OrusageError
 from pipeline.ingest import (
     BATCH_ROWS,
-    QUARANTINE_SCHEMA,
     SCHEMA_CONTRACTS,
     FileStats,
     PartitionWriter,
     RunState,
-    _check_conservation,
-    _process_batch,
-    _settle_duplicates,
-    _warnings,
-    new_run_id,
+    check_conservation,
+    parse_lines,
+    settle_duplicates,
+    unknown_value_warnings,
+    validate_batch,
 )
-from pipeline.lake import Lake, disk_error
+from pipeline.lake import QUARANTINE_SCHEMA, Lake, Transaction
 from pipeline.parse import Parser
-from pipeline.read import LineChunk, input_kind
+from pipeline.read import input_kind
 from pipeline.schema import FieldTable, lake_arrow_schema, load_table
 
 UNREPLAYABLE = "line: not valid UTF-8"
@@ -80,38 +76,34 @@ class _Row:
     reasons: list[str]
 
 
-class _QuarantinedLines:
-    """Stands in for `read.LineChunk` in `_process_batch`: the parsed quarantined lines, whose
-    line numbers and raw text are those of the original input file."""
+@dataclass
+class QuarantinedLines:
+    """Parsed quarantined lines (`ingest.ParsedLines`): their line numbers and raw text are
+    those of the original input file; a stored line is never too long or not UTF-8."""
 
-    def __init__(self, parsed: pa.Table, lines: list[int], raws: list[str]):
-        self.parsed = parsed
-        self.bad_utf8: list = []
-        self.too_long: tuple = ()
-        self._lines = np.array(lines, dtype=np.int64)
-        self._raws = raws
+    parsed: pa.Table | None
+    lines: np.ndarray
+    raws: list[str]
+    bad_utf8: tuple[tuple[int, str], ...] = ()
+    too_long: tuple[tuple[int, int, str], ...] = ()
 
     def line_numbers_at(self, positions: np.ndarray) -> np.ndarray:
-        return self._lines[positions]
+        return self.lines[positions]
 
     def raw_at(self, positions: np.ndarray) -> list[str]:
-        return [self._raws[int(p)] for p in positions]
+        return [self.raws[int(p)] for p in positions]
 
 
-class _Verdicts:
-    """Collects what the ingest machinery quarantines again: (source_file, line) -> reasons."""
+@dataclass
+class Verdicts:
+    """The rows the ingest stages quarantine again (`ingest.QuarantineSink`):
+    (source_file, line) -> reasons."""
 
-    def __init__(self):
-        self.failed: dict[tuple[str, int], list[str]] = {}
+    failed: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
-    def add(self, source_file, lines, ids, reasons, raws) -> None:
+    def add(self, source_file: str, lines: list[int], ids: list[str | None], reasons: list[list[str]], raws: list[str]) -> None:
         for line, why in zip(lines, reasons, strict=True):
             self.failed[(source_file, int(line))] = list(why)
-
-
-class _Submit:
-    def __init__(self, writer: PartitionWriter):
-        self.submit = writer.add
 
 
 def replay(
@@ -128,33 +120,21 @@ def replay(
         raise ValueError(schema_contract)
     clock = time.monotonic()
     lake = Lake(lake_root)
-    with lake.lock(wait=wait):
-        lake.clean_stale()
-        current = lake.current_version()
+    with lake.transaction("replay", doing="replaying the quarantine", wait=wait) as tx:
+        current = tx.current
         if current is None:
             raise OrusageError(f"no lake at {lake.root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
-        started = datetime.now(UTC)
-        state = RunState(new_run_id(started), started, table or load_table(), schema_contract)
+        state = RunState(tx.run_id, tx.started, table or load_table(), schema_contract)
         rows = _select(current, run_id)
         if run_id is not None and not rows:
             raise OrusageError(
                 f"no quarantined row belongs to a run starting with {run_id!r}",
                 "List the runs with `orusage quarantine`.",
             )
-        version = lake.new_version(state.run_id)
-        work = lake.staging / state.run_id
-        try:
-            summary = _replay(lake, version, work, state, rows, run_id, clock)
-            if summary["published"]:
-                (version / "_runs" / f"{state.run_id}.json").write_text(json.dumps(summary, indent=2) + "\n")
-                lake.publish(version)
-        except OSError as exc:
-            raise disk_error(exc, "replaying the quarantine") from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-            if version.exists():
-                shutil.rmtree(version, ignore_errors=True)
-        lake.clean_stale()
+        _replay(tx, state, rows, run_id, clock)
+        if not tx.summary.details["published"]:
+            tx.nothing_changed()
+    summary = tx.summary.to_dict()
     summary["seconds"] = round(time.monotonic() - clock, 3)
     return summary
 
@@ -186,7 +166,9 @@ def _select(current: Path, run_id: str | None) -> list[_Row]:
     ]
 
 
-def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_Row], run_filter, clock) -> dict:
+def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str | None, clock: float) -> None:
+    """Replay `rows` in the transaction's version and fill its summary."""
+    version, work = tx.version, tx.work
     # One input line is replayed once: group the rows by (source_file, source_line); the newest
     # is the primary, identical copies follow it, a different text under the same place waits.
     primaries: list[_Row] = []
@@ -208,9 +190,8 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
                 skipped += 1
 
     schema = lake_arrow_schema(state.table)
-    work.mkdir(parents=True, exist_ok=True)
     writer = PartitionWriter(version / "generations", state.run_id, schema)
-    verdicts = _Verdicts()
+    verdicts = Verdicts()
     by_source: dict[str, list[_Row]] = defaultdict(list)
     for row in primaries:
         by_source[row.source_file].append(row)
@@ -222,21 +203,20 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
             for start in range(0, len(items), BATCH_ROWS):
                 batch = items[start : start + BATCH_ROWS]
                 raws = [r.raw for r in batch]
-                data = np.frombuffer(("\n".join(raws) + "\n").encode("utf-8"), dtype=np.uint8)
-                parsed = parser.parse_chunk(LineChunk(data, 1))
+                lines = np.array([r.source_line for r in batch], dtype=np.int64)
+                parsed = parse_lines(parser, raws)
                 if parsed.num_rows != len(batch):
                     raise LakeError(
                         f"replaying {len(batch)} quarantined lines of {source} parsed {parsed.num_rows} rows",
                         "Nothing was published; please report this as a bug.",
                     )
-                chunk = _QuarantinedLines(parsed, [r.source_line for r in batch], raws)
-                _process_batch([chunk], stats, state, _Submit(writer), verdicts, schema)
+                chunk = QuarantinedLines(parsed, lines, raws)
+                validate_batch([chunk], stats, state, writer.add, verdicts, schema)
         new_files = writer.close()
     finally:
         parser.close()
     raw_of = {(r.source_file, r.source_line): r.raw for r in primaries}
-    _settle_duplicates(
-        lake,
+    settle_duplicates(
         version,
         new_files,
         state,
@@ -273,24 +253,22 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
     for name in sorted(set(remove) | set(new_reasons)):
         _rewrite_quarantine(version / "quarantine" / name, remove.get(name, set()), new_reasons.get(name, {}))
     moved = counts["rows_written"] + counts["rows_duplicate"]
-    summary = {
-        "run_id": state.run_id,
-        "command": "replay",
-        "started_at": state.started.isoformat().replace("+00:00", "Z"),
-        "lake": str(lake.root.resolve()),
-        "schema_contract": state.contract,
+    summary = tx.summary
+    summary.schema_contract = state.contract
+    summary.rows_read = counts["rows_read"]
+    summary.rows_written = counts["rows_written"]
+    summary.rows_quarantined = counts["rows_quarantined"]
+    summary.rows_duplicate = counts["rows_duplicate"]
+    summary.warnings = unknown_value_warnings(new_files, state.table)
+    summary.seconds = round(time.monotonic() - clock, 3)
+    changed = sum(len(v) for v in new_reasons.values())
+    summary.details = {
         "replayed_runs": run_filter,
-        "files": 0,
-        "files_skipped": 0,
-        **counts,
         "rows_kept_unreplayable": kept_unreplayable,
         "rows_skipped_same_line": skipped,
-        "rows_reasons_changed": sum(len(v) for v in new_reasons.values()),
+        "rows_reasons_changed": changed,
         "quarantine_before": quarantine_before,
         "quarantine_after": quarantine_before - moved,
-        "warnings": _warnings(new_files, state.table),
-        "seconds": round(time.monotonic() - clock, 3),
-        "file_details": [],
         "sources": [
             {
                 "source_file": s.path,
@@ -301,19 +279,18 @@ def _replay(lake: Lake, version: Path, work: Path, state: RunState, rows: list[_
             }
             for s in state.files
         ],
+        "published": bool(moved or changed),
     }
-    summary["published"] = bool(moved or summary["rows_reasons_changed"])
-    _check_conservation({**summary, "file_details": [dict(s, path=s["source_file"]) for s in summary["sources"]]})
+    check_conservation(state.files)
     quarantine_after = _rows(sorted((version / "quarantine").glob("*.parquet")))
     lake_after = _rows(sorted((version / "generations").glob("date=*/*.parquet")))
-    if quarantine_after != summary["quarantine_after"] or lake_after != lake_before + counts["rows_written"]:
+    if quarantine_after != quarantine_before - moved or lake_after != lake_before + counts["rows_written"]:
         raise LakeError(
             f"replay does not add up: quarantine {quarantine_before} -> {quarantine_after} rows "
-            f"(expected {summary['quarantine_after']}), lake {lake_before} -> {lake_after} rows "
+            f"(expected {quarantine_before - moved}), lake {lake_before} -> {lake_after} rows "
             f"(expected + {counts['rows_written']})",
             "Nothing was published; please report this as a bug.",
         )
-    return summary
 
 
 def _rows(files: list[Path], exclude: set[Path] = frozenset()) -> int:

@@ -315,7 +315,7 @@ def run_report(lake_root: Path, options: ReportOptions) -> Report:
 # --- rendering -------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """A value as text for CSV and Markdown: stable, so that a cron job's output diffs cleanly."""
     if value is None:
         return ""
@@ -332,11 +332,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) else float(format(value, ".12g"))
     if isinstance(value, (datetime, date)):
-        return _text(value)
+        return cell_text(value)
     return value
 
 
@@ -346,7 +346,7 @@ def _csv_field(value: Any) -> str:
     as DuckDB and polars write and read them."""
     if value is None:
         return ""
-    text = _text(value)
+    text = cell_text(value)
     if text == "" or any(c in text for c in ',"\r\n'):
         return QUOTE + text.replace(QUOTE, QUOTE * 2) + QUOTE
     return text
@@ -359,7 +359,7 @@ def to_csv(report: Report) -> str:
 
 
 def to_json(report: Report) -> str:
-    lines = [json.dumps({c: _json_value(row[c]) for c in report.columns}) for row in report.records]
+    lines = [json.dumps({c: json_value(row[c]) for c in report.columns}) for row in report.records]
     return "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
 
 
@@ -384,7 +384,7 @@ LATENCY_NOTE = (
 )
 
 
-def _fmt(value: Any, kind: str) -> str:
+def format_metric(value: Any, kind: str) -> str:
     if value is None:
         return "-"
     if kind == "count":
@@ -418,10 +418,10 @@ def overview_items(report: Report) -> list[tuple[str, str]]:
     t = report.total or {}
 
     def pct(key: str) -> str:
-        return _fmt(t.get(key), "pct")
+        return format_metric(t.get(key), "pct")
 
     def fmt(key: str, kind: str) -> str:
-        return _fmt(t.get(key), kind)
+        return format_metric(t.get(key), kind)
 
     def quantiles(metric: str, kind: str, unit: str) -> str:
         return " / ".join(fmt(f"{metric}_p{q}_{unit}", kind) for q in (50, 90, 99))
@@ -505,7 +505,7 @@ def to_markdown(report: Report) -> str:
             "|" + "---|" * len(group) + "---:|" * len(SCREEN_METRICS),
         ]
         for row in rows:
-            cells = [_md(_text(row[c])) for c in group] + [_fmt(row[m], kind) for m, _label, kind in SCREEN_METRICS]
+            cells = [_md(cell_text(row[c])) for c in group] + [format_metric(row[m], kind) for m, _label, kind in SCREEN_METRICS]
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "\\" + LATENCY_NOTE, ""]
     return "\n".join(lines)
@@ -537,7 +537,7 @@ def _breakdown_table(name: str, columns: list[tuple[str, list[str], int | None]]
     for i, row in enumerate(rows):
         table.add_row(
             *(Text(cells[i]) for _header, cells, _width in columns),  # Text: a label is never read as markup
-            *(_fmt(row[m], kind) for m, _label, kind in metrics),
+            *(format_metric(row[m], kind) for m, _label, kind in metrics),
             style="italic" if row["is_other"] else None,
         )
     return table
@@ -586,8 +586,10 @@ def fit_breakdown(report: Report, name: str, rows: list[dict[str, Any]], console
     from rich.cells import cell_len
 
     group = _breakdown_dims(report, rows)
-    cells = {c: [_text(row[c]) for row in rows] for c in group}
-    metric_widths = [max([cell_len(label), *(cell_len(_fmt(row[m], kind)) for row in rows)]) for m, label, kind in SCREEN_METRICS]
+    cells = {c: [cell_text(row[c]) for row in rows] for c in group}
+    metric_widths = [
+        max([cell_len(label), *(cell_len(format_metric(row[m], kind)) for row in rows)]) for m, label, kind in SCREEN_METRICS
+    ]
     whole = [_label_width(console, c, cells[c], 1) for c in group]
 
     def most_metrics(floors: list[int]) -> tuple[int, list[int]] | None:

@@ -307,7 +307,7 @@ def _run(con, text: str, params: dict, what: str):
 def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1000, notes_to_stderr: bool = True) -> None:
     import duckdb
 
-    from pipeline.report import _json_value, _text
+    from pipeline.report import cell_text, json_value
 
     try:
         if fmt == "parquet":
@@ -326,7 +326,7 @@ def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows[:max_table_rows]:
-            table.add_row(*(_text(v) if v is not None else "NULL" for v in row))
+            table.add_row(*(cell_text(v) if v is not None else "NULL" for v in row))
         if out:
             with open(out, "w", encoding="utf-8") as handle:
                 Console(file=handle, width=200).print(table)
@@ -343,10 +343,10 @@ def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([_text(v) for v in row] for row in rows)
+        writer.writerows([cell_text(v) for v in row] for row in rows)
         text = buffer.getvalue()
     else:
-        lines = [json.dumps({c: _json_value(v) for c, v in zip(columns, row, strict=True)}, default=str) for row in rows]
+        lines = [json.dumps({c: json_value(v) for c, v in zip(columns, row, strict=True)}, default=str) for row in rows]
         text = "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
     if out:
         Path(out).write_text(text, encoding="utf-8")

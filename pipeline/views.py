@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import sqlfiles
+from pipeline import lake_layout, sqlfiles
 
 DB_NAME = "orusage.duckdb"
 META_TABLE = "_orusage_views"
@@ -49,14 +49,9 @@ VIEWS = ("generations", "generation_labels", "provider_attempts", "quarantine", 
 
 
 def current_version(lake_root: Path) -> str | None:
-    """Name of the published version (`current -> _versions/<run_id>`), or None.
-
-    The same link `pipeline.lake.Lake.current_version` follows; read here without importing the
-    lake module (and pyarrow), to keep `orusage sql` quick to start."""
-    link = Path(lake_root) / "current"
-    if not link.is_symlink():
-        return None
-    return Path(os.readlink(link)).name
+    """Name of the published version (`current -> _versions/<run_id>`), or None."""
+    version = lake_layout.current_version(lake_root)
+    return None if version is None else version.name
 
 
 def sql_digest() -> str:
@@ -83,7 +78,7 @@ def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
         empty = lake_arrow_schema().empty_table()
     elif name == "lake_quarantine":
-        from pipeline.ingest import QUARANTINE_SCHEMA
+        from pipeline.lake import QUARANTINE_SCHEMA
 
         empty = QUARANTINE_SCHEMA.empty_table()
     else:

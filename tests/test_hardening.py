@@ -159,10 +159,10 @@ STAGES = {
     # stage: (module attribute to wrap, which call fails)
     "read": ("pipeline.read._read_into", 3),
     "parse": ("pipeline.parse.Parser.prepare", 4),
-    "validate": ("pipeline.ingest._process_batch", 1),
+    "validate": ("pipeline.ingest.validate_batch", 1),
     "write": ("pipeline.ingest.PartitionWriter.add", 1),
     "hash": ("pipeline.ingest.sha256_of", 1),
-    "settle": ("pipeline.ingest._settle_duplicates", 1),
+    "settle": ("pipeline.ingest.settle_duplicates", 1),
 }
 
 

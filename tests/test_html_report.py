@@ -31,7 +31,7 @@ from pipeline.html_report import (
     periods,
     span,
 )
-from pipeline.report import ReportOptions, _fmt, run_report
+from pipeline.report import ReportOptions, format_metric, run_report
 
 HTML_SQL = [n for n in sqlfiles.names() if n.startswith("html_")]
 FILTERED = (
@@ -74,7 +74,7 @@ def cards(page: str) -> dict[str, tuple[str, str]]:
 
 
 def money(value: float) -> str:
-    return ("-$" if value < 0 else "$") + _fmt(abs(value), "money")
+    return ("-$" if value < 0 else "$") + format_metric(abs(value), "money")
 
 
 def page_of(lake: Path, tmp: Path, *args) -> str:
