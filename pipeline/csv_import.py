@@ -17,7 +17,7 @@ line where its CSV record starts (the first data record is line 2, after the hea
 The chunks are `CsvChunk`s, `LineChunk`s that remember the CSV text of their records: the
 quarantine keeps a row's CSV text as `raw` (not the generated JSON), both for rows rejected while
 parsing and for conflicting duplicates found later (`ingest._fetch_lines` re-reads through
-`read.iter_chunks`, which dispatches here).
+`files.iter_chunks`, which dispatches here).
 
 How a block is converted, without a Python step per row:
   * numpy finds record boundaries (newlines outside quotes: the count of `"` before a newline is

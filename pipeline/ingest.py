@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from pipeline.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.errors import InputError, LakeError
+from pipeline.files import describe_ignored, discover, iter_chunks
 from pipeline.lake import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Lake, RunSummary, Transaction, fsync_path
 from pipeline.parse import Parser
 from pipeline.read import (
@@ -36,10 +37,7 @@ from pipeline.read import (
     LONG_LINE_KEEP,
     MAX_LINE_BYTES,
     LineChunk,
-    describe_ignored,
-    discover,
     hashes_while_reading,
-    iter_chunks,
     sha256_of,
 )
 from pipeline.schema import FieldTable, dictionary_columns, lake_arrow_schema, load_table

@@ -50,8 +50,8 @@ class Inbox:
 
 def scan_inbox(settings: Settings, lake_root: Path, now: float | None = None) -> Inbox:
     """The inbox files to hand to the ingest this run."""
+    from pipeline.files import discover
     from pipeline.lake import Lake
-    from pipeline.read import discover
 
     now = time.time() if now is None else now
     inbox = Inbox()

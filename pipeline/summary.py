@@ -52,7 +52,7 @@ def render_summary(summary: dict, console: Console | None = None, hint: str | No
     console.print(table)
     ignored = summary.get("files_ignored") or []
     if ignored:
-        from pipeline.read import describe_ignored
+        from pipeline.files import describe_ignored
 
         text = describe_ignored([(os.path.basename(item["path"]), item["reason"]) for item in ignored])
         console.print(f"files in the directories given: {text}", soft_wrap=True)

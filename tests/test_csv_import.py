@@ -17,8 +17,8 @@ import pytest
 from conftest import ROOT, ingest, lake_rows, quarantine_rows, record, write_jsonl
 from pipeline.csv_import import CSV_FIELDS, is_dashboard_csv, iter_csv_chunks
 from pipeline.errors import InputError
+from pipeline.files import discover, iter_chunks
 from pipeline.parse import Parser
-from pipeline.read import discover, iter_chunks
 
 # The header seen in 2026 (reference: openrouter-data.md).
 HEADER = [
