@@ -178,7 +178,7 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
                 skipped += 1
 
     schema = lake_arrow_schema(state.table)
-    writer = PartitionWriter(lake_layout.generations_dir(version), state.run_id, schema)
+    writer = PartitionWriter(version, state.run_id, schema)
     verdicts = Verdicts()
     by_source: dict[str, list[_Row]] = defaultdict(list)
     for row in primaries:
