@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from pipeline import logs
 from pipeline.config import Settings, load_settings
 from pipeline.errors import (
@@ -114,21 +112,7 @@ def views_fresh(lake_root: Path) -> bool:
     """Whether `<lake>/orusage.duckdb` was built for the current version by the current SQL."""
     from pipeline import views
 
-    db = Path(lake_root) / views.DB_NAME
-    version = views.current_version(lake_root)
-    if version is None or not db.is_file():
-        return False
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error:
-        return False
-    try:
-        row = con.execute(f"SELECT version, sql_digest FROM {views.META_TABLE}").fetchall()  # a constant
-    except duckdb.Error:
-        return False
-    finally:
-        con.close()
-    return bool(row) and tuple(row[0]) == (version, views.sql_digest())
+    return views.fresh(lake_root)
 
 
 def reports_fresh(settings: Settings, version: str | None) -> bool:

@@ -116,6 +116,31 @@ def _config(lake_root: Path) -> dict:
     return {"file_search_path": str(Path(lake_root).resolve())}
 
 
+def _built_for(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """(version, sql_digest) a views database was built for, or None when it does not say."""
+    try:
+        row = con.execute(f"SELECT version, sql_digest FROM {META_TABLE}").fetchone()  # a constant
+    except duckdb.Error:
+        return None
+    return None if row is None else tuple(row)
+
+
+def fresh(lake_root: Path) -> bool:
+    """Whether `<lake>/orusage.duckdb` was built for the lake's current version by the current SQL."""
+    db = Path(lake_root) / DB_NAME
+    version = current_version(lake_root)
+    if version is None or not db.is_file():
+        return False
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        return _built_for(con) == (version, sql_digest())
+    finally:
+        con.close()
+
+
 def connect(lake_root: Path) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views of the lake at `lake_root`, for reading."""
     lake_root = Path(lake_root)
@@ -127,11 +152,7 @@ def connect(lake_root: Path) -> duckdb.DuckDBPyConnection:
         except duckdb.Error:
             con = None
         if con is not None:
-            try:
-                row = con.execute(f"SELECT version, sql_digest FROM {META_TABLE}").fetchone()
-            except duckdb.Error:
-                row = None
-            if row == (version, sql_digest()):
+            if _built_for(con) == (version, sql_digest()):
                 _prepare(con)
                 return con
             con.close()
