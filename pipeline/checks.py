@@ -29,9 +29,11 @@ Anomalies of one local day (default: the day before `as_of`, the last complete o
       p95 latency     its requests slower than the baseline p95 − 5 % of its requests
     The values with the largest share in the direction of the change are named.
 
-Every aggregation over the lake runs in DuckDB over the partitions the dates need; Python only
-compares a handful of daily numbers. Alerts carry a stable `key`; the webhook posts each key once
-(remembered in `<lake>/.alerts-sent.json`), while the exit code stays 3 as long as an alert holds.
+Every aggregation over the lake runs in DuckDB over the lake's views (sql/budget_spend.sql,
+sql/anomaly_daily.sql, sql/anomaly_drivers.sql, sql/generations_span.sql,
+sql/checked_requests.sql); Python only compares a handful of daily numbers.
+Alerts carry a stable `key`; the webhook posts each key once (remembered in
+`<lake>/.alerts-sent.json`), while the exit code stays 3 as long as an alert holds.
 """
 
 from __future__ import annotations
@@ -46,9 +48,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import duckdb
-
-from pipeline import sqlfiles
+from pipeline import sqlfiles, views
 from pipeline.config import BudgetRule, Settings
 from pipeline.errors import EXIT_ALERT, EXIT_OK, OrusageError
 from pipeline.lake import Lake
@@ -57,134 +57,6 @@ DRIVER_DIMENSIONS = ("model", "app_id", "provider_name")
 TOP_DRIVERS = 3
 SENT_FILE = ".alerts-sent.json"
 SENT_KEEP_DAYS = 120
-
-# budget_spend: spend and requests per period and per value of the budget dimensions.
-#   Grain    one row per (period, dimension, value); period 'today' | 'yesterday' | 'month'
-#            (month to date), dimension 'total' (value null) | 'app_id' | 'model' | 'external_user'.
-#   Inputs   $files (VARCHAR[]) generation files of the partitions the dates need.
-#   Params   $tz (VARCHAR) IANA zone; $until (TIMESTAMPTZ) exclusive end (as_of); $since
-#            (TIMESTAMPTZ) start of the earliest period; $today, $yesterday, $month_start (DATE,
-#            local).
-#   Output   period, dimension, value (VARCHAR), spend (DOUBLE, USD), requests (BIGINT).
-BUDGET_SQL = """
-with
-
-source as (
-    select
-        cast(timezone($tz, created_at) as date) as day,
-        total_cost,
-        cast(app_id as varchar) as app_id,
-        model,
-        external_user
-    from read_parquet($files)
-    where created_at >= $since and created_at < $until
-),
-
-periods as (
-    select *, 'month' as period from source where day >= $month_start
-    union all
-    select *, 'today' as period from source where day = $today
-    union all
-    select *, 'yesterday' as period from source where day = $yesterday
-),
-
-final as (
-    select period, 'total' as dimension, null::varchar as value,
-        sum(total_cost) as spend, count(*) as requests
-    from periods group by period
-    union all
-    select period, 'app_id', app_id, sum(total_cost), count(*) from periods group by period, app_id
-    union all
-    select period, 'model', model, sum(total_cost), count(*) from periods group by period, model
-    union all
-    select period, 'external_user', external_user, sum(total_cost), count(*)
-    from periods group by period, external_user
-)
-
-select * from final
-"""
-
-# anomaly_daily: the four metrics of each requested local day.
-#   Grain    one row per local day of $days that has at least one request.
-#   Params   $files, $tz, $since, $until as above; $days (DATE[]) the day checked and its
-#            baseline days.
-#   Output   day (DATE), spend (DOUBLE, USD), requests (BIGINT), errors (BIGINT: finish_reason
-#            = 'error'), p95_latency (DOUBLE, ms; null without latencies).
-DAILY_SQL = """
-with
-
-source as (
-    select cast(timezone($tz, created_at) as date) as day, total_cost, finish_reason, latency
-    from read_parquet($files)
-    where created_at >= $since and created_at < $until
-),
-
-final as (
-    select
-        day,
-        sum(total_cost) as spend,
-        count(*) as requests,
-        count(*) filter (where finish_reason = 'error') as errors,
-        quantile_cont(latency, 0.95) as p95_latency
-    from source
-    where list_contains($days, day)
-    group by day
-)
-
-select * from final order by day
-"""
-
-# anomaly_drivers: the same metrics per value of the driver dimensions.
-#   Grain    one row per (day, dimension, value); dimension 'model' | 'app_id' | 'provider_name',
-#            value '(null)' for a null.
-#   Params   as anomaly_daily, plus $slow_ms (DOUBLE) the baseline p95 latency (null: none).
-#   Output   day, dimension, value, spend, requests, errors, slow (BIGINT: latency > $slow_ms).
-DRIVERS_SQL = """
-with
-
-source as (
-    select
-        cast(timezone($tz, created_at) as date) as day,
-        total_cost,
-        finish_reason = 'error' as is_error,
-        latency > $slow_ms as is_slow,
-        coalesce(model, '(null)') as model,
-        coalesce(cast(app_id as varchar), '(null)') as app_id,
-        coalesce(provider_name, '(null)') as provider_name
-    from read_parquet($files)
-    where created_at >= $since and created_at < $until
-),
-
-selected as (
-    select * from source where list_contains($days, day)
-),
-
-final as (
-    select day, 'model' as dimension, model as value, sum(total_cost) as spend, count(*) as requests,
-        count(*) filter (where is_error) as errors, count(*) filter (where is_slow) as slow
-    from selected group by day, model
-    union all
-    select day, 'app_id', app_id, sum(total_cost), count(*),
-        count(*) filter (where is_error), count(*) filter (where is_slow)
-    from selected group by day, app_id
-    union all
-    select day, 'provider_name', provider_name, sum(total_cost), count(*),
-        count(*) filter (where is_error), count(*) filter (where is_slow)
-    from selected group by day, provider_name
-)
-
-select * from final
-"""
-
-# lake_span: the first and last instants of the lake (the partitions at both ends).
-SPAN_SQL = "select min(created_at) as first, max(created_at) as last from read_parquet($files)"
-
-# Requests in the periods the checks look at (to tell "no data to check" from "all is well").
-COUNT_SQL = """
-select count(*) as requests from read_parquet($files)
-where (created_at >= $since1 and created_at < $until1) or (created_at >= $since2 and created_at < $until2)
-"""
-
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -200,42 +72,21 @@ def pct(value: float | None) -> str:
 
 
 class _Lake:
-    """The published files of a lake by UTC partition date, and DuckDB over a date range."""
+    """The lake's views (sql/views/), and the checks' queries over them (sql/)."""
 
     def __init__(self, lake_root: Path, tz: str):
-        self.lake = Lake(lake_root)
-        version = self.lake.current_version()
-        if version is None:
+        if Lake(lake_root).current_version() is None:
             raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
         self.tz = tz
-        self.by_date: dict[date, list[str]] = {}
-        for path in self.lake.generation_files():
-            try:
-                day = date.fromisoformat(path.parent.name.removeprefix("date="))
-            except ValueError:
-                continue
-            self.by_date.setdefault(day, []).append(str(path))
-        self.con = duckdb.connect()
+        self.con = views.connect(lake_root)
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("LOAD icu")
-
-    def files(self, first: date, last: date) -> list[str]:
-        """Files of the UTC partitions that can hold local days first..last (± one day)."""
-        lo, hi = first - timedelta(days=1), last + timedelta(days=1)
-        return [f for day, files in sorted(self.by_date.items()) if lo <= day <= hi for f in files]
 
     def span(self) -> tuple[datetime | None, datetime | None]:
-        if not self.by_date:
-            return None, None
-        ends = sorted(self.by_date)
-        files = self.by_date[ends[0]] + (self.by_date[ends[-1]] if ends[-1] != ends[0] else [])
-        first, last = sqlfiles.run(self.con, SPAN_SQL, {"files": files}).fetchall()[0]
+        first, last = sqlfiles.run_file(self.con, "generations_span").fetchall()[0]
         return first, last
 
-    def query(self, sql: str, params: dict) -> list[dict]:
-        if not params["files"]:
-            return []
-        relation = sqlfiles.run(self.con, sql, params)
+    def query(self, name: str, params: dict) -> list[dict]:
+        relation = sqlfiles.run_file(self.con, name, params)
         names = relation.columns
         return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
 
@@ -274,9 +125,8 @@ def check_budgets(db: _Lake, settings: Settings, as_of: datetime) -> list[dict]:
     next_month = (month_start + timedelta(days=32)).replace(day=1)
     first = min(yesterday, month_start)
     rows = db.query(
-        BUDGET_SQL,
+        "budget_spend",
         {
-            "files": db.files(first, today),
             "tz": settings.timezone,
             "since": _start_of(first, tz),
             "until": as_of,
@@ -434,13 +284,12 @@ def check_anomalies(db: _Lake, settings: Settings, day: date) -> list[dict]:
         ]
     days = [day, *baseline_days]
     params = {
-        "files": db.files(min(days), day),
         "tz": settings.timezone,
         "since": _start_of(min(days), tz),
         "until": _start_of(day + timedelta(days=1), tz),
         "days": days,
     }
-    daily = {row["day"]: row for row in db.query(DAILY_SQL, params)}
+    daily = {row["day"]: row for row in db.query("anomaly_daily", params)}
     zero = {"spend": 0.0, "requests": 0, "errors": 0, "p95_latency": None}
     today = daily.get(day, zero)
     base_rows = [daily.get(d, zero) for d in baseline_days]
@@ -508,7 +357,7 @@ def check_anomalies(db: _Lake, settings: Settings, day: date) -> list[dict]:
 
     if any(i["alert"] for i in judged.values()):
         slow_ms = judged["p95_latency"]["baseline_median"] if "p95_latency" in judged else None
-        rows = db.query(DRIVERS_SQL, {**params, "slow_ms": slow_ms})
+        rows = db.query("anomaly_drivers", {**params, "slow_ms": slow_ms})
         for item in judged.values():
             if item["alert"]:
                 item["drivers"] = _drivers(item, rows, day, baseline_days, today, base_rows)
@@ -638,21 +487,18 @@ def _checked(db: _Lake, settings: Settings, as_of: datetime, day: date) -> dict 
     """The span the checks look at (budgets: the day before as_of's day, or the month's start, to
     as_of; anomalies: the day judged) and the lake's requests in it; None when no check is on."""
     tz = ZoneInfo(settings.timezone)
-    days: list[date] = []  # local days that hold the spans, for the partitions to read
     spans: list[tuple[datetime, datetime]] = []
     if _rules(settings):
         today = as_of.astimezone(tz).date()
         first = min(today - timedelta(days=1), today.replace(day=1))
-        days += [first, today]
         spans.append((_start_of(first, tz), as_of))
     if settings.anomaly.enabled:
-        days.append(day)
         spans.append((_start_of(day, tz), _start_of(day + timedelta(days=1), tz)))
     if not spans:
         return None
     (since1, until1), (since2, until2) = spans[0], spans[-1]
-    params = {"files": db.files(min(days), max(days)), "since1": since1, "until1": until1, "since2": since2, "until2": until2}
-    rows = db.query(COUNT_SQL, params)
+    params = {"since1": since1, "until1": until1, "since2": since2, "until2": until2}
+    rows = db.query("checked_requests", params)
     since, until = min(since1, since2), max(until1, until2)
     last = db.span()[1]
     return {

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline import lake_layout
 from pipeline.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.errors import InputError, LakeError
 from pipeline.files import describe_ignored, discover, iter_chunks
@@ -108,8 +109,9 @@ RawLines = Callable[[str, set[int]], dict[int, str]]
 
 
 class PartitionWriter:
-    """Writes valid rows into `generations/date=YYYY-MM-DD/part-<run>-<n>.parquet` through the
-    declared Arrow schema, buffering per date so that row groups stay large."""
+    """Writes valid rows into the partitions of the version at `root`
+    (`generations/date=YYYY-MM-DD/part-<run>-<n>.parquet`) through the declared Arrow schema,
+    buffering per date so that row groups stay large."""
 
     FLUSH_ROWS = 200_000
     MAX_OPEN = 64
@@ -150,7 +152,7 @@ class PartitionWriter:
                 if len(self.writers) >= self.MAX_OPEN:
                     self._close_writers()
                 self.seq += 1
-                path = self.root / f"date={date}" / f"part-{self.run_id}-{self.seq:05d}.parquet"
+                path = lake_layout.partition_dir(self.root, date) / f"part-{self.run_id}-{self.seq:05d}.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self.dictionary)
                 self.writers[date] = writer
@@ -275,8 +277,8 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
     version = tx.version
     work = tx.work
     schema = lake_arrow_schema(state.table)
-    writer = PartitionWriter(version / "generations", state.run_id, schema)
-    quarantine = QuarantineWriter(version / "quarantine" / f"{state.run_id}.parquet", state.run_id, state.started)
+    writer = PartitionWriter(version, state.run_id, schema)
+    quarantine = QuarantineWriter(lake_layout.quarantine_file(version, state.run_id), state.run_id, state.started)
     parser = Parser(state.table)
     background = Background(writer.add, depth=2)
     seen_hashes: dict[str, str] = {}
@@ -532,7 +534,7 @@ def settle_duplicates(
     if not new_files:
         return 0
     new_set = set(new_files)
-    old_files = [p for p in sorted((version / "generations").glob("date=*/*.parquet")) if p not in new_set]
+    old_files = [p for p in lake_layout.generation_files(version) if p not in new_set]
     con = duckdb.connect()
     try:
         con.execute("SET memory_limit = '256MB'")
@@ -709,4 +711,4 @@ def _write_manifest(version: Path, state: RunState) -> None:
     columns["run_id"] = [state.run_id] * len(read)
     columns["ingested_at"] = [state.started] * len(read)
     table = pa.table({name: columns[name] for name in MANIFEST_SCHEMA.names}, schema=MANIFEST_SCHEMA)
-    pq.write_table(table, version / "_manifest" / f"{state.run_id}.parquet")
+    pq.write_table(table, lake_layout.manifest_file(version, state.run_id))

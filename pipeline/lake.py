@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from pipeline import lake_layout
 from pipeline.errors import LakeError, LockHeld
 
-TREES = ("generations", "quarantine", "_manifest", "_runs")
+TREES = lake_layout.TREES
 KEEP_OLD_VERSIONS = 1  # versions kept besides the current one, for readers still on them
 
 # quarantine/<run_id>.parquet: one row per quarantined input row.
@@ -158,7 +158,7 @@ class RunSummary:
 
     def write(self, version: Path) -> Path:
         """Write the summary into `version` (a version directory) as `_runs/<run_id>.json`."""
-        path = version / "_runs" / f"{self.run_id}.json"
+        path = lake_layout.run_summary_file(version, self.run_id)
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
@@ -357,11 +357,11 @@ class Lake:
         root = self.current_version()
         if root is None:
             return []
-        return sorted((root / "generations").glob("date=*/*.parquet"))
+        return lake_layout.generation_files(root)
 
     def manifest(self) -> pa.Table | None:
         root = self.current_version()
-        files = sorted((root / "_manifest").glob("*.parquet")) if root else []
+        files = lake_layout.manifest_files(root) if root else []
         if not files:
             return None
         return pa.concat_tables([pq.read_table(f) for f in files])

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import lake_layout, sqlfiles
 from pipeline.errors import LakeError, OrusageError
 from pipeline.lake import Lake
 from pipeline.schema import dictionary_columns, lake_arrow_schema
@@ -32,30 +33,6 @@ SMALL_FILE_BYTES = 64 * 1024 * 1024
 BATCH_ROWS = 100_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
-
-# compact_partition: the rows of one partition's small files, each id once, in created_at order.
-#   Grain    one row per id (the copy with the earliest _ingested_at, then _run_id, _source_file,
-#            _source_line); ids also present in the partition's large files are left out.
-#   Inputs   $files (VARCHAR[]) the small files; $large (VARCHAR[]) the large files of the same
-#            partition (a placeholder when $has_large is false); $has_large (BOOLEAN).
-#   Output   every column of the lake's declared schema, in its order.
-COMPACT_SQL = """
-SELECT *
-FROM read_parquet($files)
-WHERE NOT ($has_large AND id IN (SELECT id FROM read_parquet($large)))
-QUALIFY row_number() OVER (
-    PARTITION BY id ORDER BY _ingested_at, _run_id, _source_file, _source_line
-) = 1
-ORDER BY created_at, id
-"""
-
-# compact_expected: what COMPACT_SQL must return, counted before anything is written.
-COUNT_SQL = """
-SELECT count(*) AS rows, count(DISTINCT id) FILTER (
-    WHERE NOT ($has_large AND id IN (SELECT id FROM read_parquet($large)))
-) AS keep
-FROM read_parquet($files)
-"""
 
 
 def parse_duration(text: str) -> int:
@@ -68,14 +45,7 @@ def parse_duration(text: str) -> int:
 
 
 def _partitions(version: Path) -> dict[str, list[Path]]:
-    root = version / "generations"
-    if not root.exists():
-        return {}
-    out = {}
-    for directory in sorted(root.glob("date=*")):
-        if directory.is_dir():
-            out[directory.name.removeprefix("date=")] = sorted(directory.glob("*.parquet"))
-    return out
+    return {day: sorted(directory.glob("*.parquet")) for day, directory in lake_layout.partition_dirs(version).items()}
 
 
 def _require_version(lake: Lake) -> Path:
@@ -146,17 +116,17 @@ def _compact_partition(
 ) -> dict:
     """Rewrite one partition's small files (as hard links in `version`) into few large ones."""
     schema = lake_arrow_schema()
-    directory = version / "generations" / f"date={day}"
+    directory = lake_layout.partition_dir(version, day)
     files = [str(directory / f.name) for f in small]
     large_files = [str(directory / f.name) for f in large]
     params = {"files": files, "large": large_files or files[:1], "has_large": bool(large_files)}
-    rows_before, expected = con.execute(COUNT_SQL, params).fetchall()[0]
+    rows_before, expected = sqlfiles.run_file(con, "compact_expected", params).fetchall()[0]
     written: list[Path] = []
     writer: pq.ParquetWriter | None = None
     in_file = 0
     total = 0
     try:
-        reader = con.sql(COMPACT_SQL, params=params).to_arrow_reader(BATCH_ROWS)
+        reader = sqlfiles.run_file(con, "compact_partition", params).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
             offset = 0
@@ -262,7 +232,7 @@ def prune(
         if not plan:
             return result(plan, None)
         for item in plan:
-            shutil.rmtree(tx.version / "generations" / f"date={item['date']}")
+            shutil.rmtree(lake_layout.partition_dir(tx.version, item["date"]))
         out = result(plan, tx.run_id)
         tx.summary.details.update(
             {k: out[k] for k in ("cutoff", "partitions", "older_than_days")},

@@ -4,62 +4,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from pipeline import sqlfiles, views
 from pipeline.errors import OrusageError
 from pipeline.lake import Lake
 from pipeline.options import command
 from pipeline.summary import console_for_output
 
 
-def _files(lake_root: Path) -> list[str]:
-    root = Lake(lake_root).current_version()
-    if root is None:
+def _query(lake_root: Path, limit: int | None = None, **filters) -> list[dict]:
+    """Rows of sql/quarantine_rows.sql over the lake's `quarantine` view; `filters` are its
+    parameters run, id, line, file (those not given are off)."""
+    if Lake(lake_root).current_version() is None:
         raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
-    return [str(p) for p in sorted((root / "quarantine").glob("*.parquet"))]
-
-
-def _query(lake_root: Path, where: str, params: dict, limit: int | None) -> list[dict]:
-    files = _files(lake_root)
-    if not files:
-        return []
-    sql = (
-        "SELECT run_id, source_file, source_line, id, reasons, raw, quarantined_at "
-        f"FROM read_parquet($files) WHERE {where} "
-        "ORDER BY run_id DESC, source_file, source_line"
-    )
-    if limit is not None:
-        sql += " LIMIT $limit"
-        params = {**params, "limit": limit}
-    con = duckdb.connect()
+    params = {"run": None, "id": None, "line": None, "file": None, **filters, "limit": limit}
+    con = views.connect(lake_root)
     try:
-        result = con.execute(sql, {"files": files, **params})
-        names = [d[0] for d in result.description]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        relation = sqlfiles.run_file(con, "quarantine_rows", params)
+        names = relation.columns
+        return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
     finally:
         con.close()
 
 
 def list_rows(lake_root: Path, run_id: str | None = None, limit: int = 50) -> list[dict]:
-    if run_id:
-        return _query(lake_root, "starts_with(run_id, $run)", {"run": run_id}, limit)
-    return _query(lake_root, "true", {}, limit)
+    return _query(lake_root, limit, run=run_id or None)
 
 
 def find_rows(lake_root: Path, where: str) -> list[dict]:
     """Rows by id, or by FILE:LINE where FILE is the path or a suffix of it."""
     file, sep, line = where.rpartition(":")
-    if sep and line.isdigit() and file:
-        rows = _query(
-            lake_root,
-            "source_line = $line AND (source_file = $file OR ends_with(source_file, '/' || $file))",
-            {"line": int(line), "file": file},
-            None,
-        )
-    else:
-        rows = _query(lake_root, "id = $id", {"id": where}, None)
+    by_line = bool(sep and line.isdigit() and file)
+    rows = _query(lake_root, line=int(line), file=file) if by_line else _query(lake_root, id=where)
     if not rows:
         raise OrusageError(f"no quarantined row matches {where!r}", f"List them with `{command('quarantine')}`.")
     return rows

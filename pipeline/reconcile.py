@@ -3,7 +3,7 @@
 An activity export is `{"data": [ActivityItem, ...]}` or a bare list of items, one item per
 date x model x endpoint (x workspace). The items are checked and loaded into DuckDB, and
 `sql/reconcile_activity.sql` compares them, day x model x provider, with sums over the lake's
-Parquet files. Only the days each activity file covers (its first to its last date) are
+`generations` view. Only the days each activity file covers (its first to its last date) are
 compared; the lake's other days are listed, not judged. docs/reconcile.md has the rules.
 """
 
@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from pipeline import sqlfiles
+from pipeline import sqlfiles, views
 from pipeline.errors import InputError, OrusageError
 from pipeline.lake import Lake
 
@@ -222,35 +220,21 @@ def reconcile(activity_paths: list[Path], lake_root: Path, tolerance_usd: float 
     days = compared_days(files)
     if not days:
         raise OrusageError("the activity files hold no items, so no day can be compared", _FIX)
-    lake = Lake(lake_root)
-    all_files = lake.generation_files()
-    if not all_files:
-        raise OrusageError(
-            f"the lake at {lake_root} has no generation records",
-            "Run `orusage ingest` first, or pass --lake with the lake directory.",
-        )
-    wanted = {str(d) for d in days}
-    in_range = [p for p in all_files if _partition_day(p) in wanted]
-    skipped: dict[date, int] = {}
-    for p in all_files:
-        day = _partition_day(p)
-        if day is not None and day not in wanted:
-            d = date.fromisoformat(day)
-            skipped[d] = skipped.get(d, 0) + pq.ParquetFile(p).metadata.num_rows
-    con = duckdb.connect()
+    if Lake(lake_root).current_version() is None:
+        raise _no_records(lake_root)
+    con = views.connect(lake_root)
     try:
         con.execute("SET TimeZone = 'UTC'")
+        per_day = dict(sqlfiles.run_file(con, "generations_per_day").fetchall())
+        if not per_day:
+            raise _no_records(lake_root)
+        wanted = set(days)
+        skipped = {d: n for d, n in per_day.items() if d not in wanted}
         con.register("activity_rows", activity)
         table = sqlfiles.run_file(
             con,
             "reconcile_activity",
-            {
-                # With no file in the compared days, any file: the day filter keeps none of it.
-                "files": [str(p) for p in (in_range or all_files[:1])],
-                "days": days,
-                "tolerance_usd": float(tolerance_usd),
-                "tolerance_pct": float(tolerance_pct),
-            },
+            {"days": days, "tolerance_usd": float(tolerance_usd), "tolerance_pct": float(tolerance_pct)},
         ).to_arrow_table()
     finally:
         con.close()
@@ -260,9 +244,11 @@ def reconcile(activity_paths: list[Path], lake_root: Path, tolerance_usd: float 
     return result
 
 
-def _partition_day(path: Path) -> str | None:
-    name = path.parent.name
-    return name[len("date=") :] if name.startswith("date=") else None
+def _no_records(lake_root: Path) -> OrusageError:
+    return OrusageError(
+        f"the lake at {lake_root} has no generation records",
+        "Run `orusage ingest` first, or pass --lake with the lake directory.",
+    )
 
 
 def _totals(rows: list[dict]) -> dict[str, dict[str, float]]:

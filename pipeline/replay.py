@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import lake_layout, sqlfiles
 from pipeline.errors import LakeError, OrusageError
 from pipeline.ingest import (
     BATCH_ROWS,
@@ -50,20 +51,6 @@ from pipeline.read import input_kind
 from pipeline.schema import FieldTable, lake_arrow_schema, load_table
 
 UNREPLAYABLE = "line: not valid UTF-8"
-
-# quarantine_rows: the quarantined rows to replay, with where each one is stored.
-#   Grain    one row per quarantine row (file, row number in the file).
-#   Params   $files (VARCHAR[]) quarantine files of the current version; $run (VARCHAR) a run id
-#            prefix, or NULL for every run.
-#   Output   the quarantine columns, `filename` and `file_row` (0-based row in the file), newest
-#            first within one (source_file, source_line).
-SELECT_SQL = """
-SELECT run_id, source_file, source_line, id, reasons, raw, quarantined_at,
-       filename, file_row_number AS file_row
-FROM read_parquet($files, filename = true, file_row_number = true)
-WHERE $run IS NULL OR starts_with(run_id, $run)
-ORDER BY source_file, source_line, quarantined_at DESC, run_id DESC, filename, file_row
-"""
 
 
 @dataclass
@@ -152,12 +139,13 @@ def replayable(row: _Row) -> bool:
 
 
 def _select(current: Path, run_id: str | None) -> list[_Row]:
-    files = sorted((current / "quarantine").glob("*.parquet"))
+    files = lake_layout.quarantine_files(current)
     if not files:
         return []
     con = duckdb.connect()
     try:
-        result = con.execute(SELECT_SQL, {"files": [str(f) for f in files], "run": run_id}).fetchall()
+        params = {"files": [str(f) for f in files], "run": run_id}
+        result = sqlfiles.run_file(con, "quarantine_replay_rows", params).fetchall()
     finally:
         con.close()
     return [
@@ -190,7 +178,7 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
                 skipped += 1
 
     schema = lake_arrow_schema(state.table)
-    writer = PartitionWriter(version / "generations", state.run_id, schema)
+    writer = PartitionWriter(version, state.run_id, schema)
     verdicts = Verdicts()
     by_source: dict[str, list[_Row]] = defaultdict(list)
     for row in primaries:
@@ -248,10 +236,11 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
     counts = {
         k: sum(getattr(s, k) for s in state.files) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_duplicate")
     }
-    quarantine_before = _rows(sorted((version / "quarantine").glob("*.parquet")))
-    lake_before = _rows(sorted((version / "generations").glob("date=*/*.parquet")), exclude=set(new_files))
+    quarantine_before = _rows(lake_layout.quarantine_files(version))
+    lake_before = _rows(lake_layout.generation_files(version), exclude=set(new_files))
     for name in sorted(set(remove) | set(new_reasons)):
-        _rewrite_quarantine(version / "quarantine" / name, remove.get(name, set()), new_reasons.get(name, {}))
+        path = lake_layout.quarantine_file(version, name.removesuffix(".parquet"))
+        _rewrite_quarantine(path, remove.get(name, set()), new_reasons.get(name, {}))
     moved = counts["rows_written"] + counts["rows_duplicate"]
     summary = tx.summary
     summary.schema_contract = state.contract
@@ -282,8 +271,8 @@ def _replay(tx: Transaction, state: RunState, rows: list[_Row], run_filter: str 
         "published": bool(moved or changed),
     }
     check_conservation(state.files)
-    quarantine_after = _rows(sorted((version / "quarantine").glob("*.parquet")))
-    lake_after = _rows(sorted((version / "generations").glob("date=*/*.parquet")))
+    quarantine_after = _rows(lake_layout.quarantine_files(version))
+    lake_after = _rows(lake_layout.generation_files(version))
     if quarantine_after != quarantine_before - moved or lake_after != lake_before + counts["rows_written"]:
         raise LakeError(
             f"replay does not add up: quarantine {quarantine_before} -> {quarantine_after} rows "

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from pipeline import logs
 from pipeline.config import Settings, load_settings
 from pipeline.errors import (
@@ -95,18 +93,13 @@ def scan_inbox(settings: Settings, lake_root: Path, now: float | None = None) ->
 
 def _ingested_stats(lake) -> dict[str, tuple[int, float]]:
     """path -> (size, ingest start as a Unix time) of the latest ingest of each manifest path."""
-    version = lake.current_version()
-    if version is None:
+    from pipeline import sqlfiles, views
+
+    if lake.current_version() is None:
         return {}
-    files = sorted((version / "_manifest").glob("*.parquet"))
-    if not files:
-        return {}
-    con = duckdb.connect()
+    con = views.connect(lake.root)
     try:
-        rows = con.execute(
-            "SELECT path, arg_max(size, ingested_at), epoch(max(ingested_at)) FROM read_parquet($files) GROUP BY path",
-            {"files": [str(f) for f in files]},
-        ).fetchall()
+        rows = sqlfiles.run_file(con, "manifest_latest").fetchall()
     finally:
         con.close()
     return {path: (int(size), float(at)) for path, size, at in rows}
@@ -119,21 +112,7 @@ def views_fresh(lake_root: Path) -> bool:
     """Whether `<lake>/orusage.duckdb` was built for the current version by the current SQL."""
     from pipeline import views
 
-    db = Path(lake_root) / views.DB_NAME
-    version = views.current_version(lake_root)
-    if version is None or not db.is_file():
-        return False
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error:
-        return False
-    try:
-        row = con.execute(f"SELECT version, sql_digest FROM {views.META_TABLE}").fetchall()  # a constant
-    except duckdb.Error:
-        return False
-    finally:
-        con.close()
-    return bool(row) and tuple(row[0]) == (version, views.sql_digest())
+    return views.fresh(lake_root)
 
 
 def reports_fresh(settings: Settings, version: str | None) -> bool:
@@ -381,40 +360,18 @@ def quarantine_ratio_error(summary: dict, max_ratio: float, lake_root: Path) -> 
     return error
 
 
-# worst_files / worst_reasons of one run's quarantine file (DuckDB; the reason text is cut at
-# its first `(` so that values do not split a reason into many).
-WORST_FILES_SQL = """
-SELECT source_file, count(*) AS quarantined
-FROM read_parquet($files) WHERE run_id = $run
-GROUP BY source_file ORDER BY quarantined DESC, source_file LIMIT 3
-"""
-WORST_REASONS_SQL = """
-SELECT trim(split_part(reason, '(', 1)) AS reason, count(*) AS n
-FROM (SELECT unnest(reasons) AS reason FROM read_parquet($files) WHERE run_id = $run)
-GROUP BY 1 ORDER BY n DESC, reason LIMIT 3
-"""
-
-
 def _worst(lake_root: Path, run_id: str) -> tuple[list, list]:
     """The run's files with the most quarantined rows (file, quarantined, read) and its most
-    frequent reasons (reason, rows)."""
-    from pipeline.lake import Lake
+    frequent reasons (reason, rows), from the lake's views of its current version."""
+    from pipeline import sqlfiles, views
 
-    lake = Lake(lake_root)
-    version = lake.current_version()
-    path = version / "quarantine" / f"{run_id}.parquet" if version else None
-    if path is None or not path.exists():
+    if views.current_version(lake_root) is None:
         return [], []
-    read: dict[str, int] = {}
-    manifest = lake.manifest()
-    if manifest is not None:
-        columns = (manifest.column(c).to_pylist() for c in ("path", "run_id", "rows_read"))
-        read = {file: rows for file, run, rows in zip(*columns, strict=True) if run == run_id}
-    con = duckdb.connect()
+    con = views.connect(lake_root)
     try:
-        params = {"files": [str(path)], "run": run_id}
-        files = [(f, q, read.get(f, 0)) for f, q in con.execute(WORST_FILES_SQL, params).fetchall()]
-        reasons = [(r, n) for r, n in con.execute(WORST_REASONS_SQL, params).fetchall()]
+        params = {"run": run_id}
+        files = [tuple(row) for row in sqlfiles.run_file(con, "quarantine_worst_files", params).fetchall()]
+        reasons = [tuple(row) for row in sqlfiles.run_file(con, "quarantine_worst_reasons", params).fetchall()]
     finally:
         con.close()
     return files, reasons

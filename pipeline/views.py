@@ -5,9 +5,10 @@
     provider_attempts  one row per element of provider_responses
     quarantine         rows that failed validation
     runs               one row per ingest run
+    manifest           one row per input file a run read
 
 Every view reads the lake's files through **relative** paths (`generations/*/*.parquet`,
-`quarantine/*.parquet`, `_runs/*.json`): a stock `duckdb` opened in the lake directory
+`quarantine/*.parquet`, `_runs/*.json`, `_manifest/*.parquet`): a stock `duckdb` opened in the lake directory
 (`cd lake && duckdb orusage.duckdb`) resolves them, and so does any DuckDB after
 `SET file_search_path = '/path/to/lake'`. The paths go through the lake's `generations` link, so
 a query sees one whole published version.
@@ -38,14 +39,15 @@ DB_NAME = "orusage.duckdb"
 META_TABLE = "_orusage_views"
 STORAGE_VERSION = "v1.0.0"
 
-# Source views: the file that defines each, and the glob (relative to the lake) it reads.
+# Source views: the file that defines each, and the lake tree whose files it reads.
 SOURCES = {
-    "lake_generations": ("views/lake_generations", "generations/*/*.parquet"),
-    "lake_quarantine": ("views/lake_quarantine", "quarantine/*.parquet"),
-    "lake_runs": ("views/lake_runs", "_runs/*.json"),
+    "lake_generations": ("views/lake_generations", lake_layout.GENERATIONS),
+    "lake_quarantine": ("views/lake_quarantine", lake_layout.QUARANTINE),
+    "lake_runs": ("views/lake_runs", lake_layout.RUNS),
+    "lake_manifest": ("views/lake_manifest", lake_layout.MANIFEST),
 }
 # The views users query, in dependency order.
-VIEWS = ("generations", "generation_labels", "provider_attempts", "quarantine", "runs")
+VIEWS = ("generations", "generation_labels", "provider_attempts", "quarantine", "runs", "manifest")
 
 
 def current_version(lake_root: Path) -> str | None:
@@ -57,7 +59,7 @@ def current_version(lake_root: Path) -> str | None:
 def sql_digest() -> str:
     """Digest of the view definitions: a database built by other SQL is rebuilt."""
     digest = hashlib.sha256()
-    for name in [f for f, _glob in SOURCES.values()] + [f"views/{v}" for v in VIEWS]:
+    for name in [f for f, _tree in SOURCES.values()] + [f"views/{v}" for v in VIEWS]:
         digest.update(sqlfiles.load(name).encode())
     return digest.hexdigest()[:16]
 
@@ -81,6 +83,10 @@ def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
         from pipeline.lake import QUARANTINE_SCHEMA
 
         empty = QUARANTINE_SCHEMA.empty_table()
+    elif name == "lake_manifest":
+        from pipeline.lake import MANIFEST_SCHEMA
+
+        empty = MANIFEST_SCHEMA.empty_table()
     else:
         import pyarrow as pa
 
@@ -96,9 +102,8 @@ def create_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
     """Create the source and user views in `con`, for the lake at `lake_root` (the connection's
     file_search_path must point at it for relative paths to resolve)."""
     lake_root = Path(lake_root)
-    for name, (file, pattern) in SOURCES.items():
-        directory, _, glob = pattern.partition("/")
-        if any((lake_root / directory).glob(glob)):
+    for name, (file, tree) in SOURCES.items():
+        if lake_layout.has_files(lake_root, tree):
             con.execute(sqlfiles.load(file))
         else:
             _empty_source(con, name)
@@ -109,6 +114,31 @@ def create_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
 def _config(lake_root: Path) -> dict:
     """Connection settings: relative paths resolve in the lake (a setting, never spliced SQL)."""
     return {"file_search_path": str(Path(lake_root).resolve())}
+
+
+def _built_for(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """(version, sql_digest) a views database was built for, or None when it does not say."""
+    try:
+        row = con.execute(f"SELECT version, sql_digest FROM {META_TABLE}").fetchone()  # a constant
+    except duckdb.Error:
+        return None
+    return None if row is None else tuple(row)
+
+
+def fresh(lake_root: Path) -> bool:
+    """Whether `<lake>/orusage.duckdb` was built for the lake's current version by the current SQL."""
+    db = Path(lake_root) / DB_NAME
+    version = current_version(lake_root)
+    if version is None or not db.is_file():
+        return False
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        return _built_for(con) == (version, sql_digest())
+    finally:
+        con.close()
 
 
 def connect(lake_root: Path) -> duckdb.DuckDBPyConnection:
@@ -122,11 +152,7 @@ def connect(lake_root: Path) -> duckdb.DuckDBPyConnection:
         except duckdb.Error:
             con = None
         if con is not None:
-            try:
-                row = con.execute(f"SELECT version, sql_digest FROM {META_TABLE}").fetchone()
-            except duckdb.Error:
-                row = None
-            if row == (version, sql_digest()):
+            if _built_for(con) == (version, sql_digest()):
                 _prepare(con)
                 return con
             con.close()

@@ -26,7 +26,7 @@
 --                          VARCHAR, requests, prompt_tokens, completion_tokens,
 --                          reasoning_tokens, cached_tokens BIGINT, usage,
 --                          byok_usage_inference DOUBLE (USD)
---           the lake's generations Parquet files ($files), hive_partitioning off.
+--           generations (sql/views/generations.sql): its UTC `day` and its stored columns.
 -- Output    day DATE (UTC), model, provider VARCHAR (the activity's spelling when matched),
 --           model_key, provider_key VARCHAR (the normalized keys),
 --           missing_in VARCHAR  'activity' | 'lake' | null (both sides have the key),
@@ -40,18 +40,16 @@
 --           agrees BOOLEAN  every metric within tolerance.
 --           Lake sums: requests = count(*); *_tokens = sum(native_tokens_*), nulls as 0;
 --           usage = sum(usage); byok_usage_inference = sum(upstream_inference_cost) of BYOK rows.
--- Params    $files          VARCHAR[]  the lake Parquet files to read (at least one)
---           $days           DATE[]     the days compared (UTC)
+-- Params    $days           DATE[]     the days compared (UTC)
 --           $tolerance_usd  DOUBLE     absolute tolerance of the money metrics, USD
 --           $tolerance_pct  DOUBLE     relative tolerance of every metric, percent of the
 --                                      activity value
--- By hand (DuckDB shell, in the lake directory):
+-- By hand (DuckDB shell, in the lake directory: `duckdb orusage.duckdb`):
 --   CREATE TABLE activity_rows AS
 --     SELECT * REPLACE (date::DATE AS date) FROM (SELECT unnest(data, recursive := true)
 --     FROM read_json('activity.json'));
 --   PREPARE reconcile AS <the query below>;
---   EXECUTE reconcile(files := ['generations/date=2026-09-01/*.parquet'],
---     days := ['2026-09-01'::DATE], tolerance_usd := 0.000001, tolerance_pct := 0);
+--   EXECUTE reconcile(days := ['2026-09-01'::DATE], tolerance_usd := 0.000001, tolerance_pct := 0);
 --   (read_json infers types: fine by hand; orusage checks each item's types itself.)
 with
 
@@ -74,7 +72,7 @@ activity as (
 
 lake_rows as (
     select
-        cast(timezone('UTC', created_at) as date) as day,
+        day,
         model,
         provider_responses[len(provider_responses)].model_permaslug as served_permaslug,
         provider_responses[len(provider_responses)].endpoint_id as served_endpoint_id,
@@ -85,7 +83,8 @@ lake_rows as (
         native_tokens_cached,
         usage,
         case when is_byok then upstream_inference_cost end as byok_cost
-    from read_parquet($files, hive_partitioning = false)
+    from generations
+    where list_contains($days, day)
 ),
 
 lake_grouped as (
@@ -99,7 +98,6 @@ lake_grouped as (
         coalesce(sum(usage), 0) as usage,
         coalesce(sum(byok_cost), 0) as byok_usage_inference
     from lake_rows
-    where list_contains($days, day)
     group by all
 ),
 

@@ -84,3 +84,87 @@ def test_the_check_sees_both_forms():
         "6: lake_module._fsync_tree",
         "7: read._read_into",
     ]
+
+
+# --- lake paths -------------------------------------------------------------------------------
+
+# The modules that own the lake's layout; every other module asks them for a path.
+LAKE_MODULES = {"pipeline/lake.py", "pipeline/lake_layout.py"}
+LAKE_DIRECTORIES = ("generations", "quarantine", "_manifest", "_runs", "_versions", "_staging", "current")
+PATH_CALLS = {"glob", "rglob", "joinpath", "Path", "join", "PurePath", "with_name"}
+
+
+def _text_head(node: ast.expr) -> str | None:
+    """The text of a string literal, or the literal start of an f-string; None for other nodes."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        first = node.values[0] if node.values else None
+        return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
+    return None
+
+
+def _names_lake_directory(text: str, as_path: bool) -> bool:
+    """`generations/...`, `_manifest/...` anywhere; a bare directory name or `date=...` when the
+    text is used as a path."""
+    head = text.split("/", 1)[0]
+    if "/" in text and head in LAKE_DIRECTORIES:
+        return True
+    return as_path and (head in LAKE_DIRECTORIES or head.startswith("date="))
+
+
+def lake_paths(source: str) -> list[str]:
+    """`line: text` for each string literal that builds a path inside a lake: an operand of `/`
+    or an argument of a path call (glob, joinpath, Path, os.path.join) naming a lake directory
+    or a partition, and any text that starts with a lake directory and a `/`."""
+    tree = ast.parse(source)
+    as_path: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            as_path.update(id(side) for side in (node.left, node.right))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            if name in PATH_CALLS:
+                as_path.update(id(arg) for arg in node.args)
+    found = []
+    for node in ast.walk(tree):
+        text = _text_head(node)
+        if text is None:
+            continue
+        if _names_lake_directory(text, id(node) in as_path):
+            found.append(f"{node.lineno}: {text}")
+    return sorted(set(found), key=lambda line: int(line.split(":", 1)[0]))
+
+
+def test_only_the_lake_modules_build_lake_paths():
+    offences = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        if rel in LAKE_MODULES:
+            continue
+        found = lake_paths(path.read_text())
+        if found:
+            offences[rel] = found
+    assert offences == {}, "lake paths are built outside pipeline/lake.py and pipeline/lake_layout.py; use their accessors"
+
+
+def test_the_lake_path_check_sees_every_form():
+    sample = (
+        'version / "quarantine" / f"{run_id}.parquet"\n'
+        'sorted((root / "_manifest").glob("*.parquet"))\n'
+        'SOURCES = {"lake_generations": ("views/lake_generations", "generations/*/*.parquet")}\n'
+        'directory / f"date={day}"\n'
+        'Path(root, "current")\n'
+        'command("quarantine", "replay")\n'
+        'con.sql("select count(*) from generations")\n'
+        'echo(f"date={day}: {n} files")\n'
+        "lake_layout.quarantine_file(version, run_id)\n"
+    )
+    assert lake_paths(sample) == [
+        "1: quarantine",
+        "2: _manifest",
+        "3: generations/*/*.parquet",
+        "4: date=",
+        "5: current",
+    ]
