@@ -257,7 +257,8 @@ def quarantine(ctx, lake, config, run_id, limit, as_json):
     """
     if ctx.invoked_subcommand is not None:
         return
-    from pipeline.quarantine import list_rows, render_rows
+    from pipeline.quarantine import list_rows
+    from pipeline.quarantine_render import render_rows
 
     root = lake_root(settings(config, lake=lake))
     rows = list_rows(root, run_id=run_id, limit=limit)
@@ -286,7 +287,8 @@ def quarantine_show(ctx, where, lake, config):
     FILE may be a suffix of the stored path (bad-lines.jsonl:7 matches data/sample/bad-lines.jsonl
     line 7).
     """
-    from pipeline.quarantine import find_rows, render_full
+    from pipeline.quarantine import find_rows
+    from pipeline.quarantine_render import render_full
 
     found = settings(inherited(ctx, "config", config), lake=inherited(ctx, "lake", lake))
     render_full(find_rows(lake_root(found), where))
