@@ -25,34 +25,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pipeline import sqlfiles, views
+from pipeline import dimensions, sqlfiles, views
 from pipeline.errors import OrusageError
 
-DIMENSIONS = (
-    "model",
-    "provider_name",
-    "data_region",
-    "app_id",
-    "api_type",
-    "external_user",
-    "is_byok",
-    "finish_reason",
-    "service_tier",
-    "workspace_id",
-    "origin",
-    "router",
-)
-DEFAULT_DIMS = ("model", "provider_name", "data_region", "app_id")
-MAX_DIMS = 4  # the slots of sql/report.sql
+DIMENSIONS = dimensions.names()  # the registry: pipeline/dimensions.py
+DEFAULT_DIMS = dimensions.default_names()
+MAX_DIMS = dimensions.MAX_DIMS  # the slots of sql/report.sql
 GRANULARITIES = ("day", "week", "month")
 FORMATS = ("table", "csv", "json", "md", "parquet", "html")
 DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
 
-# Labels the report gives to values that are not plain text (the SQL and the docs use the same).
-# A value that is itself one of them, or that starts and ends with '"', is labelled between
-# double quotes (sql/views/generation_labels.sql), so every label stands for one value.
-NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = "(null)", "(empty)", "(other)"
-QUOTE = '"'
+# Labels the report gives to values that are not plain text (pipeline/dimensions.py builds the
+# SQL that gives them): a value that is itself one of them, or that starts and ends with '"', is
+# labelled between double quotes, so every label stands for one value.
+NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = dimensions.NULL_LABEL, dimensions.EMPTY_LABEL, dimensions.OTHER_LABEL
+QUOTE = dimensions.QUOTE
 
 
 @dataclass(frozen=True)
@@ -85,10 +72,10 @@ class ReportOptions:
 def parse_dims(text: str) -> tuple[str, ...]:
     dims = tuple(d.strip() for d in text.split(",") if d.strip())
     if not dims:
-        raise OrusageError("--by is empty", f"Give 1 to {MAX_DIMS} of: {', '.join(DIMENSIONS)}.")
-    unknown = [d for d in dims if d not in DIMENSIONS]
+        raise OrusageError("--by is empty", f"Give 1 to {MAX_DIMS} of: {dimensions.listing()}.")
+    unknown = [d for d in dims if d not in dimensions.names()]
     if unknown:
-        raise OrusageError(f"unknown dimension {unknown[0]!r} in --by", f"Use 1 to {MAX_DIMS} of: {', '.join(DIMENSIONS)}.")
+        raise OrusageError(f"unknown dimension {unknown[0]!r} in --by", f"Use 1 to {MAX_DIMS} of: {dimensions.listing()}.")
     if len(set(dims)) != len(dims):
         raise OrusageError(f"--by {text} names a dimension twice", "Name each dimension once.")
     if len(dims) > MAX_DIMS:
@@ -103,8 +90,8 @@ def parse_where(items: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ..
         name = name.strip()
         if not sep or not name:
             raise OrusageError(f"--where {item!r} is not FIELD=VALUE", "Write e.g. --where model=openai/gpt-4o.")
-        if name not in DIMENSIONS:
-            raise OrusageError(f"--where cannot filter on {name!r}", f"Filter on one of: {', '.join(DIMENSIONS)}.")
+        if name not in dimensions.names():
+            raise OrusageError(f"--where cannot filter on {name!r}", f"Filter on one of: {dimensions.listing()}.")
         out.append((name, value))
     return tuple(out)
 

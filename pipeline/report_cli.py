@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from pipeline import dimensions
 from pipeline.errors import OptionError, OrusageError
 from pipeline.options import (
     CONTEXT,
@@ -36,12 +37,6 @@ SQL_EXIT_CODES = {
     "use --out); in a piped script, the first statement that fails stops it",
     2: "usage error: a bad option or option value (-p, --format, ...), or a bad setting",
 }
-
-DIMENSIONS = (
-    "model, provider_name, data_region, app_id, api_type, external_user, is_byok, finish_reason, "
-    "service_tier, workspace_id, origin, router"
-)
-
 
 # --- report ----------------------------------------------------------------------------------
 
@@ -78,10 +73,10 @@ def _zone(ctx, param, value: str | None) -> str | None:
 @click.option(
     "--by",
     "by",
-    default="model,provider_name,data_region,app_id",
+    default=",".join(dimensions.default_names()),
     show_default=True,
     metavar="DIMS",
-    help=f"1 to 4 comma-separated dimensions, shown together and each alone. From: {DIMENSIONS}.",
+    help=f"1 to {dimensions.MAX_DIMS} comma-separated dimensions, shown together and each alone. From: {dimensions.listing()}.",
 )
 @click.option(
     "--granularity",
