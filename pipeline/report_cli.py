@@ -129,6 +129,7 @@ def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out
         DEFAULT_TOP_ON_SCREEN,
         ReportOptions,
         check_options,
+        gather_page,
         parse_dims,
         parse_where,
         render,
@@ -154,12 +155,14 @@ def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out
         check_options(options)
     except OrusageError as exc:  # every check of the options: a bad option value
         raise OptionError(exc.what, exc.fix) from None
-    result = run_report(lake_root(found), options)
+    # Gathered on one connection (the page's queries too), then rendered without a query.
+    data = gather_page(lake_root(found), options) if fmt == "html" else run_report(lake_root(found), options)
+    result = data.report if fmt == "html" else data
     if result.empty:
         click.echo(result.empty_message(), err=True)
         if fmt in ("table", "md"):
             return
-    render(result, fmt, out)
+    render(data, fmt, out)
     if out is not None:
         what = "the page" if fmt == "html" else f"{len(result.rows)} rows"
         click.echo(f"wrote {what} to {out}", err=True)
