@@ -1,12 +1,16 @@
-"""The usage report: `sql/report.sql` run over the lake's views with bound parameters, rendered.
+"""The usage report's query layer: `sql/report.sql` (and, for the page, `sql/html_*.sql`) run
+over the lake's views with bound parameters, gathered into data objects on one connection.
 
-All aggregation happens in DuckDB (one query, `sql/report.sql`); this module checks the options,
-binds them as parameters, names the dimension columns and renders the rows: rich tables for a
-terminal, Markdown, CSV, JSON or Parquet with stable column names (docs/report.md lists them).
+All aggregation happens in DuckDB; this module checks the options, binds them as parameters,
+names the dimension columns and returns a Report (the rows of sql/report.sql) or, for the HTML
+page, a PageData. The renderers take those and run no query: pipeline/render_text.py (rich
+tables, Markdown, CSV, JSON, Parquet; docs/report.md lists the columns) and
+pipeline/html_report.py (the page). `render` picks the renderer of a format.
 
 The query groups on the dimension labels of `generation_labels` ('(null)', '(empty)', a quoted
 '"(null)"' for a value that looks like a label): the terminal, Markdown and HTML show them.
-CSV, JSON and Parquet get each dimension back as its value, of its declared type.
+CSV, JSON and Parquet get each dimension back as its value, of its declared type. The
+dimensions are listed once, in pipeline/dimensions.py.
 
     options = ReportOptions(dims=("model",), granularity="month", tz="Europe/Berlin")
     report = run_report(Path("lake"), options)
