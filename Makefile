@@ -33,8 +33,9 @@ lint: $(BIN)/orusage ## Lint and check the formatting (ruff; the rules are in py
 sample: $(BIN)/orusage ## Rebuild data/sample from the generator (deterministic)
 	$(BIN)/python -m pipeline.synth sample data/sample
 
-docs: $(BIN)/orusage ## Regenerate docs/fields.md from the field table
+docs: $(BIN)/orusage ## Regenerate docs/fields.md from the field table, and the list of dimensions in docs/report.md
 	$(BIN)/python -m pipeline.docs > docs/fields.md
+	$(BIN)/python -m pipeline.docs --update docs/report.md
 
 bench: $(BIN)/orusage ## Speed and memory against a raw DuckDB baseline (BENCH_N records, default 1M)
 	$(BIN)/python -m pipeline.bench --records $(BENCH_N)

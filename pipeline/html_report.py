@@ -1,15 +1,15 @@
 """The HTML report: one self-contained page with charts, for `orusage report --format html`.
 
-Every number on the page is computed by DuckDB from the lake: the tables and most charts by
-`sql/report.sql` (through `run_report`, with the report's own options and with a few fixed
-dimension sets), the rest by `sql/html_*.sql` (each file's header says what it computes). This
-module only picks rows, turns them into Vega-Lite specifications (altair) and renders those to
-static SVG with vl-convert, which runs in-process and offline: the page holds no script for the
-charts and asks no host for anything when it is opened. A small hand-written script makes the
-tables sortable (docs/html-report.md says why).
+Every number on the page is computed by DuckDB from the lake and gathered beforehand, on one
+connection, into a PageData (pipeline/report.py: `sql/report.sql` with the report's own options
+and with a few fixed dimension sets, and `sql/html_*.sql`, each file's header says what it
+computes). This module runs no query: it picks rows, turns them into Vega-Lite specifications
+(altair) and renders those to static SVG with vl-convert, which runs in-process and offline: the
+page holds no script for the charts and asks no host for anything when it is opened. A small
+hand-written script makes the tables sortable (docs/html-report.md says why).
 
-    report = run_report(Path("lake"), ReportOptions(top=10))
-    Path("report.html").write_text(to_html(report))
+    page = gather_page(Path("lake"), ReportOptions(top=10))
+    Path("report.html").write_text(to_html(page))
 """
 
 from __future__ import annotations
@@ -17,23 +17,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline import sqlfiles, views
-from pipeline.report import (
-    LATENCY_NOTE,
-    OTHER_LABEL,
-    SCREEN_METRICS,
-    Report,
-    ReportOptions,
-    format_metric,
-    overview_items,
-    report_params,
-    run_report,
-)
+from pipeline.dimensions import OTHER_LABEL
+from pipeline.render_text import LATENCY_NOTE, SCREEN_METRICS, format_metric, overview_items
+from pipeline.report import HEADLINE_DAYS, PageData, Report, auto_granularity  # noqa: F401 (auto_granularity: importable from here)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -43,14 +34,6 @@ TEMPLATE = "report.html.j2"
 WIDE = 820
 HALF = 330
 BAR_STEP = 22  # px per bar of a horizontal bar chart
-
-# The time axis of the spend and cache charts when --granularity is not given: days for a window
-# of up to 62 days, ISO weeks up to a year, months beyond.
-AUTO_GRANULARITY = ((62, "day"), (366, "week"))
-
-# Without --since, the headline numbers are those of the last HEADLINE_DAYS days of data, compared
-# with the HEADLINE_DAYS days before (sql/html_window.sql).
-HEADLINE_DAYS = 30
 
 PALETTE = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",
@@ -91,105 +74,6 @@ class Headline:
     change: str
     tone: str  # good | bad | neutral | none: how the change reads (colour only)
     arrow: str
-
-
-# --- data: the queries -----------------------------------------------------------------------
-
-
-def _rows(report: Report, breakdown: str) -> list[dict[str, Any]]:
-    return [r for r in report.rows if r["breakdown"] == breakdown]
-
-
-def _query(lake: Path, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    con = views.connect(lake)
-    try:
-        relation = sqlfiles.run_file(con, name, params)
-        columns = relation.columns
-        return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
-    finally:
-        con.close()
-
-
-def window(report: Report) -> dict[str, Any]:
-    """The report's window, the period of the headline numbers and the previous period of the
-    same length (sql/html_window.sql)."""
-    o, total = report.options, report.total or {}
-    return _query(
-        report.lake,
-        "html_window",
-        {
-            "tz": o.tz,
-            "since": o.since,
-            "until": o.until,
-            "first_created_at": total.get("first_created_at"),
-            "last_created_at": total.get("last_created_at"),
-            "headline_days": HEADLINE_DAYS,
-        },
-    )[0]
-
-
-def auto_granularity(options: ReportOptions, days: float) -> str:
-    if options.granularity:
-        return options.granularity
-    for limit, name in AUTO_GRANULARITY:
-        if days <= limit:
-            return name
-    return "month"
-
-
-def _single(report: Report, dim: str) -> list[dict[str, Any]] | None:
-    """The rows of `dim` alone in `report`, when it has that breakdown over the whole window."""
-    if report.options.granularity is None and dim in report.options.dims:
-        return _rows(report, dim)
-    return None
-
-
-@dataclass
-class PageData:
-    report: Report  # the user's report: the tables
-    window: dict[str, Any]
-    current: Report  # the headline period: the window, or its last HEADLINE_DAYS days without --since
-    previous: Report  # the period before the headline period, of the same length
-    granularity: str
-    periods: list[date]  # the start of every period of the window, for the time axes
-    timeline: Report  # by model, per period
-    model_provider: Report  # by model and provider_name, over the whole window
-    by_dim: dict[str, list[dict[str, Any]]]  # provider_name, data_region, app_id, model
-    provider_errors: list[dict[str, Any]]
-
-
-def gather(report: Report) -> PageData:
-    """Run every query the page needs, each with the report's window, zone, filters and --top."""
-    lake, o = report.lake, report.options
-    win = window(report)
-    base = ReportOptions(dims=("model",), since=o.since, until=o.until, tz=o.tz, where=o.where, top=o.top)
-    if (win["headline_since"], win["headline_until"]) == (win["since"], win["until"]):
-        current = report
-    else:
-        current = run_report(lake, replace(base, since=win["headline_since"], until=win["headline_until"], top=None))
-    previous = run_report(lake, replace(base, since=win["previous_since"], until=win["previous_until"], top=None))
-    granularity = auto_granularity(o, win["days"])
-    timeline = run_report(lake, replace(base, granularity=granularity))
-    model_provider = run_report(lake, replace(base, dims=("model", "provider_name")))
-    by_dim: dict[str, list[dict[str, Any]]] = {}
-    for dim in ("model", "provider_name"):
-        by_dim[dim] = _single(report, dim) or _rows(model_provider, dim)
-    missing = [d for d in ("data_region", "app_id") if _single(report, d) is None]
-    extra = run_report(lake, replace(base, dims=tuple(missing))) if missing else None
-    for dim in ("data_region", "app_id"):
-        by_dim[dim] = _single(report, dim) or _rows(extra, dim)
-    errors = _query(
-        lake,
-        "html_provider_errors",
-        {"tz": o.tz, "since": o.since, "until": o.until, "filters": report_params(o)["filters"], "top": o.top},
-    )
-    starts = periods(win["since"], win["until"], granularity)
-    return PageData(report, win, current, previous, granularity, starts, timeline, model_provider, by_dim, errors)
-
-
-def last_run(lake: Path) -> dict[str, Any] | None:
-    rows = _query(lake, "html_last_run", {})
-    return rows[0] if rows else None
 
 
 # --- headline numbers ------------------------------------------------------------------------
@@ -341,6 +225,11 @@ def periods(since: str, until: str, granularity: str) -> list[date]:
     return out
 
 
+def period_starts(data: PageData) -> list[date]:
+    """The start of every period of the page's window, for the time axes."""
+    return periods(data.window["since"], data.window["until"], data.granularity)
+
+
 def _time_axis(alt, granularity: str, starts: list[date], width: int = WIDE):
     """The x axis (field `start`) of a chart over periods: one band per period of the window
     (those without data too, so a gap in the data stays a gap), each labelled with its local
@@ -370,7 +259,7 @@ def _time_axis(alt, granularity: str, starts: list[date], width: int = WIDE):
 def chart_spend_over_time(data: PageData, model_order: list[str]):
     import altair as alt
 
-    rows = _rows(data.timeline, "model")
+    rows = data.timeline.rows_of("model")
     rank = [model_order.index(r["model"]) if r["model"] in model_order else len(model_order) for r in rows]
     values = _values(rows, ["model", "total_cost"], start=[r["period"].isoformat() for r in rows], rank=rank)
     fmt = money_format([sum(r["total_cost"] for r in rows if r["period"] == p) for p in {r["period"] for r in rows}])
@@ -378,7 +267,7 @@ def chart_spend_over_time(data: PageData, model_order: list[str]):
         alt.Chart(alt.Data(values=values))
         .mark_bar()
         .encode(
-            x=_time_axis(alt, data.granularity, data.periods),
+            x=_time_axis(alt, data.granularity, period_starts(data)),
             y=alt.Y("sum(total_cost):Q", title="spend (USD)", axis=alt.Axis(format=fmt)),
             color=alt.Color(
                 "model:N",
@@ -468,14 +357,14 @@ def chart_percentiles(rows: list[dict[str, Any]]):
 def chart_cache(data: PageData):
     import altair as alt
 
-    rows = _rows(data.timeline, "period")
+    rows = data.timeline.rows_of("period")
     starts = [r["period"] for r in rows]
     ends = [_period_end(p, data.granularity) for p in starts]
     # The hit-rate line breaks where periods without data lie between two points.
     segment = [sum(1 for j in range(1, i + 1) if starts[j] != ends[j - 1]) for i in range(len(starts))]
     values = _values(rows, ["cache_discount", "cache_hit_rate"], start=[p.isoformat() for p in starts], segment=segment)
     base = alt.Chart(alt.Data(values=values))
-    x = _time_axis(alt, data.granularity, data.periods)
+    x = _time_axis(alt, data.granularity, period_starts(data))
     savings = base.mark_bar(color="#54a24b").encode(
         x=x,
         y=alt.Y(
@@ -562,7 +451,7 @@ def charts(data: PageData) -> list[Chart]:
     fold = f"the {top} largest by spend, the rest folded into (other)" if top else "every group"
     model_rows = data.by_dim["model"]
     model_order = [r["model"] for r in model_rows]
-    pairs = _rows(data.model_provider, "model+provider_name")
+    pairs = data.model_provider.rows_of("model+provider_name")
     has_quantiles = any(r["latency_p50_ms"] is not None or r["throughput_p50_tps"] is not None for r in pairs)
     has_attempts = bool(data.provider_errors)
     return [
@@ -676,10 +565,11 @@ def span(since: str, until: str) -> str:
     return first if last == first else f"{first} .. {last}"
 
 
-def to_html(report: Report) -> str:
-    """The page for `report` (a Report of run_report with the user's options)."""
+def to_html(data: PageData) -> str:
+    """The page of gathered data (pipeline/report.py, gather_page)."""
     import jinja2
 
+    report = data.report
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=True,
@@ -692,13 +582,12 @@ def to_html(report: Report) -> str:
         "lake_path": str(Path(report.lake).resolve()),
         "selection": report.options.describe(),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "run": last_run(report.lake),
+        "run": data.last_run,
         "empty": report.empty,
         "empty_message": report.empty_message() if report.empty else "",
         "latency_note": LATENCY_NOTE,
     }
     if not report.empty:
-        data = gather(report)
         win = data.window
         total = report.total or {}
         context.update(

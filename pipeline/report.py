@@ -1,12 +1,16 @@
-"""The usage report: `sql/report.sql` run over the lake's views with bound parameters, rendered.
+"""The usage report's query layer: `sql/report.sql` (and, for the page, `sql/html_*.sql`) run
+over the lake's views with bound parameters, gathered into data objects on one connection.
 
-All aggregation happens in DuckDB (one query, `sql/report.sql`); this module checks the options,
-binds them as parameters, names the dimension columns and renders the rows: rich tables for a
-terminal, Markdown, CSV, JSON or Parquet with stable column names (docs/report.md lists them).
+All aggregation happens in DuckDB; this module checks the options, binds them as parameters,
+names the dimension columns and returns a Report (the rows of sql/report.sql) or, for the HTML
+page, a PageData. The renderers take those and run no query: pipeline/render_text.py (rich
+tables, Markdown, CSV, JSON, Parquet; docs/report.md lists the columns) and
+pipeline/html_report.py (the page). `render` picks the renderer of a format.
 
 The query groups on the dimension labels of `generation_labels` ('(null)', '(empty)', a quoted
 '"(null)"' for a value that looks like a label): the terminal, Markdown and HTML show them.
-CSV, JSON and Parquet get each dimension back as its value, of its declared type.
+CSV, JSON and Parquet get each dimension back as its value, of its declared type. The
+dimensions are listed once, in pipeline/dimensions.py.
 
     options = ReportOptions(dims=("model",), granularity="month", tz="Europe/Berlin")
     report = run_report(Path("lake"), options)
@@ -15,44 +19,41 @@ CSV, JSON and Parquet get each dimension back as its value, of its declared type
 
 from __future__ import annotations
 
-import io
-import json
-import math
-import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pipeline import sqlfiles, views
+from pipeline import dimensions, render_text, sqlfiles, views
 from pipeline.errors import OrusageError
-
-DIMENSIONS = (
-    "model",
-    "provider_name",
-    "data_region",
-    "app_id",
-    "api_type",
-    "external_user",
-    "is_byok",
-    "finish_reason",
-    "service_tier",
-    "workspace_id",
-    "origin",
-    "router",
+from pipeline.render_text import (  # noqa: F401 (the renderers of a gathered Report, also importable from here)
+    LATENCY_NOTE,
+    SCREEN_METRICS,
+    cell_text,
+    fit_breakdown,
+    format_metric,
+    json_value,
+    left_out_note,
+    overview_items,
+    render_table,
+    to_csv,
+    to_json,
+    to_markdown,
 )
-DEFAULT_DIMS = ("model", "provider_name", "data_region", "app_id")
-MAX_DIMS = 4  # the slots of sql/report.sql
+
+DIMENSIONS = dimensions.names()  # the registry: pipeline/dimensions.py
+DEFAULT_DIMS = dimensions.default_names()
+MAX_DIMS = dimensions.MAX_DIMS  # the slots of sql/report.sql
 GRANULARITIES = ("day", "week", "month")
 FORMATS = ("table", "csv", "json", "md", "parquet", "html")
 DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
 
-# Labels the report gives to values that are not plain text (the SQL and the docs use the same).
-# A value that is itself one of them, or that starts and ends with '"', is labelled between
-# double quotes (sql/views/generation_labels.sql), so every label stands for one value.
-NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = "(null)", "(empty)", "(other)"
-QUOTE = '"'
+# Labels the report gives to values that are not plain text (pipeline/dimensions.py builds the
+# SQL that gives them): a value that is itself one of them, or that starts and ends with '"', is
+# labelled between double quotes, so every label stands for one value.
+NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = dimensions.NULL_LABEL, dimensions.EMPTY_LABEL, dimensions.OTHER_LABEL
+QUOTE = dimensions.QUOTE
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,10 @@ class ReportOptions:
 def parse_dims(text: str) -> tuple[str, ...]:
     dims = tuple(d.strip() for d in text.split(",") if d.strip())
     if not dims:
-        raise OrusageError("--by is empty", f"Give 1 to {MAX_DIMS} of: {', '.join(DIMENSIONS)}.")
-    unknown = [d for d in dims if d not in DIMENSIONS]
+        raise OrusageError("--by is empty", f"Give 1 to {MAX_DIMS} of: {dimensions.listing()}.")
+    unknown = [d for d in dims if d not in dimensions.names()]
     if unknown:
-        raise OrusageError(f"unknown dimension {unknown[0]!r} in --by", f"Use 1 to {MAX_DIMS} of: {', '.join(DIMENSIONS)}.")
+        raise OrusageError(f"unknown dimension {unknown[0]!r} in --by", f"Use 1 to {MAX_DIMS} of: {dimensions.listing()}.")
     if len(set(dims)) != len(dims):
         raise OrusageError(f"--by {text} names a dimension twice", "Name each dimension once.")
     if len(dims) > MAX_DIMS:
@@ -103,8 +104,8 @@ def parse_where(items: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ..
         name = name.strip()
         if not sep or not name:
             raise OrusageError(f"--where {item!r} is not FIELD=VALUE", "Write e.g. --where model=openai/gpt-4o.")
-        if name not in DIMENSIONS:
-            raise OrusageError(f"--where cannot filter on {name!r}", f"Filter on one of: {', '.join(DIMENSIONS)}.")
+        if name not in dimensions.names():
+            raise OrusageError(f"--where cannot filter on {name!r}", f"Filter on one of: {dimensions.listing()}.")
         out.append((name, value))
     return tuple(out)
 
@@ -196,6 +197,7 @@ class Report:
     # DuckDB type of each column of `records` and `arrow`, e.g. 'BIGINT': a dimension's declared type.
     types: list[str] = field(default_factory=list)
     time_zone: str = "UTC"  # the session's zone, in which DuckDB hands out TIMESTAMPTZ values
+    lake_version: str | None = None  # the lake's published version; None: it holds no generations yet
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:
@@ -233,6 +235,10 @@ class Report:
         total = self.total
         return total is None or not total["requests"]
 
+    def rows_of(self, breakdown: str) -> list[dict[str, Any]]:
+        """The rows of one breakdown ('total', 'period', 'model', 'model+provider_name', ...)."""
+        return [row for row in self.rows if row["breakdown"] == breakdown]
+
     def breakdowns(self) -> list[tuple[str, list[dict[str, Any]]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for row in self.rows:
@@ -241,7 +247,7 @@ class Report:
         return list(out.items())
 
     def empty_message(self) -> str:
-        if views.current_version(self.lake) is None:
+        if self.lake_version is None:
             return f"The lake at {self.lake} holds no generations yet: nothing to report. Add some with `orusage ingest PATH`."
         return (
             f"No generation in {self.lake} matches this report ({self.options.describe()}): nothing to report. "
@@ -272,32 +278,34 @@ def _arrow_type(kind: str, time_zone: str) -> Any:
     return types[kind]
 
 
-def run_report(lake_root: Path, options: ReportOptions) -> Report:
-    """Run sql/report.sql over the lake at `lake_root`; an empty selection gives an empty Report."""
+def open_lake(lake_root: Path):
+    """A connection with the views of the lake at `lake_root`; OrusageError when there is none."""
     lake_root = Path(lake_root)
     if not lake_root.is_dir():
         raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    return views.connect(lake_root)
+
+
+def query_report(con, lake_root: Path, options: ReportOptions) -> Report:
+    """Run sql/report.sql on `con` (the views of the lake at `lake_root`); an empty selection gives
+    an empty Report."""
     options = check_options(options)
     sql = sqlfiles.load("report")
     params = sqlfiles.check_parameters(sql, report_params(options), what="sql/report.sql")
-    con = views.connect(lake_root)
-    try:
-        check_time_zone(con, options.tz)
-        # Executed once, rows fetched as tuples: a relation (con.sql) would bind the query a
-        # second time, and an Arrow table converted to rows costs more than the tuples.
-        result = con.execute(sql, params)
-        described = [(column[0], str(column[1])) for column in result.description]
-        tuples = result.fetchall()
-        time_zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
-        declared = dict(
-            con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = 'generations' AND list_contains($dims, column_name)",
-                {"dims": list(options.dims)},
-            ).fetchall()
-        )
-    finally:
-        con.close()
+    check_time_zone(con, options.tz)
+    # Executed once, rows fetched as tuples: a relation (con.sql) would bind the query a second
+    # time, and an Arrow table converted to rows costs more than the tuples.
+    result = con.execute(sql, params)
+    described = [(column[0], str(column[1])) for column in result.description]
+    tuples = result.fetchall()
+    time_zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    declared = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'generations' AND list_contains($dims, column_name)",
+            {"dims": list(options.dims)},
+        ).fetchall()
+    )
     keep = [
         i
         for i, (name, _kind) in enumerate(described)
@@ -309,384 +317,146 @@ def run_report(lake_root: Path, options: ReportOptions) -> Report:
         declared.get(name, described[i][1]) if name in options.dims else described[i][1]
         for name, i in zip(columns, keep, strict=True)
     ]
-    return Report(options, lake_root, columns, rows, types, time_zone)
+    return Report(options, Path(lake_root), columns, rows, types, time_zone, views.current_version(lake_root))
 
 
-# --- rendering -------------------------------------------------------------------------------
+def run_report(lake_root: Path, options: ReportOptions) -> Report:
+    """Run sql/report.sql over the lake at `lake_root`, on one connection; an empty selection
+    gives an empty Report."""
+    con = open_lake(lake_root)
+    try:
+        return query_report(con, lake_root, options)
+    finally:
+        con.close()
 
 
-def cell_text(value: Any) -> str:
-    """A value as text for CSV and Markdown: stable, so that a cron job's output diffs cleanly."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return format(value, ".12g")  # 12 significant digits: float sums vary in the last bits
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+# --- the page's data -------------------------------------------------------------------------
+
+# Without --since, the headline numbers of the page are those of the last HEADLINE_DAYS days of
+# data, compared with the HEADLINE_DAYS days before (sql/html_window.sql).
+HEADLINE_DAYS = 30
+
+# The time axis of the page's spend and cache charts when --granularity is not given: days for a
+# window of up to 62 days, ISO weeks up to a year, months beyond.
+AUTO_GRANULARITY = ((62, "day"), (366, "week"))
+
+# The dimensions the page charts alone (each a chart of its own), besides the user's --by.
+PAGE_DIMENSIONS = ("model", "provider_name", "data_region", "app_id")
 
 
-def json_value(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if math.isnan(value) else float(format(value, ".12g"))
-    if isinstance(value, (datetime, date)):
-        return cell_text(value)
-    return value
+def auto_granularity(options: ReportOptions, days: float) -> str:
+    if options.granularity:
+        return options.granularity
+    for limit, name in AUTO_GRANULARITY:
+        if days <= limit:
+            return name
+    return "month"
 
 
-def _csv_field(value: Any) -> str:
-    """One CSV field, quoted as the csv module quotes (a field holding a comma, a quote or a line
-    break), and also when it is an empty string: "" is an empty string, an empty field a null,
-    as DuckDB and polars write and read them."""
-    if value is None:
-        return ""
-    text = cell_text(value)
-    if text == "" or any(c in text for c in ',"\r\n'):
-        return QUOTE + text.replace(QUOTE, QUOTE * 2) + QUOTE
-    return text
+@dataclass
+class PageData:
+    """Everything the HTML page shows, gathered on one connection (pipeline/html_report.py renders it).
+    Without a generation selected only `report` and `last_run` are gathered."""
+
+    report: Report  # the user's report: the overview and the tables
+    last_run: dict[str, Any] | None  # the ingest run that last fed the lake (sql/html_last_run.sql)
+    window: dict[str, Any] | None = None  # the window, headline and previous periods (sql/html_window.sql)
+    current: Report | None = None  # the headline period: the window, or its last HEADLINE_DAYS days without --since
+    previous: Report | None = None  # the period before the headline period, of the same length
+    granularity: str = "day"  # of the time axes
+    timeline: Report | None = None  # by model, per period
+    model_provider: Report | None = None  # by model and provider_name, over the whole window
+    by_dim: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each of PAGE_DIMENSIONS alone
+    provider_errors: list[dict[str, Any]] = field(default_factory=list)  # sql/html_provider_errors.sql
 
 
-def to_csv(report: Report) -> str:
-    lines = [",".join(_csv_field(c) for c in report.columns)]
-    lines += [",".join(_csv_field(row[c]) for c in report.columns) for row in report.records]
-    return "\n".join(lines) + "\n"
+def _query_rows(con, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    relation = sqlfiles.run_file(con, name, params)
+    columns = relation.columns
+    return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
 
 
-def to_json(report: Report) -> str:
-    lines = [json.dumps({c: json_value(row[c]) for c in report.columns}) for row in report.records]
-    return "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
+def _single(report: Report, dim: str) -> list[dict[str, Any]] | None:
+    """The rows of `dim` alone in `report`, when it has that breakdown over the whole window."""
+    if report.options.granularity is None and dim in report.options.dims:
+        return report.rows_of(dim)
+    return None
 
 
-# The columns the terminal and Markdown show of each breakdown (csv/json/parquet have all).
-SCREEN_METRICS = (
-    ("requests", "requests", "count"),
-    ("total_cost", "spend $", "money"),
-    ("spend_share", "share", "pct"),
-    ("cost_per_request", "$/req", "money"),
-    ("cost_per_million_billed_tokens", "$/Mtok", "money"),
-    ("cache_hit_rate", "cache hit", "pct"),
-    ("latency_p50_ms", "latency* p50", "ms"),
-    ("latency_p90_ms", "p90", "ms"),
-    ("throughput_p50_tps", "tok/s p50", "num"),
-    ("error_rate", "errors", "pct"),
-    ("fallback_rate", "fallback", "pct"),
-)
-
-LATENCY_NOTE = (
-    "* latency is the `latency` field as OpenRouter records it: in real data it equals the last "
-    "provider attempt's latency and behaves like time to first token, not total time."
-)
-
-
-def format_metric(value: Any, kind: str) -> str:
-    if value is None:
-        return "-"
-    if kind == "count":
-        return f"{value:,}"
-    if kind == "money":
-        if value == 0:
-            return "0"
-        if abs(value) >= 100:
-            return f"{value:,.0f}"
-        if abs(value) >= 1:
-            return f"{value:,.2f}"
-        return f"{value:.3g}"
-    if kind == "pct":
-        return f"{value * 100:.1f}%"
-    if kind == "ms":
-        return f"{value:,.0f}"
-    if kind == "tokens":
-        for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-            if abs(value) >= size:
-                return f"{value / size:.1f}{unit}"
-        return str(value)
-    return f"{value:,.1f}"
-
-
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
-
-
-def overview_items(report: Report) -> list[tuple[str, str]]:
-    """(label, value) pairs of the overview, from the 'total' row."""
-    t = report.total or {}
-
-    def pct(key: str) -> str:
-        return format_metric(t.get(key), "pct")
-
-    def fmt(key: str, kind: str) -> str:
-        return format_metric(t.get(key), kind)
-
-    def quantiles(metric: str, kind: str, unit: str) -> str:
-        return " / ".join(fmt(f"{metric}_p{q}_{unit}", kind) for q in (50, 90, 99))
-
-    finish = ("stop", "length", "tool_calls", "content_filter", "error", "other", "null")
-    return [
-        ("period", f"{_when(t.get('first_created_at'))} .. {_when(t.get('last_created_at'))}"),
-        ("selection", report.options.describe()),
-        (
-            "requests",
-            (
-                f"{fmt('requests', 'count')} (cancelled {pct('cancelled_share')}, streamed {pct('streamed_share')}, "
-                f"BYOK {pct('byok_share')}, response-cache hits {fmt('response_cache_hits', 'count')})"
-            ),
-        ),
-        (
-            "spend (total_cost)",
-            (
-                f"${fmt('total_cost', 'money')}  (usage ${fmt('usage', 'money')}; "
-                f"BYOK upstream_inference_cost ${fmt('upstream_inference_cost', 'money')})"
-            ),
-        ),
-        ("savings (cache_discount)", f"${fmt('cache_discount', 'money')}"),
-        (
-            "billed tokens (native)",
-            (
-                f"{fmt('native_tokens_prompt', 'tokens')} prompt (cached {fmt('native_tokens_cached', 'tokens')}, "
-                f"cache hit rate {pct('cache_hit_rate')}), {fmt('native_tokens_completion', 'tokens')} completion "
-                f"(reasoning {fmt('native_tokens_reasoning', 'tokens')})"
-            ),
-        ),
-        (
-            "cost per request / per M billed tokens",
-            f"${fmt('cost_per_request', 'money')} / ${fmt('cost_per_million_billed_tokens', 'money')}",
-        ),
-        ("latency* p50 / p90 / p99", quantiles("latency", "ms", "ms") + " ms"),
-        ("generation time p50 / p90 / p99", quantiles("generation_time", "ms", "ms") + " ms"),
-        ("throughput p50 / p90 / p99", quantiles("throughput", "num", "tps") + " tokens/s"),
-        ("errors (finish_reason = error)", pct("error_rate")),
-        ("fallback rate", f"{pct('fallback_rate')} of requests with provider attempts"),
-        (
-            "failed attempts",
-            (
-                f"429 {pct('attempt_429_share')}, 5xx {pct('attempt_5xx_share')}, "
-                f"other {pct('attempt_other_failed_share')} of {fmt('attempts', 'count')} attempts"
-            ),
-        ),
-        ("finish reasons", ", ".join(f"{name} {pct(f'finish_reason_{name}_share')}" for name in finish)),
-    ]
-
-
-def _group_columns(report: Report) -> list[str]:
-    cols = ["period"] if report.options.granularity else []
-    return cols + list(report.options.dims)
-
-
-def _breakdown_dims(report: Report, rows: list[dict[str, Any]]) -> list[str]:
-    """The group columns that carry values in this breakdown."""
-    return [c for c in _group_columns(report) if any(r[c] is not None for r in rows)]
-
-
-def _md(text: str) -> str:
-    """Text for a Markdown table cell, shown as it is: \\ | * ` < escaped with a backslash."""
-    return re.sub(r"([\\|*`<])", r"\\\1", text)
-
-
-def to_markdown(report: Report) -> str:
-    """The terminal report as Markdown: the overview, then each breakdown with the table's
-    columns and the same formatted numbers."""
-    lines = [f"# orusage report: {_md(str(report.lake))}", "", "## Overview", "", "| metric | value |", "|---|---|"]
-    for label, value in overview_items(report):
-        lines.append(f"| {_md(label)} | {_md(value)} |")
-    for name, rows in report.breakdowns():
-        group = _breakdown_dims(report, rows)
-        header = [_md(c) for c in group] + [_md(label) for _metric, label, _kind in SCREEN_METRICS]
-        lines += [
-            "",
-            f"## By {name}",
-            "",
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(group) + "---:|" * len(SCREEN_METRICS),
-        ]
-        for row in rows:
-            cells = [_md(cell_text(row[c])) for c in group] + [format_metric(row[m], kind) for m, _label, kind in SCREEN_METRICS]
-            lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "\\" + LATENCY_NOTE, ""]
-    return "\n".join(lines)
-
-
-# A breakdown table that does not fit the terminal shows fewer metric columns, never fewer
-# labels: first with every label on one line, if that leaves room for this many metric columns;
-# else with labels wrapped onto a second line (or more, in a very narrow terminal).
-MIN_METRICS_BESIDE_WHOLE_LABELS = 2  # requests and spend
-MAX_LABEL_LINES = 4
-
-
-def _new_breakdown_table(name: str):
-    from rich.table import Table
-
-    return Table(title=f"by {name}", title_justify="left", header_style="bold")
-
-
-def _breakdown_table(name: str, columns: list[tuple[str, list[str], int | None]], metrics, rows: list[dict[str, Any]]):
-    """The rich table of one breakdown: the label columns (header, cells, fixed width or None),
-    then the metric columns `metrics` (of SCREEN_METRICS)."""
-    from rich.text import Text
-
-    table = _new_breakdown_table(name)
-    for header, _cells, width in columns:
-        table.add_column(header, overflow="fold", width=width)
-    for _metric, label, _kind in metrics:
-        table.add_column(label, justify="right", no_wrap=True)
-    for i, row in enumerate(rows):
-        table.add_row(
-            *(Text(cells[i]) for _header, cells, _width in columns),  # Text: a label is never read as markup
-            *(format_metric(row[m], kind) for m, _label, kind in metrics),
-            style="italic" if row["is_other"] else None,
+def gather_page(lake_root: Path, options: ReportOptions, report: Report | None = None) -> PageData:
+    """Run every query the page needs on one connection, each with the report's window, zone,
+    filters and --top; `report`, when given, is the user's report already gathered."""
+    con = open_lake(lake_root)
+    try:
+        report = report or query_report(con, lake_root, options)
+        rows = _query_rows(con, "html_last_run", {})
+        page = PageData(report, rows[0] if rows else None)
+        if report.empty:
+            return page
+        o, total = report.options, report.total or {}
+        win = _query_rows(
+            con,
+            "html_window",
+            {
+                "tz": o.tz,
+                "since": o.since,
+                "until": o.until,
+                "first_created_at": total.get("first_created_at"),
+                "last_created_at": total.get("last_created_at"),
+                "headline_days": HEADLINE_DAYS,
+            },
+        )[0]
+        base = ReportOptions(dims=("model",), since=o.since, until=o.until, tz=o.tz, where=o.where, top=o.top)
+        if (win["headline_since"], win["headline_until"]) == (win["since"], win["until"]):
+            current = report
+        else:
+            headline = replace(base, since=win["headline_since"], until=win["headline_until"], top=None)
+            current = query_report(con, lake_root, headline)
+        before = replace(base, since=win["previous_since"], until=win["previous_until"], top=None)
+        previous = query_report(con, lake_root, before)
+        granularity = auto_granularity(o, win["days"])
+        timeline = query_report(con, lake_root, replace(base, granularity=granularity))
+        model_provider = query_report(con, lake_root, replace(base, dims=("model", "provider_name")))
+        by_dim: dict[str, list[dict[str, Any]]] = {}
+        for dim in ("model", "provider_name"):
+            by_dim[dim] = _single(report, dim) or model_provider.rows_of(dim)
+        missing = tuple(d for d in PAGE_DIMENSIONS if d not in by_dim and _single(report, d) is None)
+        extra = query_report(con, lake_root, replace(base, dims=missing)) if missing else None
+        for dim in PAGE_DIMENSIONS:
+            if dim not in by_dim:
+                by_dim[dim] = _single(report, dim) or extra.rows_of(dim)
+        errors = _query_rows(
+            con,
+            "html_provider_errors",
+            {"tz": o.tz, "since": o.since, "until": o.until, "filters": report_params(o)["filters"], "top": o.top},
         )
-    return table
-
-
-def _table_width(console, widths: list[int]) -> int:
-    """The width rich gives a breakdown table whose columns hold `widths` cells (borders and padding added)."""
-    from rich.measure import Measurement
-
-    probe = _new_breakdown_table("")
-    for width in widths:
-        probe.add_column(width=width)
-    return Measurement.get(console, console.options.update_width(sum(widths) * 4 + 100), probe).maximum
-
-
-def _label_width(console, header: str, cells: list[str], lines: int) -> int:
-    """The narrowest width that keeps `header` on one line and every cell within `lines` lines."""
-    from rich.cells import cell_len
-    from rich.text import Text
-
-    widest = max([cell_len(header), *(cell_len(c) for c in cells)])
-    width = max(cell_len(header), -(-widest // lines))
-    while width < widest and any(len(Text(c).wrap(console, width, overflow="fold")) > lines for c in cells):
-        width += 1
-    return width
-
-
-def _share_out(whole: list[int], floors: list[int], budget: int) -> list[int] | None:
-    """Widths of the label columns within `budget` cells in all: whole where they fit, else the
-    widest narrowed first, none below its floor; None when even the floors do not fit."""
-    if sum(floors) > budget:
-        return None
-    level = max(whole, default=0)
-    while level > 0 and sum(max(f, min(w, level)) for w, f in zip(whole, floors, strict=True)) > budget:
-        level -= 1
-    return [max(f, min(w, level)) for w, f in zip(whole, floors, strict=True)]
-
-
-def fit_breakdown(report: Report, name: str, rows: list[dict[str, Any]], console) -> tuple[Any, list[str]]:
-    """The table of one breakdown for the console's width, and the headers of the metric columns
-    left out (from the right of SCREEN_METRICS).
-
-    Every label column stays, and every label whole: on one line if that leaves room for
-    MIN_METRICS_BESIDE_WHOLE_LABELS metric columns, else wrapped (the widest columns first) onto
-    as few lines as let more metric columns fit."""
-    from rich.cells import cell_len
-
-    group = _breakdown_dims(report, rows)
-    cells = {c: [cell_text(row[c]) for row in rows] for c in group}
-    metric_widths = [
-        max([cell_len(label), *(cell_len(format_metric(row[m], kind)) for row in rows)]) for m, label, kind in SCREEN_METRICS
-    ]
-    whole = [_label_width(console, c, cells[c], 1) for c in group]
-
-    def most_metrics(floors: list[int]) -> tuple[int, list[int]] | None:
-        """The most metric columns that fit beside labels no narrower than `floors`, and the label widths."""
-        for count in range(len(SCREEN_METRICS), 0, -1):
-            borders = _table_width(console, [0] * (len(group) + count))
-            widths = _share_out(whole, floors, console.width - borders - sum(metric_widths[:count]))
-            if widths is not None:
-                return count, widths
-        return None
-
-    best = most_metrics(whole)
-    lines = 2
-    while (best is None or best[0] < MIN_METRICS_BESIDE_WHOLE_LABELS) and lines <= MAX_LABEL_LINES:
-        # a period (a date) stays on one line
-        floors = [w if c == "period" else _label_width(console, c, cells[c], lines) for c, w in zip(group, whole, strict=True)]
-        wrapped = most_metrics(floors)
-        if wrapped is not None and (best is None or wrapped[0] > best[0]):
-            best = wrapped
-        if best is not None:
-            break
-        lines += 1
-    count, widths = best if best is not None else (1, [None] * len(group))
-    table = _breakdown_table(name, [(c, cells[c], w) for c, w in zip(group, widths, strict=True)], SCREEN_METRICS[:count], rows)
-    return table, [label for _m, label, _kind in SCREEN_METRICS[count:]]
-
-
-def left_out_note(left_out: list[str]) -> str:
-    """The line under a table that had to leave metric columns out."""
-    return (
-        f"left out for width: {', '.join(left_out)}; see them in a wider terminal "
-        "(COLUMNS=200 orusage report ... | less -S) or with --format md, csv or json"
+    finally:
+        con.close()
+    return replace(
+        page,
+        window=win,
+        current=current,
+        previous=previous,
+        granularity=granularity,
+        timeline=timeline,
+        model_provider=model_provider,
+        by_dim=by_dim,
+        provider_errors=errors,
     )
 
 
-def render_table(report: Report, console) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    console.print(Text.assemble(("orusage report", "bold"), f"  lake {report.lake}"))
-    overview = Table(show_header=False, box=None, pad_edge=False)
-    overview.add_column(style="bold", overflow="fold")
-    overview.add_column(overflow="fold")
-    for label, value in overview_items(report):
-        overview.add_row(Text(label), Text(value))
-    console.print(overview)
-    for name, rows in report.breakdowns():
-        table, left_out = fit_breakdown(report, name, rows, console)
-        console.print(table)
-        if left_out:
-            console.print(Text(left_out_note(left_out), style="dim"))
-    console.print(LATENCY_NOTE, style="dim")
+# --- rendering: the renderers take the gathered data and run no query -------------------------
 
 
-def render(report: Report, fmt: str, out: Path | None = None, console=None) -> None:
-    """Write the report in `fmt` to `out` (a file) or to the console / stdout."""
-    if fmt == "parquet":
-        if out is None:
-            raise OrusageError("--format parquet writes a file", "Pass --out FILE.parquet.")
-        import pyarrow.parquet as pq
-
-        pq.write_table(report.arrow, out)
-        return
-    if fmt == "table" and out is None:
-        if console is None:
-            import os
-            import sys
-
-            from rich.console import Console
-
-            # A terminal gets its own width; a pipe or a file gets COLUMNS if it is set, else
-            # room for every column.
-            sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
-            console = Console() if sized else Console(width=200)
-        render_table(report, console)
-        return
-    if fmt == "table":
-        from rich.console import Console
-
-        buffer = io.StringIO()
-        render_table(report, Console(file=buffer, width=200, color_system=None))
-        text = buffer.getvalue()
-    elif fmt == "csv":
-        text = to_csv(report)
-    elif fmt == "json":
-        text = to_json(report)
-    elif fmt == "md":
-        text = to_markdown(report)
-    elif fmt == "html":
+def render(data: Report | PageData, fmt: str, out: Path | None = None, console=None) -> None:
+    """Write the report in `fmt` to `out` (a file) or to the console / stdout. The page (html)
+    is rendered from PageData; given a Report, its remaining queries are gathered first."""
+    if fmt not in FORMATS:
+        raise OrusageError(f"unknown format {fmt!r}", f"Use one of: {', '.join(FORMATS)}.")
+    if fmt == "html":
         from pipeline.html_report import to_html  # the page with charts (docs/html-report.md)
 
-        text = to_html(report)
-    else:
-        raise OrusageError(f"unknown format {fmt!r}", f"Use one of: {', '.join(FORMATS)}.")
-    if out is None:
-        import sys
-
-        sys.stdout.write(text)
-    else:
-        Path(out).write_text(text, encoding="utf-8")
+        page = data if isinstance(data, PageData) else gather_page(data.lake, data.options, report=data)
+        render_text.write_text(to_html(page), out)
+        return
+    render_text.write(data.report if isinstance(data, PageData) else data, fmt, out, console)

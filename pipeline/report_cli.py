@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from pipeline import dimensions
 from pipeline.errors import OptionError, OrusageError
 from pipeline.options import (
     CONTEXT,
@@ -36,12 +37,6 @@ SQL_EXIT_CODES = {
     "use --out); in a piped script, the first statement that fails stops it",
     2: "usage error: a bad option or option value (-p, --format, ...), or a bad setting",
 }
-
-DIMENSIONS = (
-    "model, provider_name, data_region, app_id, api_type, external_user, is_byok, finish_reason, "
-    "service_tier, workspace_id, origin, router"
-)
-
 
 # --- report ----------------------------------------------------------------------------------
 
@@ -78,10 +73,10 @@ def _zone(ctx, param, value: str | None) -> str | None:
 @click.option(
     "--by",
     "by",
-    default="model,provider_name,data_region,app_id",
+    default=",".join(dimensions.default_names()),
     show_default=True,
     metavar="DIMS",
-    help=f"1 to 4 comma-separated dimensions, shown together and each alone. From: {DIMENSIONS}.",
+    help=f"1 to {dimensions.MAX_DIMS} comma-separated dimensions, shown together and each alone. From: {dimensions.listing()}.",
 )
 @click.option(
     "--granularity",
@@ -134,6 +129,7 @@ def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out
         DEFAULT_TOP_ON_SCREEN,
         ReportOptions,
         check_options,
+        gather_page,
         parse_dims,
         parse_where,
         render,
@@ -159,12 +155,14 @@ def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out
         check_options(options)
     except OrusageError as exc:  # every check of the options: a bad option value
         raise OptionError(exc.what, exc.fix) from None
-    result = run_report(lake_root(found), options)
+    # Gathered on one connection (the page's queries too), then rendered without a query.
+    data = gather_page(lake_root(found), options) if fmt == "html" else run_report(lake_root(found), options)
+    result = data.report if fmt == "html" else data
     if result.empty:
         click.echo(result.empty_message(), err=True)
         if fmt in ("table", "md"):
             return
-    render(result, fmt, out)
+    render(data, fmt, out)
     if out is not None:
         what = "the page" if fmt == "html" else f"{len(result.rows)} rows"
         click.echo(f"wrote {what} to {out}", err=True)

@@ -2,6 +2,8 @@
 
     generations        typed records, one row per id, with derived columns (sql/views/)
     generation_labels  generations with each report dimension as a text label
+    labelled_generations(dims, filters)  a table macro: generation_labels filtered on labels,
+                       with the labels of the chosen dimensions in slots d1..d4
     provider_attempts  one row per element of provider_responses
     quarantine         rows that failed validation
     runs               one row per ingest run
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import lake_layout, sqlfiles
+from pipeline import dimensions, lake_layout, sqlfiles
 
 DB_NAME = "orusage.duckdb"
 META_TABLE = "_orusage_views"
@@ -48,6 +50,8 @@ SOURCES = {
 }
 # The views users query, in dependency order.
 VIEWS = ("generations", "generation_labels", "provider_attempts", "quarantine", "runs", "manifest")
+# Views built from the list of report dimensions (pipeline/dimensions.py), not from a file of sql/.
+GENERATED = {"generation_labels": (dimensions.generation_labels_sql, dimensions.labelled_generations_sql)}
 
 
 def current_version(lake_root: Path) -> str | None:
@@ -56,11 +60,21 @@ def current_version(lake_root: Path) -> str | None:
     return None if version is None else version.name
 
 
+def view_statements(view: str) -> list[str]:
+    """The SQL that creates `view`: its file in sql/views/, or the statements built for it."""
+    if view in GENERATED:
+        return [build() for build in GENERATED[view]]
+    return [sqlfiles.load(f"views/{view}")]
+
+
 def sql_digest() -> str:
     """Digest of the view definitions: a database built by other SQL is rebuilt."""
     digest = hashlib.sha256()
-    for name in [f for f, _tree in SOURCES.values()] + [f"views/{v}" for v in VIEWS]:
+    for name in [f for f, _tree in SOURCES.values()]:
         digest.update(sqlfiles.load(name).encode())
+    for view in VIEWS:
+        for statement in view_statements(view):
+            digest.update(statement.encode())
     return digest.hexdigest()[:16]
 
 
@@ -108,7 +122,8 @@ def create_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
         else:
             _empty_source(con, name)
     for view in VIEWS:
-        con.execute(sqlfiles.load(f"views/{view}"))
+        for statement in view_statements(view):
+            con.execute(statement)
 
 
 def _config(lake_root: Path) -> dict:

@@ -8,7 +8,8 @@
 -- Grain     one row per attempted provider label (provider_responses[].provider_name; '(null)'
 --           when absent, quoted when it looks like a label, as in generation_labels), plus one
 --           '(other)' row folding the providers beyond the $top largest by attempts.
--- Inputs    generation_labels (sql/views/generation_labels.sql), its provider_responses.
+-- Inputs    labelled_generations (the table macro over generation_labels, pipeline/dimensions.py),
+--           its provider_responses.
 -- Params    $tz           VARCHAR    IANA zone of $since and $until, e.g. 'UTC'
 --           $since        VARCHAR    local date or date-time in $tz, inclusive; NULL: no bound
 --           $until        VARCHAR    local date or date-time in $tz, exclusive; NULL: no bound
@@ -30,43 +31,14 @@
 --   EXECUTE q(tz := 'UTC', since := NULL, until := NULL, filters := MAP {}, top := 10);
 with
 
--- The generations of the window, with the dimension labels of generation_labels.
-labelled as not materialized (
-    select
-        model_label,
-        provider_name_label,
-        data_region_label,
-        app_id_label,
-        api_type_label,
-        external_user_label,
-        is_byok_label,
-        finish_reason_label,
-        service_tier_label,
-        workspace_id_label,
-        origin_label,
-        router_label,
-        provider_responses
-    from generation_labels
-    where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
-        and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
-),
-
+-- The provider attempts of the generations of the window that the filters keep
+-- (labelled_generations: generation_labels filtered on the dimension labels).
 selected as not materialized (
     select provider_responses
-    from labelled
+    from labelled_generations([], $filters)
     where provider_responses is not null
-        and (not map_contains($filters, 'model') or list_contains($filters['model'], model_label))
-        and (not map_contains($filters, 'provider_name') or list_contains($filters['provider_name'], provider_name_label))
-        and (not map_contains($filters, 'data_region') or list_contains($filters['data_region'], data_region_label))
-        and (not map_contains($filters, 'app_id') or list_contains($filters['app_id'], app_id_label))
-        and (not map_contains($filters, 'api_type') or list_contains($filters['api_type'], api_type_label))
-        and (not map_contains($filters, 'external_user') or list_contains($filters['external_user'], external_user_label))
-        and (not map_contains($filters, 'is_byok') or list_contains($filters['is_byok'], is_byok_label))
-        and (not map_contains($filters, 'finish_reason') or list_contains($filters['finish_reason'], finish_reason_label))
-        and (not map_contains($filters, 'service_tier') or list_contains($filters['service_tier'], service_tier_label))
-        and (not map_contains($filters, 'workspace_id') or list_contains($filters['workspace_id'], workspace_id_label))
-        and (not map_contains($filters, 'origin') or list_contains($filters['origin'], origin_label))
-        and (not map_contains($filters, 'router') or list_contains($filters['router'], router_label))
+        and ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
+        and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
 ),
 
 attempts as (

@@ -13,12 +13,12 @@
 --             'model+provider_name...'  the dimensions together (only with 2 or more)
 --             'model', ...              each dimension alone, in $dims order
 --           With $granularity every breakdown but 'total' has one row per period and group.
--- Inputs    generation_labels (sql/views/generation_labels.sql: generations with the labels),
---           including its provider_responses. The lake is read twice: once for the request
+-- Inputs    labelled_generations($dims, $filters) (a table macro over generation_labels:
+--           generations with the dimension labels; pipeline/dimensions.py builds both), including
+--           its provider_responses. The lake is read twice: once for the request
 --           columns, once for provider_responses (the widest column, read by its own pass).
--- Params    $dims         VARCHAR[]  1 to 4 dimensions, from: model, provider_name, data_region,
---                                    app_id, api_type, external_user, is_byok, finish_reason,
---                                    service_tier, workspace_id, origin, router
+-- Params    $dims         VARCHAR[]  1 to 4 dimensions (pipeline/dimensions.py and docs/report.md
+--                                    list them)
 --           $granularity  VARCHAR    'day' | 'week' (ISO weeks, from Monday) | 'month' | NULL
 --           $tz           VARCHAR    IANA zone of the periods, $since and $until, e.g. 'UTC'
 --           $since        VARCHAR    local date or date-time in $tz, inclusive; NULL: no bound
@@ -62,26 +62,17 @@
 -- without reading the rows again, also for the '(other)' rows of $top).
 with
 
--- The generations of the period, with the dimension labels of generation_labels.
-labelled as not materialized (
+-- The generations of the period that the filters keep, with the labels of the chosen dimensions
+-- in slots d1..d4 (the table macro labelled_generations, built with the view generation_labels
+-- from the list of dimensions, pipeline/dimensions.py).
+selected as not materialized (
     select
         created_at,
         case
             when $granularity is not null
                 then cast(date_trunc($granularity, timezone($tz, created_at)) as date)
         end as period,
-        model_label,
-        provider_name_label,
-        data_region_label,
-        app_id_label,
-        api_type_label,
-        external_user_label,
-        is_byok_label,
-        finish_reason_label,
-        service_tier_label,
-        workspace_id_label,
-        origin_label,
-        router_label,
+        d1, d2, d3, d4,
         total_cost,
         usage,
         upstream_inference_cost,
@@ -102,84 +93,9 @@ labelled as not materialized (
         generation_time,
         throughput,
         provider_responses
-    from generation_labels
+    from labelled_generations($dims, $filters)
     where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
         and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
-),
-
--- The rows the filters keep, with the labels of the chosen dimensions in slots d1..d4.
-selected as not materialized (
-    select
-        *,
-        case $dims[1]
-            when 'model' then model_label
-            when 'provider_name' then provider_name_label
-            when 'data_region' then data_region_label
-            when 'app_id' then app_id_label
-            when 'api_type' then api_type_label
-            when 'external_user' then external_user_label
-            when 'is_byok' then is_byok_label
-            when 'finish_reason' then finish_reason_label
-            when 'service_tier' then service_tier_label
-            when 'workspace_id' then workspace_id_label
-            when 'origin' then origin_label
-            when 'router' then router_label
-        end as d1,
-        case $dims[2]
-            when 'model' then model_label
-            when 'provider_name' then provider_name_label
-            when 'data_region' then data_region_label
-            when 'app_id' then app_id_label
-            when 'api_type' then api_type_label
-            when 'external_user' then external_user_label
-            when 'is_byok' then is_byok_label
-            when 'finish_reason' then finish_reason_label
-            when 'service_tier' then service_tier_label
-            when 'workspace_id' then workspace_id_label
-            when 'origin' then origin_label
-            when 'router' then router_label
-        end as d2,
-        case $dims[3]
-            when 'model' then model_label
-            when 'provider_name' then provider_name_label
-            when 'data_region' then data_region_label
-            when 'app_id' then app_id_label
-            when 'api_type' then api_type_label
-            when 'external_user' then external_user_label
-            when 'is_byok' then is_byok_label
-            when 'finish_reason' then finish_reason_label
-            when 'service_tier' then service_tier_label
-            when 'workspace_id' then workspace_id_label
-            when 'origin' then origin_label
-            when 'router' then router_label
-        end as d3,
-        case $dims[4]
-            when 'model' then model_label
-            when 'provider_name' then provider_name_label
-            when 'data_region' then data_region_label
-            when 'app_id' then app_id_label
-            when 'api_type' then api_type_label
-            when 'external_user' then external_user_label
-            when 'is_byok' then is_byok_label
-            when 'finish_reason' then finish_reason_label
-            when 'service_tier' then service_tier_label
-            when 'workspace_id' then workspace_id_label
-            when 'origin' then origin_label
-            when 'router' then router_label
-        end as d4
-    from labelled
-    where (not map_contains($filters, 'model') or list_contains($filters['model'], model_label))
-        and (not map_contains($filters, 'provider_name') or list_contains($filters['provider_name'], provider_name_label))
-        and (not map_contains($filters, 'data_region') or list_contains($filters['data_region'], data_region_label))
-        and (not map_contains($filters, 'app_id') or list_contains($filters['app_id'], app_id_label))
-        and (not map_contains($filters, 'api_type') or list_contains($filters['api_type'], api_type_label))
-        and (not map_contains($filters, 'external_user') or list_contains($filters['external_user'], external_user_label))
-        and (not map_contains($filters, 'is_byok') or list_contains($filters['is_byok'], is_byok_label))
-        and (not map_contains($filters, 'finish_reason') or list_contains($filters['finish_reason'], finish_reason_label))
-        and (not map_contains($filters, 'service_tier') or list_contains($filters['service_tier'], service_tier_label))
-        and (not map_contains($filters, 'workspace_id') or list_contains($filters['workspace_id'], workspace_id_label))
-        and (not map_contains($filters, 'origin') or list_contains($filters['origin'], origin_label))
-        and (not map_contains($filters, 'router') or list_contains($filters['router'], router_label))
 ),
 
 -- The request metrics of the selected rows (read by the one pass of fine_requests).
