@@ -24,7 +24,7 @@ from typing import Any
 
 from pipeline.dimensions import OTHER_LABEL
 from pipeline.render_text import LATENCY_NOTE, SCREEN_METRICS, format_metric, overview_items
-from pipeline.report import HEADLINE_DAYS, PageData, Report, auto_granularity  # noqa: F401 (auto_granularity: importable from here)
+from pipeline.report import HEADLINE_DAYS, PageData, Report, auto_granularity  # noqa: F401 (auto_granularity: importable from here
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"

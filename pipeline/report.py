@@ -5,7 +5,7 @@ All aggregation happens in DuckDB; this module checks the options, binds them as
 names the dimension columns and returns a Report (the rows of sql/report.sql) or, for the HTML
 page, a PageData. The renderers take those and run no query: pipeline/render_text.py (rich
 tables, Markdown, CSV, JSON, Parquet; docs/report.md lists the columns) and
-pipeline/html_report.py (the page). `render` picks the renderer of a format.
+pipeline/html_report.py (the page); pipeline/report_output.py picks the renderer of a format.
 
 The query groups on the dimension labels of `generation_labels` ('(null)', '(empty)', a quoted
 '"(null)"' for a value that looks like a label): the terminal, Markdown and HTML show them.
@@ -14,7 +14,7 @@ dimensions are listed once, in pipeline/dimensions.py.
 
     options = ReportOptions(dims=("model",), granularity="month", tz="Europe/Berlin")
     report = run_report(Path("lake"), options)
-    render(report, "csv", out=None)
+    report_output.render(report, "csv", out=None)
 """
 
 from __future__ import annotations
@@ -25,22 +25,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pipeline import dimensions, render_text, sqlfiles, views
+from pipeline import dimensions, sqlfiles, views
 from pipeline.errors import OrusageError
-from pipeline.render_text import (  # noqa: F401 (the renderers of a gathered Report, also importable from here)
-    LATENCY_NOTE,
-    SCREEN_METRICS,
-    cell_text,
-    fit_breakdown,
-    format_metric,
-    json_value,
-    left_out_note,
-    overview_items,
-    render_table,
-    to_csv,
-    to_json,
-    to_markdown,
-)
 
 DIMENSIONS = dimensions.names()  # the registry: pipeline/dimensions.py
 DEFAULT_DIMS = dimensions.default_names()
@@ -443,20 +429,3 @@ def gather_page(lake_root: Path, options: ReportOptions, report: Report | None =
         by_dim=by_dim,
         provider_errors=errors,
     )
-
-
-# --- rendering: the renderers take the gathered data and run no query -------------------------
-
-
-def render(data: Report | PageData, fmt: str, out: Path | None = None, console=None) -> None:
-    """Write the report in `fmt` to `out` (a file) or to the console / stdout. The page (html)
-    is rendered from PageData; given a Report, its remaining queries are gathered first."""
-    if fmt not in FORMATS:
-        raise OrusageError(f"unknown format {fmt!r}", f"Use one of: {', '.join(FORMATS)}.")
-    if fmt == "html":
-        from pipeline.html_report import to_html  # the page with charts (docs/html-report.md)
-
-        page = data if isinstance(data, PageData) else gather_page(data.lake, data.options, report=data)
-        render_text.write_text(to_html(page), out)
-        return
-    render_text.write(data.report if isinstance(data, PageData) else data, fmt, out, console)

@@ -8,7 +8,6 @@ import time): `orusage sql` must start in well under a second.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -132,9 +131,9 @@ def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out
         gather_page,
         parse_dims,
         parse_where,
-        render,
         run_report,
     )
+    from pipeline.report_output import render
 
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
@@ -255,7 +254,7 @@ def sql(ctx, query, lake, config, fmt, out, params):
     directory (`cd lake && duckdb orusage.duckdb`), since the views read relative paths.
     """
     from pipeline import sqlfiles, views
-    from pipeline.sql_shell import refuse_writes, seal, shell
+    from pipeline.sql_shell import refuse_writes, seal, shell, write_relation
 
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
@@ -300,53 +299,3 @@ def _run(con, text: str, params: dict, what: str):
             f"{what} failed: {first}",
             "Fix the SQL; the views are generations, provider_attempts, quarantine and runs (docs/report.md).",
         ) from None
-
-
-def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1000, notes_to_stderr: bool = True) -> None:
-    import duckdb
-
-    from pipeline.report import cell_text, json_value
-
-    try:
-        if fmt == "parquet":
-            relation.write_parquet(str(out))
-            click.echo(f"wrote {out}", err=True)
-            return
-        columns = relation.columns
-        rows = relation.fetchall()
-    except duckdb.Error as exc:
-        raise OrusageError(f"the query failed: {str(exc).strip().splitlines()[0]}", "Fix the SQL and run it again.") from None
-    if fmt == "table":
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(header_style="bold")
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows[:max_table_rows]:
-            table.add_row(*(cell_text(v) if v is not None else "NULL" for v in row))
-        if out:
-            with open(out, "w", encoding="utf-8") as handle:
-                Console(file=handle, width=200).print(table)
-        else:
-            Console().print(table)
-        more = f" (first {max_table_rows} shown; --format csv --out FILE for all)" if len(rows) > max_table_rows else ""
-        sys.stdout.flush()
-        click.echo(f"{len(rows)} row(s){more}", err=notes_to_stderr)
-        return
-    if fmt == "csv":
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([cell_text(v) for v in row] for row in rows)
-        text = buffer.getvalue()
-    else:
-        lines = [json.dumps({c: json_value(v) for c, v in zip(columns, row, strict=True)}, default=str) for row in rows]
-        text = "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)

@@ -136,7 +136,8 @@ def write_reports(lake_root: Path, settings: Settings, version: str | None) -> l
     `orusage report --tz TIMEZONE --format F --out FILE` would (pipeline.report), each file
     written beside the old one and renamed over it; then stamp the directory with the lake
     version the files show."""
-    from pipeline.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, render, run_report
+    from pipeline.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, run_report
+    from pipeline.report_output import render
 
     out = settings.report.dir
     out.mkdir(parents=True, exist_ok=True)

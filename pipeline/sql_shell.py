@@ -22,6 +22,7 @@ Nothing here imports pyarrow or polars: `orusage sql` starts in well under a sec
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -151,8 +152,6 @@ def shell(con, lake_root: Path, interactive: bool | None = None) -> int:
     """Read statements from stdin and run them; returns the exit code (1: a script failed)."""
     import duckdb
 
-    from pipeline.report_cli import write_relation
-
     interactive = sys.stdin.isatty() if interactive is None else interactive
     if interactive:
         with contextlib.suppress(ImportError):
@@ -213,3 +212,53 @@ def shell(con, lake_root: Path, interactive: bool | None = None) -> int:
     if buffer and not run("\n".join(buffer), start):  # the last statement may end without ';'
         return EXIT_FAILED
     return EXIT_OK
+
+
+def write_relation(relation, fmt: str, out: Path | None, max_table_rows: int = 1000, notes_to_stderr: bool = True) -> None:
+    import duckdb
+
+    from pipeline.render_text import cell_text, json_value
+
+    try:
+        if fmt == "parquet":
+            relation.write_parquet(str(out))
+            click.echo(f"wrote {out}", err=True)
+            return
+        columns = relation.columns
+        rows = relation.fetchall()
+    except duckdb.Error as exc:
+        raise OrusageError(f"the query failed: {str(exc).strip().splitlines()[0]}", "Fix the SQL and run it again.") from None
+    if fmt == "table":
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(header_style="bold")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows[:max_table_rows]:
+            table.add_row(*(cell_text(v) if v is not None else "NULL" for v in row))
+        if out:
+            with open(out, "w", encoding="utf-8") as handle:
+                Console(file=handle, width=200).print(table)
+        else:
+            Console().print(table)
+        more = f" (first {max_table_rows} shown; --format csv --out FILE for all)" if len(rows) > max_table_rows else ""
+        sys.stdout.flush()
+        click.echo(f"{len(rows)} row(s){more}", err=notes_to_stderr)
+        return
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([cell_text(v) for v in row] for row in rows)
+        text = buffer.getvalue()
+    else:
+        lines = [json.dumps({c: json_value(v) for c, v in zip(columns, row, strict=True)}, default=str) for row in rows]
+        text = "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)

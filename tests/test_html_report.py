@@ -31,7 +31,8 @@ from pipeline.html_report import (
     periods,
     span,
 )
-from pipeline.report import ReportOptions, format_metric, run_report
+from pipeline.render_text import format_metric
+from pipeline.report import ReportOptions, run_report
 
 HTML_SQL = [n for n in sqlfiles.names() if n.startswith("html_")]
 FILTERED = (

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from conftest import ROOT, ingest, record, write_jsonl
 from pipeline import dimensions, docs, views
 from pipeline.cli import main
-from pipeline.report import ReportOptions, run_report, to_csv
+from pipeline.render_text import to_csv
+from pipeline.report import ReportOptions, run_report
 
 
 def test_docs_list_every_dimension():

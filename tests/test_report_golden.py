@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipeline.report import ReportOptions, run_report, to_csv
+from pipeline.render_text import to_csv
+from pipeline.report import ReportOptions, run_report
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("ORUSAGE_UPDATE_GOLDEN") == "1"

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from conftest import BASE_RECORD, ingest, record, write_jsonl
 from pipeline.cli import main
-from pipeline.report import ReportOptions, render_table, run_report
+from pipeline.render_text import render_table
+from pipeline.report import ReportOptions, run_report
 
 
 def run(*args, env: dict | None = None):
@@ -234,7 +235,7 @@ def _note_under(text: str, title: str) -> str:
 def test_table_keeps_every_label_whole_and_says_what_it_left_out(report_sample_lake, width):
     from rich.cells import cell_len
 
-    from pipeline.report import SCREEN_METRICS
+    from pipeline.render_text import SCREEN_METRICS
 
     options = ReportOptions(top=10)
     report = run_report(report_sample_lake, options)
@@ -290,7 +291,7 @@ def test_a_very_long_label_stays_whole_in_a_narrow_terminal(tmp_path):
 
 
 def test_headline_block_is_readable_at_80_columns(report_sample_lake):
-    from pipeline.report import overview_items
+    from pipeline.render_text import overview_items
 
     options = ReportOptions(top=10)
     report = run_report(report_sample_lake, options)

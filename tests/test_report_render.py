@@ -15,7 +15,8 @@ from pipeline import report as report_module
 from pipeline import views
 from pipeline.html_report import to_html
 from pipeline.render_text import to_csv, to_json, to_markdown
-from pipeline.report import ReportOptions, gather_page, render, run_report
+from pipeline.report import ReportOptions, gather_page, run_report
+from pipeline.report_output import render
 
 RENDERERS = ("pipeline/render_text.py", "pipeline/html_report.py")
 # What a renderer must not reach: DuckDB, the views, the SQL files, or a gathering function.
