@@ -31,14 +31,14 @@ lint: $(BIN)/orusage ## Lint and check the formatting (ruff; the rules are in py
 	$(BIN)/ruff format --check .
 
 sample: $(BIN)/orusage ## Rebuild data/sample from the generator (deterministic)
-	$(BIN)/python -m pipeline.synth sample data/sample
+	$(BIN)/python -m tools.synth sample data/sample
 
 docs: $(BIN)/orusage ## Regenerate docs/fields.md from the field table, and the list of dimensions in docs/report.md
-	$(BIN)/python -m pipeline.docs > docs/fields.md
-	$(BIN)/python -m pipeline.docs --update docs/report.md
+	$(BIN)/python -m pipeline.schema.docs > docs/fields.md
+	$(BIN)/python -m pipeline.schema.docs --update docs/report.md
 
 bench: $(BIN)/orusage ## Speed and memory against a raw DuckDB baseline (BENCH_N records, default 1M)
-	$(BIN)/python -m pipeline.bench --records $(BENCH_N)
+	$(BIN)/python -m tools.bench --records $(BENCH_N)
 
 report: $(BIN)/orusage ## Usage and cost report of the lake, and the page reports/latest.html (ingests data/sample first when there is no lake)
 	@test -e $(LAKE)/current || $(BIN)/orusage ingest data/sample --lake $(LAKE)

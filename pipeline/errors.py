@@ -110,6 +110,6 @@ class QuarantineRatioExceeded(OrusageError):
     """A run kept its good rows, but quarantined a larger share than the configured maximum."""
 
 
-# Appended for `orusage reconcile` / `orusage collect` (pipeline/integrations_cli.py).
+# Appended for `orusage reconcile` / `orusage collect` (pipeline/cli/openrouter.py).
 EXIT_MISMATCH = 4  # reconcile: the lake and OpenRouter's numbers differ beyond tolerance
 EXIT_INCOMPLETE = 5  # collect: some ids never came (run it again later: it resumes)

@@ -1,6 +1,6 @@
 -- anomaly_daily: spend, requests, errors and p95 latency of each requested local day.
 --
--- Purpose   The daily numbers `orusage check` judges for anomalies (pipeline/checks.py): the
+-- Purpose   The daily numbers `orusage check` judges for anomalies (pipeline/ops/checks.py): the
 --           day checked and its baseline days (the same weekday of previous weeks).
 -- Grain     one row per local day of $days that has at least one generation.
 -- Inputs    generations (sql/views/generations.sql); errors are its is_error column.

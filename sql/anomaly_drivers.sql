@@ -1,7 +1,7 @@
 -- anomaly_drivers: the anomaly metrics of each requested local day per value of the driver
 -- dimensions.
 --
--- Purpose   Which model, app_id or provider drove an anomalous day (pipeline/checks.py
+-- Purpose   Which model, app_id or provider drove an anomalous day (pipeline/ops/checks.py
 --           compares each value's part on the day with its part on the baseline days).
 -- Grain     one row per (day, dimension, value); dimension 'model' | 'app_id' |
 --           'provider_name'; a null value is '(null)'.

@@ -1,7 +1,7 @@
 -- budget_spend: spend and requests per budget period, in total and per value of each budget
 -- dimension.
 --
--- Purpose   What `orusage check` compares with the budgets (pipeline/checks.py): the spend of
+-- Purpose   What `orusage check` compares with the budgets (pipeline/ops/checks.py): the spend of
 --           the local day of as_of so far, of the day before it, and of the month to date.
 -- Grain     one row per (period, dimension, value); period 'today' | 'yesterday' | 'month'
 --           (month to date), dimension 'total' (value null) | 'app_id' | 'model' |

@@ -1,7 +1,7 @@
 -- compact_expected: the rows of one partition's small files, and how many compaction keeps.
 --
 -- Purpose   What sql/compact_partition.sql must return, counted before anything is written
---           (pipeline/maintain.py checks the rows written against it).
+--           (pipeline/ops/maintain.py checks the rows written against it).
 -- Grain     one row.
 -- Inputs    the small and the large Parquet files of one partition of the new version.
 -- Output    rows  BIGINT  rows in the small files

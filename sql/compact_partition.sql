@@ -1,7 +1,7 @@
 -- compact_partition: the rows of one partition's small files, each id once, in created_at order.
 --
 -- Purpose   What `orusage compact` writes in place of a partition's small files
---           (pipeline/maintain.py); it reads the files of the version being built, not the views.
+--           (pipeline/ops/maintain.py); it reads the files of the version being built, not the views.
 -- Grain     one row per id (the copy with the earliest _ingested_at, then _run_id,
 --           _source_file, _source_line); ids also present in the partition's large files are
 --           left out.

@@ -8,7 +8,7 @@
 -- Grain     one row per attempted provider label (provider_responses[].provider_name; '(null)'
 --           when absent, quoted when it looks like a label, as in generation_labels), plus one
 --           '(other)' row folding the providers beyond the $top largest by attempts.
--- Inputs    labelled_generations (the table macro over generation_labels, pipeline/dimensions.py),
+-- Inputs    labelled_generations (the table macro over generation_labels, pipeline/schema/dimensions.py),
 --           its provider_responses.
 -- Params    $tz           VARCHAR    IANA zone of $since and $until, e.g. 'UTC'
 --           $since        VARCHAR    local date or date-time in $tz, inclusive; NULL: no bound

@@ -1,7 +1,7 @@
 -- manifest_latest: each ingested path with its size and time at its latest ingest.
 --
 -- Purpose   `orusage run` skips an inbox file without reading it when its path and size match
---           its latest ingest and it was not modified since (pipeline/runner.py).
+--           its latest ingest and it was not modified since (pipeline/ops/runner.py).
 -- Grain     one row per path in the manifest.
 -- Inputs    manifest (sql/views/manifest.sql).
 -- Output    path         VARCHAR  the input file

@@ -1,6 +1,6 @@
 -- quarantine_replay_rows: the quarantined rows to replay, with where each one is stored.
 --
--- Purpose   What `orusage quarantine replay` reads again (pipeline/replay.py). It reads the
+-- Purpose   What `orusage quarantine replay` reads again (pipeline/ingest/replay.py). It reads the
 --           quarantine files of the version the replay starts from, not the views: it needs
 --           each row's file and position to rewrite those files in the new version.
 -- Grain     one row per quarantine row (file, row number in the file).

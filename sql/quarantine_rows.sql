@@ -1,7 +1,7 @@
 -- quarantine_rows: the quarantined rows `orusage quarantine` lists and shows, newest run first.
 --
 -- Purpose   List the quarantine (optionally one run's rows), or find rows by id or by
---           FILE:LINE (pipeline/quarantine.py). A filter whose parameter is null is off.
+--           FILE:LINE (pipeline/query/quarantine.py). A filter whose parameter is null is off.
 -- Grain     one row per rejected input line (run_id, source_file, source_line).
 -- Inputs    quarantine (sql/views/quarantine.sql).
 -- Output    run_id, source_file VARCHAR; source_line BIGINT; id VARCHAR; reasons VARCHAR[];

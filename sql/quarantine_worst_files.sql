@@ -1,7 +1,7 @@
 -- quarantine_worst_files: the input files of one run with the most quarantined rows.
 --
 -- Purpose   Name the worst files when a run quarantined more than max_quarantine_ratio of its
---           rows (`orusage run`, `orusage ingest`; pipeline/runner.py).
+--           rows (`orusage run`, `orusage ingest`; pipeline/ops/runner.py).
 -- Grain     one row per input file of the run with quarantined rows; the 3 with the most.
 -- Inputs    quarantine (sql/views/quarantine.sql), manifest (sql/views/manifest.sql).
 -- Output    source_file  VARCHAR  the input file

@@ -1,7 +1,7 @@
 -- quarantine_worst_reasons: the most frequent reasons one run quarantined rows for.
 --
 -- Purpose   Name the top reasons when a run quarantined more than max_quarantine_ratio of its
---           rows (pipeline/runner.py). A reason's text is cut at its first `(` so that the
+--           rows (pipeline/ops/runner.py). A reason's text is cut at its first `(` so that the
 --           values it quotes do not split one reason into many.
 -- Grain     one row per reason (cut); the 3 most frequent.
 -- Inputs    quarantine (sql/views/quarantine.sql).

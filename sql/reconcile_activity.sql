@@ -21,7 +21,7 @@
 --                       attempt's; none at all is '' (shown as '(none)').
 -- Grain     one row per (day, model_key, provider_key) present on either side; days are the
 --           $days only.
--- Inputs    activity_rows  the activity items, registered by the caller (pipeline/reconcile.py):
+-- Inputs    activity_rows  the activity items, registered by the caller (pipeline/openrouter/reconcile.py):
 --                          date DATE, model, model_permaslug, endpoint_id, provider_name
 --                          VARCHAR, requests, prompt_tokens, completion_tokens,
 --                          reasoning_tokens, cached_tokens BIGINT, usage,

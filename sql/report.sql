@@ -14,10 +14,10 @@
 --             'model', ...              each dimension alone, in $dims order
 --           With $granularity every breakdown but 'total' has one row per period and group.
 -- Inputs    labelled_generations($dims, $filters) (a table macro over generation_labels:
---           generations with the dimension labels; pipeline/dimensions.py builds both), including
+--           generations with the dimension labels; pipeline/schema/dimensions.py builds both), including
 --           its provider_responses. The lake is read twice: once for the request
 --           columns, once for provider_responses (the widest column, read by its own pass).
--- Params    $dims         VARCHAR[]  1 to 4 dimensions (pipeline/dimensions.py and docs/report.md
+-- Params    $dims         VARCHAR[]  1 to 4 dimensions (pipeline/schema/dimensions.py and docs/report.md
 --                                    list them)
 --           $granularity  VARCHAR    'day' | 'week' (ISO weeks, from Monday) | 'month' | NULL
 --           $tz           VARCHAR    IANA zone of the periods, $since and $until, e.g. 'UTC'
@@ -64,7 +64,7 @@ with
 
 -- The generations of the period that the filters keep, with the labels of the chosen dimensions
 -- in slots d1..d4 (the table macro labelled_generations, built with the view generation_labels
--- from the list of dimensions, pipeline/dimensions.py).
+-- from the list of dimensions, pipeline/schema/dimensions.py).
 selected as not materialized (
     select
         created_at,

@@ -104,8 +104,8 @@ def write_jsonl(path: Path, rows: list, newline: str = "\n") -> Path:
 
 
 def ingest(paths, lake: Path, **options) -> dict:
-    from pipeline.ingest import Options
-    from pipeline.ingest import ingest as run
+    from pipeline.ingest.run import Options
+    from pipeline.ingest.run import ingest as run
 
     return run([Path(p) for p in paths], lake, Options(**options))
 
@@ -159,7 +159,7 @@ def lake(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def report_sample_lake(tmp_path_factory) -> Path:
     """data/sample ingested once, with its views database; shared, so tests only read it."""
-    from pipeline.views import refresh_views
+    from pipeline.lake.views import refresh_views
 
     lake = tmp_path_factory.mktemp("report-sample") / "lake"
     ingest([SAMPLE], lake)

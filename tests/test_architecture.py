@@ -68,19 +68,19 @@ def test_no_module_uses_another_modules_private_names():
 
 def test_the_check_sees_both_forms():
     sample = (
-        "import pipeline.ingest\n"
-        "import pipeline.lake as lake_module\n"
+        "import pipeline.ingest.run\n"
+        "import pipeline.lake.store as lake_module\n"
         "from pipeline import read\n"
-        "from pipeline.ingest import _private, public\n"
-        "pipeline.ingest._hidden()\n"
+        "from pipeline.ingest.run import _private, public\n"
+        "pipeline.ingest.run._hidden()\n"
         "lake_module._fsync_tree\n"
         "read._read_into\n"
         "public._own_attribute\n"
-        "from pipeline.replay import _Row\n"
+        "from pipeline.ingest.replay import _Row\n"
     )
-    assert private_uses(sample, "pipeline.replay") == [
-        "4: from pipeline.ingest import _private",
-        "5: pipeline.ingest._hidden",
+    assert private_uses(sample, "pipeline.ingest.replay") == [
+        "4: from pipeline.ingest.run import _private",
+        "5: pipeline.ingest.run._hidden",
         "6: lake_module._fsync_tree",
         "7: read._read_into",
     ]
@@ -89,7 +89,7 @@ def test_the_check_sees_both_forms():
 # --- lake paths -------------------------------------------------------------------------------
 
 # The modules that own the lake's layout; every other module asks them for a path.
-LAKE_MODULES = {"pipeline/lake.py", "pipeline/lake_layout.py"}
+LAKE_MODULES = {"pipeline/lake/store.py", "pipeline/lake/layout.py"}
 LAKE_DIRECTORIES = ("generations", "quarantine", "_manifest", "_runs", "_versions", "_staging", "current")
 PATH_CALLS = {"glob", "rglob", "joinpath", "Path", "join", "PurePath", "with_name"}
 
@@ -146,7 +146,7 @@ def test_only_the_lake_modules_build_lake_paths():
         found = lake_paths(path.read_text())
         if found:
             offences[rel] = found
-    assert offences == {}, "lake paths are built outside pipeline/lake.py and pipeline/lake_layout.py; use their accessors"
+    assert offences == {}, "lake paths are built outside pipeline/lake/store.py and pipeline/lake/layout.py; use their accessors"
 
 
 def test_the_lake_path_check_sees_every_form():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline import bench
+from tools import bench
 
 
 def test_bench_runs_every_step_on_the_same_records(tmp_path: Path, capsys):

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import lake_rows, record, write_jsonl
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 # Variables of the settings that would leak in from the environment of whoever runs the tests;
 # the exports here hold one bad line in three, so the quarantine-ratio check is off.

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ingest, lake_rows, record
-from pipeline.cli import main
-from pipeline.collect import (
+from pipeline.cli.main import main
+from pipeline.openrouter.collect import (
     CollectOptions,
     collect,
     ids_already_written,

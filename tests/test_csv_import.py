@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, ingest, lake_rows, quarantine_rows, record, write_jsonl
-from pipeline.csv_import import CSV_FIELDS, is_dashboard_csv, iter_csv_chunks
 from pipeline.errors import InputError
-from pipeline.files import discover, iter_chunks
-from pipeline.parse import Parser
+from pipeline.ingest.parse import Parser
+from pipeline.sources.csv_import import CSV_FIELDS, is_dashboard_csv, iter_csv_chunks
+from pipeline.sources.files import discover, iter_chunks
 
 # The header seen in 2026 (reference: openrouter-data.md).
 HEADER = [
@@ -133,7 +133,7 @@ def test_missing_required_column_is_a_clear_error(tmp_path, lake):
 def test_cli_names_a_csv_that_is_not_an_export(tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     path = tmp_path / "budget.csv"
     path.write_text("month,amount\n2026-09,12\n")

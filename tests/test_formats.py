@@ -70,8 +70,8 @@ def test_many_chunks_and_a_bad_line_in_the_middle(tmp_path, lake):
     rows[51] = record(51, native_tokens_prompt=-3)  # refused by pandera, in another chunk
     rows[333] = record(333, model="")
     path = write_jsonl(tmp_path / "big.jsonl", rows)
-    from pipeline.ingest import Options
-    from pipeline.ingest import ingest as run
+    from pipeline.ingest.run import Options
+    from pipeline.ingest.run import ingest as run
 
     summary = run([path], lake, Options(chunk_bytes=4096))
     assert summary["rows_read"] == 400 and summary["rows_written"] == 397

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE, cli, ingest, lake_rows, quarantine_rows, record, write_jsonl
-from pipeline import threads
 from pipeline.errors import LockHeld
-from pipeline.lake import Lake
+from pipeline.ingest import threads
+from pipeline.lake.store import Lake
 
 
 def run_with_timeout(fn, timeout: float = 60.0):
@@ -157,12 +157,12 @@ def _fail_on_call(k: int, exc: BaseException):
 
 STAGES = {
     # stage: (module attribute to wrap, which call fails)
-    "read": ("pipeline.read._read_into", 3),
-    "parse": ("pipeline.parse.Parser.prepare", 4),
-    "validate": ("pipeline.ingest.validate_batch", 1),
-    "write": ("pipeline.ingest.PartitionWriter.add", 1),
-    "hash": ("pipeline.ingest.sha256_of", 1),
-    "settle": ("pipeline.ingest.settle_duplicates", 1),
+    "read": ("pipeline.sources.read._read_into", 3),
+    "parse": ("pipeline.ingest.parse.Parser.prepare", 4),
+    "validate": ("pipeline.ingest.run.validate_batch", 1),
+    "write": ("pipeline.ingest.run.PartitionWriter.add", 1),
+    "hash": ("pipeline.ingest.run.sha256_of", 1),
+    "settle": ("pipeline.ingest.run.settle_duplicates", 1),
 }
 
 
@@ -170,7 +170,7 @@ STAGES = {
 def test_a_failure_in_any_stage_ends_the_run_cleanly(tmp_path, monkeypatch, stage):
     import importlib
 
-    from pipeline import ingest as ingest_module
+    from pipeline.ingest import run as ingest_module
 
     data = _many_small_blocks(tmp_path)
     lake = tmp_path / "lake"
@@ -329,7 +329,7 @@ def test_fuzzed_lines_never_hang_and_always_add_up(tmp_path):
     data.write_bytes(b"\n".join(lines) + b"\n")
     lake = tmp_path / "lake"
 
-    from pipeline import ingest as ingest_module
+    from pipeline.ingest import run as ingest_module
 
     for chunk in (997, 4096, 65536):
         target = tmp_path / f"lake-{chunk}"
@@ -354,7 +354,7 @@ def test_a_50_mb_line_is_quarantined_in_bounded_memory(tmp_path):
     code = (
         "import json, resource, sys\n"
         "from pathlib import Path\n"
-        "from pipeline.ingest import ingest\n"
+        "from pipeline.ingest.run import ingest\n"
         "s = ingest([Path(sys.argv[1])], Path(sys.argv[2]))\n"
         "print(json.dumps({'summary': s, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
@@ -376,7 +376,7 @@ def test_a_50_mb_line_is_quarantined_in_bounded_memory(tmp_path):
 def test_long_lines_anywhere_keep_every_line_number(tmp_path, chunk):
     """Lines over the limit at the start, in the middle, at block edges, at the end without a
     newline: each is quarantined with its own line number and every other line keeps its own."""
-    from pipeline import ingest as ingest_module
+    from pipeline.ingest import run as ingest_module
 
     rows = [record(i, user_agent="y" * (5000 if i % 37 == 0 else 10)) for i in range(200)]
     data = tmp_path / "long.jsonl"
@@ -388,13 +388,13 @@ def test_long_lines_anywhere_keep_every_line_number(tmp_path, chunk):
     def small_limit(path, chunk_bytes, digest=None):
         return original(path, chunk_bytes, digest, max_line=limit)
 
-    import pipeline.ingest
+    import pipeline.ingest.run
 
-    pipeline.ingest.iter_chunks, saved = small_limit, pipeline.ingest.iter_chunks
+    pipeline.ingest.run.iter_chunks, saved = small_limit, pipeline.ingest.run.iter_chunks
     try:
         summary = ingest_module.ingest([data], tmp_path / "lake", ingest_module.Options(chunk_bytes=chunk))
     finally:
-        pipeline.ingest.iter_chunks = saved
+        pipeline.ingest.run.iter_chunks = saved
     long_lines = [i + 1 for i in range(200) if i % 37 == 0]
     last = 200  # the record(999) line is glued to line 200, which makes it long
     q = quarantine_rows(tmp_path / "lake")
@@ -438,7 +438,7 @@ def test_duplicate_keys_are_quarantined_on_every_path(tmp_path):
 
 
 def test_duplicate_key_lines_are_not_replayed_into_the_lake(tmp_path):
-    from pipeline.replay import replay
+    from pipeline.ingest.replay import replay
 
     lake = tmp_path / "lake"
     ingest([write_jsonl(tmp_path / "in.jsonl", [record(0), _with_duplicate(record(1), "usage", 5)])], lake)
@@ -530,10 +530,10 @@ def test_a_signal_mid_run_stops_cleanly(tmp_path, sig, code, what):
 
 def test_run_writes_its_summary_line_when_stopped(tmp_path, monkeypatch):
     """`orusage run` stopped by a signal: the summary line is still the last line, with 143."""
-    from pipeline import ingest as ingest_module
-    from pipeline import runner
-    from pipeline.config import load_settings
     from pipeline.errors import Terminated
+    from pipeline.ingest import run as ingest_module
+    from pipeline.ops import runner
+    from pipeline.ops.config import load_settings
 
     inbox = tmp_path / "inbox"
     write_jsonl(inbox / "a.jsonl", [record(1)])

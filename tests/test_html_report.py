@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, ingest, record, write_jsonl
-from pipeline import sqlfiles, views
-from pipeline.cli import main
-from pipeline.html_report import (
+from pipeline.cli.main import main
+from pipeline.lake import views
+from pipeline.query.report import ReportOptions, run_report
+from pipeline.render.html import (
     HEADLINE,
     HEADLINE_DAYS,
     LABEL_HEIGHT,
@@ -31,8 +32,8 @@ from pipeline.html_report import (
     periods,
     span,
 )
-from pipeline.render_text import format_metric
-from pipeline.report import ReportOptions, run_report
+from pipeline.render.text import format_metric
+from pipeline.schema import sqlfiles
 
 HTML_SQL = [n for n in sqlfiles.names() if n.startswith("html_")]
 FILTERED = (
@@ -400,7 +401,7 @@ def test_time_helpers():
 
 
 def test_svg_ids_are_scoped_per_chart_in_tags_only():
-    from pipeline.html_report import _scope_ids
+    from pipeline.render.html import _scope_ids
 
     assert _scope_ids('<clipPath id="clip1">', "c1") == '<clipPath id="c1-clip1">'
     assert _scope_ids('<path clip-path="url(#clip1)" href="#g"/>', "c2") == '<path clip-path="url(#c2-clip1)" href="#c2-g"/>'

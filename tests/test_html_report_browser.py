@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from conftest import ROOT, SAMPLE, ingest, lake_rows, quarantine_rows, record, write_jsonl
-from pipeline.lake import Lake
+from pipeline.lake.store import Lake
 
 LINEAGE = ["_run_id", "_ingested_at", "_source_file"]
 
@@ -143,8 +143,8 @@ def test_publish_swaps_the_whole_version_at_once(tmp_path, lake):
 CRASH_SCRIPT = """
 import os, sys
 from pathlib import Path
-import pipeline.lake as lake_module
-from pipeline.ingest import ingest, Options
+import pipeline.lake.store as lake_module
+from pipeline.ingest.run import ingest, Options
 point = sys.argv[3]
 original = getattr(lake_module.Lake, point)
 def crash(self, *args, **kwargs):

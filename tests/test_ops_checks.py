@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ingest, record, write_jsonl
-from pipeline.checks import robust_z, run_checks
-from pipeline.cli import main
-from pipeline.config import load_settings
+from pipeline.cli.main import main
+from pipeline.ops.checks import robust_z, run_checks
+from pipeline.ops.config import load_settings
 
 DAY = date(2026, 10, 28)  # a Wednesday: the day judged
 AS_OF = "2026-10-29T06:00:00Z"  # the next morning: "yesterday" is DAY

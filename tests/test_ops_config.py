@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT
-from pipeline.cli import main
-from pipeline.config import KEYS, BudgetRule, get, load_settings, render_markdown
+from pipeline.cli.main import main
 from pipeline.errors import ConfigError
+from pipeline.ops.config import KEYS, BudgetRule, get, load_settings, render_markdown
 
 
 def test_defaults_without_any_file(tmp_path, monkeypatch):
@@ -117,11 +117,11 @@ def test_missing_config_file(tmp_path):
 def test_docs_key_table_is_generated_from_the_code():
     docs = (ROOT / "docs" / "operations.md").read_text()
     table = re.search(r"<!-- config-keys:start -->\n(.*?)<!-- config-keys:end -->", docs, re.S).group(1)
-    assert table == render_markdown(), "docs/operations.md is stale: paste `python -m pipeline.config` between the markers"
+    assert table == render_markdown(), "docs/operations.md is stale: paste `python -m pipeline.ops.config` between the markers"
 
 
 def test_report_formats_docs_name_every_format():
-    from pipeline.report import FORMATS
+    from pipeline.query.report import FORMATS
 
     doc = next(key.doc for key in KEYS if key.name == "report.formats")
     named = re.search(r"\(([^);]*)", doc).group(1).split(", ")  # the list in the first parenthesis

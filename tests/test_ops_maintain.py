@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, ingest, lake_rows, record, write_jsonl
-from pipeline.cli import main
-from pipeline.lake import Lake
-from pipeline.maintain import compact, parse_duration
-from pipeline.schema import lake_arrow_schema
+from pipeline.cli.main import main
+from pipeline.lake.store import Lake
+from pipeline.ops.maintain import compact, parse_duration
+from pipeline.schema.table import lake_arrow_schema
 
 DAYS = 4
 
@@ -98,7 +98,7 @@ def test_compact_one_partition_and_bad_partition(tmp_path):
 READER = """
 import sys, duckdb
 from pathlib import Path
-from pipeline.lake import Lake
+from pipeline.lake.store import Lake
 lake, expected = Path(sys.argv[1]), int(sys.argv[2])
 seen, reads = set(), 0
 print("ready", flush=True)

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from conftest import ingest, lake_rows, quarantine_rows, record, write_jsonl
-from pipeline.cli import main
-from pipeline.schema import lake_arrow_schema
+from pipeline.cli.main import main
+from pipeline.schema.table import lake_arrow_schema
 
 
 def replay(lake, *args):
@@ -119,8 +119,8 @@ def test_replay_under_a_fixed_field_table(tmp_path):
     rule pass, through the same validation code."""
     import dataclasses
 
-    from pipeline.replay import replay as replay_lib
-    from pipeline.schema import load_table
+    from pipeline.ingest.replay import replay as replay_lib
+    from pipeline.schema.table import load_table
 
     lake = tmp_path / "lake"
     ingest([write_jsonl(tmp_path / "refunds.jsonl", [record(1), record(2, total_cost=-0.5, usage=-0.5)])], lake)

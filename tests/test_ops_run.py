@@ -15,7 +15,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from conftest import ROOT, lake_rows, record, write_jsonl
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 HOUR_AGO = time.time() - 3600
 
@@ -115,7 +115,7 @@ def test_run_is_incremental_and_a_run_with_nothing_new_changes_nothing(tmp_path)
 def test_the_runs_page_keeps_the_reports_default_top(tmp_path):
     """report.html of `orusage run` is `orusage report --format html` (make report): the same
     --top, so each chart shows at most that many groups and (other), whatever the lake holds."""
-    from pipeline.report import DEFAULT_TOP_ON_SCREEN
+    from pipeline.query.report import DEFAULT_TOP_ON_SCREEN
 
     inbox, config = setup_inbox(tmp_path, n_files=1, reports='["html"]')
     rows = [
@@ -145,7 +145,7 @@ def test_the_runs_page_keeps_the_reports_default_top(tmp_path):
 
 
 def test_json_summary_and_views_refreshed_whenever_the_run_published(tmp_path):
-    from pipeline.runner import views_fresh
+    from pipeline.ops.runner import views_fresh
 
     inbox, config = setup_inbox(tmp_path)
     first = invoke("--config", str(config), "--json")
@@ -198,7 +198,7 @@ def test_bad_configuration_names_the_key(tmp_path):
     log = events(out.stderr)
     assert log[0]["message"] == (
         f"Error: setting inbox.pathz (in {config}): unknown key. Known keys of [inbox]: paths, globs, "
-        "min_age_seconds, skip_unchanged. See the key table in docs/operations.md (or `python -m pipeline.config`)."
+        "min_age_seconds, skip_unchanged. See the key table in docs/operations.md (or `python -m pipeline.ops.config`)."
     )
     assert log[-1]["event"] == "run_summary" and log[-1]["exit_code"] == 2
     config.write_text("max_quarantine_ratio = 1.5\n")
@@ -268,7 +268,7 @@ def test_quarantine_ratio_keeps_good_rows_and_exits_1(tmp_path):
 HOLD_LOCK = """
 import sys
 from pathlib import Path
-from pipeline.lake import Lake
+from pipeline.lake.store import Lake
 with Lake(Path(sys.argv[1])).lock():
     print("locked", flush=True)
     sys.stdin.read()

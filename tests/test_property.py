@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ingest, lake_rows
-from pipeline.parse import Parser
-from pipeline.read import LineChunk
-from pipeline.schema import load_table
+from pipeline.ingest.parse import Parser
+from pipeline.schema.table import load_table
+from pipeline.sources.read import LineChunk
 
 TABLE = load_table()
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)

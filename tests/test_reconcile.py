@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ingest, record, write_jsonl
-from pipeline.cli import main
-from pipeline.reconcile import compared_days, load_activity, reconcile
+from pipeline.cli.main import main
+from pipeline.openrouter.reconcile import compared_days, load_activity, reconcile
 
 SONNET = "anthropic/claude-sonnet-4.5"
 SONNET_PERMA = "anthropic/claude-4.5-sonnet-20250929"

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, cli, ingest, record, write_jsonl
-from pipeline.cli import main
+from pipeline.cli.main import main
 from pipeline.errors import OrusageError
-from pipeline.report import DIMENSIONS, ReportOptions, run_report
+from pipeline.query.report import DIMENSIONS, ReportOptions, run_report
 
 
 def run(*args, input: str | None = None):
@@ -373,8 +373,9 @@ def test_arrow_table_has_duckdbs_types_and_values(report_sample_lake):
     null value and on the (other) rows."""
     import pyarrow as pa
 
-    from pipeline import sqlfiles, views
-    from pipeline.report import check_options, output_columns, report_params
+    from pipeline.lake import views
+    from pipeline.query.report import check_options, output_columns, report_params
+    from pipeline.schema import sqlfiles
 
     options = check_options(ReportOptions(dims=("model", "data_region", "app_id"), granularity="month", top=3))
     result = run_report(report_sample_lake, options)
@@ -601,7 +602,7 @@ def test_bench_percentiles_query_gives_the_report_percentiles(report_sample_lake
 
     import duckdb
 
-    from pipeline import sqlfiles
+    from pipeline.schema import sqlfiles
 
     report = run_report(report_sample_lake, ReportOptions())
     con = duckdb.connect(config={"file_search_path": str(report_sample_lake.resolve())})

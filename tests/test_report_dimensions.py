@@ -1,4 +1,4 @@
-"""The report's dimensions are declared once (pipeline/dimensions.py): the view, the table macro,
+"""The report's dimensions are declared once (pipeline/schema/dimensions.py): the view, the table macro,
 --by and --where, the report's columns and the docs all follow the list."""
 
 from __future__ import annotations
@@ -8,15 +8,18 @@ import json
 from click.testing import CliRunner
 
 from conftest import ROOT, ingest, record, write_jsonl
-from pipeline import dimensions, docs, views
-from pipeline.cli import main
-from pipeline.render_text import to_csv
-from pipeline.report import ReportOptions, run_report
+from pipeline.cli.main import main
+from pipeline.lake import views
+from pipeline.query.report import ReportOptions, run_report
+from pipeline.render.text import to_csv
+from pipeline.schema import dimensions, docs
 
 
 def test_docs_list_every_dimension():
     committed = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
-    assert committed == docs.update_blocks(committed), "docs/report.md drifted from pipeline/dimensions.py: run `make docs`"
+    assert committed == docs.update_blocks(committed), (
+        "docs/report.md drifted from pipeline/schema/dimensions.py: run `make docs`"
+    )
     assert "<!-- generated: dimensions -->" in committed
     for name in dimensions.names():
         assert f"`{name}`" in docs.dimensions_block()
@@ -34,7 +37,7 @@ def test_every_dimension_is_a_field_with_a_label_column(lake):
 
 
 def test_a_dimension_added_to_the_list_gets_its_breakdown(lake, monkeypatch):
-    """Adding a dimension is one entry in pipeline/dimensions.py (then `make docs`): here a text
+    """Adding a dimension is one entry in pipeline/schema/dimensions.py (then `make docs`): here a text
     field and an integer field, added at runtime."""
     rows = [
         record(0, user_agent="curl/8", num_fetches=2, total_cost=1.0),

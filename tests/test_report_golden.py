@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipeline.render_text import to_csv
-from pipeline.report import ReportOptions, run_report
+from pipeline.query.report import ReportOptions, run_report
+from pipeline.render.text import to_csv
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("ORUSAGE_UPDATE_GOLDEN") == "1"

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import BASE_RECORD, ingest, record, write_jsonl
-from pipeline.cli import main
-from pipeline.render_text import render_table
-from pipeline.report import ReportOptions, run_report
+from pipeline.cli.main import main
+from pipeline.query.report import ReportOptions, run_report
+from pipeline.render.text import render_table
 
 
 def run(*args, env: dict | None = None):
@@ -159,13 +159,14 @@ def test_people_formats_show_distinct_labels(label_lake):
     _header, rows = md_rows(md, "## By provider_name")
     assert sorted(row[0] for row in rows) == sorted(labels)
 
-    from pipeline.html_report import tables
+    from pipeline.render.html import tables
 
     page = tables(run_report(label_lake, ReportOptions(dims=("provider_name",))))
     shown = [row["cells"][0][0] for table in page if table["name"] == "provider_name" for row in table["rows"]]
     assert sorted(shown) == sorted(labels)
     # the page's chart of attempts per provider labels the attempts' provider_name the same way
-    from pipeline import sqlfiles, views
+    from pipeline.lake import views
+    from pipeline.schema import sqlfiles
 
     sql = sqlfiles.load("html_provider_errors")
     params = {"tz": "UTC", "since": None, "until": None, "filters": {"key": [], "value": []}, "top": None}
@@ -235,7 +236,7 @@ def _note_under(text: str, title: str) -> str:
 def test_table_keeps_every_label_whole_and_says_what_it_left_out(report_sample_lake, width):
     from rich.cells import cell_len
 
-    from pipeline.render_text import SCREEN_METRICS
+    from pipeline.render.text import SCREEN_METRICS
 
     options = ReportOptions(top=10)
     report = run_report(report_sample_lake, options)
@@ -291,7 +292,7 @@ def test_a_very_long_label_stays_whole_in_a_narrow_terminal(tmp_path):
 
 
 def test_headline_block_is_readable_at_80_columns(report_sample_lake):
-    from pipeline.render_text import overview_items
+    from pipeline.render.text import overview_items
 
     options = ReportOptions(top=10)
     report = run_report(report_sample_lake, options)

@@ -1,5 +1,5 @@
-"""Gather, then render: the queries of a report run in pipeline/report.py, on one connection;
-the renderers (pipeline/render_text.py, pipeline/html_report.py) take the gathered data and run
+"""Gather, then render: the queries of a report run in pipeline/query/report.py, on one connection;
+the renderers (pipeline/render/text.py, pipeline/render/html.py) take the gathered data and run
 no query."""
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import duckdb
 import pytest
 
 from conftest import ROOT, ingest, record, write_jsonl
-from pipeline import report as report_module
-from pipeline import views
-from pipeline.html_report import to_html
-from pipeline.render_text import to_csv, to_json, to_markdown
-from pipeline.report import ReportOptions, gather_page, run_report
-from pipeline.report_output import render
+from pipeline.lake import views
+from pipeline.query import report as report_module
+from pipeline.query.report import ReportOptions, gather_page, run_report
+from pipeline.render.html import to_html
+from pipeline.render.output import render
+from pipeline.render.text import to_csv, to_json, to_markdown
 
-RENDERERS = ("pipeline/render_text.py", "pipeline/html_report.py")
+RENDERERS = ("pipeline/render/text.py", "pipeline/render/html.py")
 # What a renderer must not reach: DuckDB, the views, the SQL files, or a gathering function.
-QUERY_MODULES = {"duckdb", "pipeline.views", "pipeline.sqlfiles"}
+QUERY_MODULES = {"duckdb", "pipeline.lake.views", "pipeline.schema.sqlfiles"}
 QUERY_NAMES = {"connect", "open_lake", "query_report", "run_report", "gather_page", "run_file", "execute", "sql"}
 
 
@@ -60,7 +60,7 @@ def test_the_scan_sees_imports_and_calls():
     sample = (
         "import duckdb\n"
         "from pipeline import views\n"
-        "from pipeline.report import run_report\n"
+        "from pipeline.query.report import run_report\n"
         "con = views.connect(lake)\n"
         "con.execute('select 1')\n"
     )

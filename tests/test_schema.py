@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conftest import ROOT, ingest, record, write_jsonl
-from pipeline.schema import duckdb_columns, lake_arrow_schema, load_table, render_markdown
-from pipeline.validate import pandera_schema
+from pipeline.ingest.validate import pandera_schema
+from pipeline.schema.table import duckdb_columns, lake_arrow_schema, load_table, render_markdown
 
 
 def test_docs_field_table_matches_the_schema_file():

@@ -16,10 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, ingest, lake_rows, record, write_jsonl
-from pipeline import sqlfiles, views
-from pipeline.cli import main
+from pipeline.cli.main import main
 from pipeline.errors import OrusageError
-from pipeline.schema import duckdb_columns, lake_arrow_schema, resource_dir
+from pipeline.lake import views
+from pipeline.schema import sqlfiles
+from pipeline.schema.table import duckdb_columns, lake_arrow_schema, resource_dir
 
 
 def run(*args, input: str | None = None):
@@ -372,7 +373,7 @@ def test_sql_script_stops_at_the_first_failing_statement(report_sample_lake):
 def test_sql_interactive_shell_goes_on_after_an_error(report_sample_lake, monkeypatch, capsys):
     import io
 
-    from pipeline.sql_shell import seal, shell
+    from pipeline.cli.sql_shell import seal, shell
 
     monkeypatch.setattr("sys.stdin", io.StringIO("select nope;\n.nope\nselect 7 as seven;\n"))
     con = views.connect(report_sample_lake)

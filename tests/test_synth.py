@@ -1,4 +1,4 @@
-"""Tests of the synthetic record generator (pipeline/synth.py)."""
+"""Tests of the synthetic record generator (tools/synth.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import synth
+from tools import synth
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELD_TABLE = tomllib.loads((ROOT / "schemas" / "generation.toml").read_text(encoding="utf-8"))
@@ -331,8 +331,8 @@ def test_import_has_no_side_effects():
     import subprocess
     import sys
 
-    code = "import pipeline.synth, sys; print(len(sys.argv))"
+    code = "import tools.synth, sys; print(len(sys.argv))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "1" and done.stderr == ""
-    assert importlib.import_module("pipeline.synth") is synth
+    assert importlib.import_module("tools.synth") is synth
     assert datetime(2026, 9, 1, tzinfo=UTC) == synth.DEFAULT_START

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, ingest, lake_rows, record, write_jsonl
 from pipeline.errors import LakeError, LockHeld, Terminated
-from pipeline.lake import RUN_SUMMARY_KEYS, Lake, RunSummary
+from pipeline.lake.store import RUN_SUMMARY_KEYS, Lake, RunSummary
 
 STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -14,7 +14,7 @@
 --           (`_extra`, `_source_file`, `_source_line`, `_run_id`, `_ingested_at`, ...).
 -- Params    none.
 -- An empty lake has no file to read: then `orusage` creates `lake_generations` as an empty table
--- with the declared columns instead of this view (pipeline/views.py).
+-- with the declared columns instead of this view (pipeline/lake/views.py).
 create or replace view lake_generations as
 select *
 from read_parquet('generations/*/*.parquet', hive_partitioning = false, union_by_name = true);

@@ -7,7 +7,7 @@
 --           rows_duplicate.
 -- Params    none.
 -- A lake whose runs read no file yet has no manifest file: then `orusage` creates
--- `lake_manifest` as an empty table with the manifest's columns instead (pipeline/views.py).
+-- `lake_manifest` as an empty table with the manifest's columns instead (pipeline/lake/views.py).
 create or replace view lake_manifest as
 select *
 from read_parquet('_manifest/*.parquet', hive_partitioning = false, union_by_name = true);

@@ -7,7 +7,7 @@
 -- Output    filename (text), content (text: the JSON object).
 -- Params    none.
 -- A lake that has no run yet has no file: then `orusage` creates `lake_runs` as an empty table
--- with these two columns instead (pipeline/views.py).
+-- with these two columns instead (pipeline/lake/views.py).
 create or replace view lake_runs as
 select filename, content
 from read_text('_runs/*.json');

@@ -1,0 +1,1 @@
+"""The `orusage` command line: thin click commands over the library."""

@@ -1,0 +1,232 @@
+"""`orusage reconcile` and `orusage collect`: the lake against OpenRouter's own numbers, and
+generation records fetched by id. Options are parsed here; the work is in reconcile.py and
+collect.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from pipeline.cli.options import (
+    CONTEXT,
+    config_option,
+    epilog,
+    json_option,
+    lake_option,
+    lake_root,
+    settings,
+)
+from pipeline.errors import EXIT_INCOMPLETE, EXIT_MISMATCH
+
+RECONCILE_EXIT_CODES = {
+    0: "the lake agrees with the activity within tolerance on every day x model x provider of the compared days",
+    1: "could not proceed (a missing or malformed activity file, an empty lake): one line `Error: ...`",
+    2: "usage error (a missing --activity, a bad option value), or a bad setting",
+    4: "some key differs beyond tolerance (or is on one side only)",
+}
+
+COLLECT_EXIT_CODES = {
+    0: "every id is in --out (fetched now or by an earlier run)",
+    1: "could not proceed (no API key, unreadable ids file, the API refused the key with 401/403): one line `Error: ...`",
+    2: "usage error (a bad option or option value)",
+    5: (
+        "some ids never came (404 past --not-found-patience, or errors past --max-attempts); "
+        "run the same command later: it resumes"
+    ),
+}
+
+
+def _base_url(ctx, param, value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+@click.command(
+    context_settings=CONTEXT,
+    options_metavar="--activity FILE [FILE]... [OPTIONS]",
+    epilog=epilog(
+        RECONCILE_EXIT_CODES,
+        """
+        curl -s -H "Authorization: Bearer $OPENROUTER_MANAGEMENT_KEY" \\
+            https://openrouter.ai/api/v1/activity > activity.json
+        orusage reconcile --activity activity.json --lake ./lake --tolerance-usd 0.01
+        """,
+        title="Example:",
+    ),
+)
+@click.option(
+    "--activity",
+    "activity",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help='Required: an export of GET /api/v1/activity ({"data": [...]} or a list). Repeat it, or list more files after it.',
+)
+@click.argument("more", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), metavar="")
+@lake_option
+@config_option
+@click.option(
+    "--tolerance-usd",
+    type=click.FloatRange(min=0),
+    default=0.000001,
+    show_default=True,
+    help="A money difference up to this many USD agrees.",
+)
+@click.option(
+    "--tolerance-pct",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Any difference up to this percent of the activity's value agrees (counts and money).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: for people; json: one object (differences, unmatched names, totals, days); "
+    "csv: the differing keys, then a TOTAL row.",
+)
+@click.pass_context
+def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, fmt):
+    """Compare the lake with OpenRouter's own daily numbers (GET /api/v1/activity).
+
+    Per UTC day x model x provider: requests with the count of records, prompt / completion /
+    reasoning / cached tokens with the sums of native_tokens_*, usage with the sum of usage, and
+    byok_usage_inference with the sum of upstream_inference_cost of BYOK records. Only the days
+    each activity file covers (its first to its last date) are compared; the output names the
+    lake's other days. Models are matched by slug, then by permaslug, providers by endpoint id,
+    then by name (case, spaces and punctuation ignored); names that match nothing are reported,
+    never dropped. docs/reconcile.md has the rules.
+    """
+    from pipeline.openrouter.reconcile import reconcile as run_reconcile
+    from pipeline.openrouter.reconcile import render_table, to_csv, to_json
+
+    result = run_reconcile(list(activity) + list(more), lake_root(settings(config, lake=lake)), tolerance_usd, tolerance_pct)
+    if fmt == "json":
+        click.echo(to_json(result))
+    elif fmt == "csv":
+        click.echo(to_csv(result), nl=False)
+    else:
+        render_table(result, click.echo)
+    if not result.agrees:
+        ctx.exit(EXIT_MISMATCH)
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        COLLECT_EXIT_CODES,
+        """
+        export OPENROUTER_API_KEY=...
+        orusage collect ids.txt --out records.jsonl --concurrency 8
+        orusage ingest records.jsonl
+        """,
+        title="Example:",
+    ),
+)
+@click.argument("ids_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file the records are appended to."
+)
+@click.option(
+    "--api-key-env",
+    default="OPENROUTER_API_KEY",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable that holds the API key (the key itself is never an option).",
+)
+@click.option("--base-url", default="https://openrouter.ai/api/v1", show_default=True, callback=_base_url, help="API base URL.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Requests in flight.")
+@click.option(
+    "--not-found-patience",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep retrying a 404 this long after the id's first request (records appear a few seconds late).",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Attempts per id for 429, 5xx, timeouts and malformed answers.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0.01), default=30.0, show_default=True, metavar="SECONDS", help="Per request."
+)
+@click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5, hidden=True)
+@click.option(
+    "--missing",
+    "missing_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the ids that never came to this file, one per line.",
+)
+@json_option("the summary")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    show_default=True,
+    help="Log lines on stderr: auto = console on a terminal, JSON otherwise.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every retry.")
+@click.pass_context
+def collect(
+    ctx,
+    ids_file,
+    out,
+    api_key_env,
+    base_url,
+    concurrency,
+    not_found_patience,
+    max_attempts,
+    timeout,
+    backoff_base,
+    missing_out,
+    as_json,
+    log_format,
+    verbose,
+):
+    """Fetch generation records by id from GET /api/v1/generation into a JSONL file.
+
+    IDS_FILE holds one generation id per line (blank lines and # comments are skipped). Each
+    record is appended to --out as one line (the record, without the {"data": ...} envelope)
+    and flushed at once; ids already in --out are skipped, so an interrupted run resumes where
+    it stopped. 404s are retried for --not-found-patience seconds, 429 / 5xx / timeouts with
+    exponential backoff and jitter, honouring Retry-After. The key is read from the environment
+    variable --api-key-env and never printed or logged. Then `orusage ingest FILE.jsonl`.
+    """
+    from pipeline import logs
+    from pipeline.openrouter.collect import CollectOptions
+    from pipeline.openrouter.collect import collect as run_collect
+
+    logs.configure(log_format, "debug" if verbose else "info")
+    options = CollectOptions(
+        api_key_env=api_key_env,
+        base_url=base_url,
+        concurrency=concurrency,
+        not_found_patience=not_found_patience,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        backoff_base=backoff_base,
+    )
+    summary = run_collect(ids_file, out, options)
+    if missing_out is not None:
+        missing_out.write_text("".join(m.id + "\n" for m in summary.missing), encoding="utf-8")
+    # The run's one summary line (each id that never came was logged as `collect_gave_up`).
+    logs.get_logger().info("collect_summary", **{k: v for k, v in summary.as_dict().items() if k != "missing_ids"})
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+    if summary.missing:
+        ctx.exit(EXIT_INCOMPLETE)

@@ -1,0 +1,302 @@
+"""`orusage report` and `orusage sql`: parse options, call the library, print.
+
+Registered on the `orusage` group by pipeline/cli/main.py; the group turns an OrusageError into one
+line `Error: what. fix` and its exit code. Imports stay light here (no pyarrow, polars or rich at
+import time): `orusage sql` must start in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from pipeline.cli.options import (
+    CONTEXT,
+    config_option,
+    epilog,
+    lake_option,
+    lake_root,
+    settings,
+)
+from pipeline.errors import OptionError, OrusageError
+from pipeline.schema import dimensions
+
+REPORT_EXIT_CODES = {
+    0: "done (also when nothing matches: a message says so on stderr)",
+    1: "the command could not run (no lake, a failing query): one line `Error: ...` on stderr",
+    2: "usage error: a bad option or option value (--by, --tz, --since, --until, --where, --top, "
+    "...), or a bad setting; one line naming the option",
+}
+
+SQL_EXIT_CODES = {
+    0: "done",
+    1: "the command could not run (no lake, a failing query, a statement that would write a file: "
+    "use --out); in a piped script, the first statement that fails stops it",
+    2: "usage error: a bad option or option value (-p, --format, ...), or a bad setting",
+}
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _zone(ctx, param, value: str | None) -> str | None:
+    """--tz: an IANA time zone (checked here, so a bad one is a usage error)."""
+    if value is None:
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise OptionError(
+            f"--tz {value!r} is not a known time zone", "Give an IANA name such as UTC, Europe/Berlin or America/New_York."
+        ) from None
+    return value
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        REPORT_EXIT_CODES,
+        """
+        orusage report                                   # the default picture of the lake
+        orusage report --by model --granularity week --tz Europe/Berlin --since 2026-09-01
+        orusage report --where data_region=europe --top 5 --format csv --out report.csv
+        orusage report --since 2026-10-08 --format html --out report.html   # a page with charts
+        """,
+    ),
+)
+@lake_option
+@config_option
+@click.option(
+    "--by",
+    "by",
+    default=",".join(dimensions.default_names()),
+    show_default=True,
+    metavar="DIMS",
+    help=f"1 to {dimensions.MAX_DIMS} comma-separated dimensions, shown together and each alone. From: {dimensions.listing()}.",
+)
+@click.option(
+    "--granularity",
+    type=click.Choice(["day", "week", "month"]),
+    default=None,
+    help="Add periods: every breakdown per day, ISO week (from Monday) or month, in --tz.",
+)
+@click.option("--since", metavar="DATE", help="Start, INCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz.")
+@click.option("--until", metavar="DATE", help="End, EXCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz.")
+@click.option(
+    "--tz",
+    default=None,
+    metavar="ZONE",
+    callback=_zone,
+    help="IANA time zone of periods, --since and --until (e.g. Europe/Berlin); days of 23 or 25 hours across DST. "
+    "Default: $ORUSAGE_TIMEZONE, else `timezone` of the settings file, else UTC.",
+)
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Keep rows whose FIELD (a dimension) is VALUE; repeat: values of one field are alternatives, "
+    "fields combine. VALUE (null) matches null, (empty) the empty string.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Keep the N largest groups of each breakdown by spend and fold the rest into one (other) row "
+    "(totals still add up). Default: 10 for table, md and html, every group for csv, json, parquet; 0: every group.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "md", "parquet", "html"]), default="table",
+    show_default=True, help="Output: terminal tables, or a file format (docs/report.md lists the columns).",
+)  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
+def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out):
+    """Usage, cost, latency and reliability by model, provider, region and app.
+
+    An overview (period, requests, spend, tokens, savings, error and fallback rates) and one
+    breakdown per dimension set: the --by dimensions together, then each alone, with the same
+    metrics per group. Every number is computed by DuckDB from the lake (sql/report.sql).
+
+    csv, json and parquet hold one row per (breakdown, period, group) with stable column names,
+    listed with their units in docs/report.md, so a scheduled run's output can be diffed. The
+    `latency` percentiles are the recorded `latency` field, which behaves like time to first token.
+    """
+    from pipeline.query.report import (
+        DEFAULT_TOP_ON_SCREEN,
+        ReportOptions,
+        check_options,
+        gather_page,
+        parse_dims,
+        parse_where,
+        run_report,
+    )
+    from pipeline.render.output import render
+
+    if fmt == "parquet" and out is None:
+        raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
+    found = settings(config, lake=lake, timezone=tz)
+    outside_lake(out, found.lake)
+    if top is None:
+        top = DEFAULT_TOP_ON_SCREEN if fmt in ("table", "md", "html") else None
+    try:
+        options = ReportOptions(
+            dims=parse_dims(by),
+            granularity=granularity,
+            since=since,
+            until=until,
+            tz=found.timezone,
+            where=parse_where(where),
+            top=top or None,
+        )
+        check_options(options)
+    except OrusageError as exc:  # every check of the options: a bad option value
+        raise OptionError(exc.what, exc.fix) from None
+    # Gathered on one connection (the page's queries too), then rendered without a query.
+    data = gather_page(lake_root(found), options) if fmt == "html" else run_report(lake_root(found), options)
+    result = data.report if fmt == "html" else data
+    if result.empty:
+        click.echo(result.empty_message(), err=True)
+        if fmt in ("table", "md"):
+            return
+    render(data, fmt, out)
+    if out is not None:
+        what = "the page" if fmt == "html" else f"{len(result.rows)} rows"
+        click.echo(f"wrote {what} to {out}", err=True)
+
+
+# --- sql -------------------------------------------------------------------------------------
+
+
+def parse_param(text: str) -> tuple[str, object]:
+    """NAME=VALUE; VALUE is read as JSON when it is JSON (5, 2.5, true, null, ["a", "b"],
+    {"model": ["x"]}), else taken as text."""
+    name, sep, value = text.partition("=")
+    name = name.strip().lstrip("$")
+    if not sep or not name.isidentifier():
+        raise OptionError(f"-p {text!r} is not NAME=VALUE", "Write e.g. -p since=2026-10-01 or -p 'dims=[\"model\"]'.")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def _query_text(query: str) -> tuple[str, str]:
+    """(sql, what) for QUERY: a .sql file path, a file of sql/ by name, or SQL text."""
+    from pipeline.schema import sqlfiles
+
+    if query.endswith(".sql") and Path(query).is_file():
+        return Path(query).read_text(encoding="utf-8"), query
+    stripped = query.strip()
+    if stripped and " " not in stripped and "\n" not in stripped and not stripped.endswith(";"):
+        if stripped.endswith(".sql") and not Path(stripped).exists():
+            raise OrusageError(f"{stripped}: no such file", "Check the path of the .sql file.")
+        return sqlfiles.load(stripped), f"sql/{stripped.removesuffix('.sql')}.sql"
+    return query, "the query"
+
+
+def outside_lake(out: Path | None, lake_dir: Path) -> None:
+    """--out must not point into the lake: a stray file there would be read as lake data."""
+    if out is None:
+        return
+    lake = Path(lake_dir).resolve()
+    target = Path(out).resolve()
+    if target == lake or lake in target.parents:
+        raise OptionError(f"--out {out} is inside the lake {lake_dir}", "Write the result outside the lake directory.")
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        SQL_EXIT_CODES,
+        """
+        orusage sql "select model, sum(total_cost) from generations group by all order by 2 desc"
+        orusage sql "select * from generations where id = \\$id" -p id=gen-1788223496-iKsQeFRG3adbg
+        orusage sql report -p 'dims=["model"]' -p granularity=null -p tz=UTC -p since=null \\
+            -p until=null -p 'filters={}' -p top=null --format csv --out report.csv
+        orusage sql < checks.sql                         # a script: stops at the first failing statement
+        orusage sql                                      # interactive shell (make sql); .help lists its commands
+        """,
+    ),
+)
+@click.argument("query", required=False)
+@lake_option
+@config_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True,
+    help="Output of QUERY: a terminal table, or CSV, JSON (an array of row objects) or Parquet (needs --out).",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write the result to FILE (outside the lake): the way to save a result, since the SQL itself writes no files.",
+)  # fmt: skip
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind $NAME (repeat). VALUE is JSON or text.")
+@click.pass_context
+def sql(ctx, query, lake, config, fmt, out, params):
+    """Run DuckDB SQL over the lake's views; without QUERY, a shell (or a script from stdin).
+
+    QUERY is SQL text, a path to a .sql file, or the name of a file in sql/ (e.g. `report`,
+    `tests/generations_id_unique`). Its $NAME parameters are bound from -p NAME=VALUE, never
+    spliced into the text. The views: generations (one row per id, with derived columns),
+    provider_attempts (one row per provider attempt), quarantine, runs (docs/report.md).
+
+    The session only reads: statements that write files (COPY, EXPORT, ATTACH) are refused and
+    the settings that would let it write are locked, so the lake cannot change under it. Save a
+    result with --format and --out.
+
+    Without QUERY, statements are read from stdin, each ending with `;`: an interactive shell on
+    a terminal (.help lists its dot-commands), or a script from a pipe, which stops at the first
+    failing statement with exit 1 and one `Error:` line naming its line.
+
+    The same views are in <lake>/orusage.duckdb for a stock DuckDB shell: open it from the lake
+    directory (`cd lake && duckdb orusage.duckdb`), since the views read relative paths.
+    """
+    from pipeline.cli.sql_shell import refuse_writes, seal, shell, write_relation
+    from pipeline.lake import views
+    from pipeline.schema import sqlfiles
+
+    if fmt == "parquet" and out is None:
+        raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
+    if query is None and (params or out is not None or fmt != "table"):
+        raise click.UsageError("-p, --format and --out apply to a QUERY; the shell takes none of them.")
+    bound = dict(parse_param(p) for p in params)
+    root = lake_root(settings(config, lake=lake))
+    outside_lake(out, root)
+    if query is not None:
+        text, what = _query_text(query)
+        try:
+            sqlfiles.check_parameters(text, bound, what)
+        except OrusageError as exc:  # a -p missing or one too many: a bad option value
+            raise OptionError(f"-p: {exc.what}", exc.fix) from None
+    if not root.is_dir():
+        raise OrusageError(f"no lake at {root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    con = views.connect(root)
+    try:
+        seal(con)
+        if query is None:
+            ctx.exit(shell(con, root))
+        refuse_writes(con, text, what)
+        relation = _run(con, text, bound, what)
+        if relation is None:
+            click.echo("done (the statement returns no rows)", err=True)
+            return
+        write_relation(relation, fmt, out)
+    finally:
+        con.close()
+
+
+def _run(con, text: str, params: dict, what: str):
+    import duckdb
+
+    from pipeline.schema import sqlfiles
+
+    try:
+        return sqlfiles.run(con, text, params, what)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OrusageError(
+            f"{what} failed: {first}",
+            "Fix the SQL; the views are generations, provider_attempts, quarantine and runs (docs/report.md).",
+        ) from None

@@ -1,0 +1,1 @@
+"""Lines -> typed, validated rows in the lake: parse, validate, settle duplicates, replay."""

@@ -1,0 +1,85 @@
+"""Where the lake keeps its files: the part of `pipeline.lake.store` that needs no pyarrow, so that
+`orusage sql` and other readers of the views start quickly.
+
+Every path inside a lake or one of its versions is built here (tests/test_architecture.py
+checks that no other module does):
+
+    <root>/generations/date=YYYY-MM-DD/*.parquet   generations_dir, partition_dir, generation_files
+    <root>/quarantine/<run_id>.parquet             quarantine_file, quarantine_files
+    <root>/_manifest/<run_id>.parquet              manifest_file, manifest_files
+    <root>/_runs/<run_id>.json                     run_summary_file
+
+where <root> is the lake (its trees are links into `current`) or one version directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+VERSIONS = "_versions"  # <lake>/_versions/<run_id>: published versions (<run_id>.tmp: being built)
+STAGING = "_staging"  # <lake>/_staging/<run_id>: a running writer's scratch files
+CURRENT = "current"  # <lake>/current -> _versions/<run_id>: the published version
+
+GENERATIONS = "generations"
+QUARANTINE = "quarantine"
+MANIFEST = "_manifest"
+RUNS = "_runs"
+TREES = (GENERATIONS, QUARANTINE, MANIFEST, RUNS)  # the directories of a version
+# The files of each tree, as a glob relative to the tree (the views read the same files).
+FILES = {GENERATIONS: "*/*.parquet", QUARANTINE: "*.parquet", MANIFEST: "*.parquet", RUNS: "*.json"}
+PARTITION_PREFIX = "date="
+
+
+def current_version(root: Path) -> Path | None:
+    """The published version directory of the lake at `root`, or None for a lake that has none yet."""
+    link = Path(root) / CURRENT
+    if not link.is_symlink():
+        return None
+    return (Path(root) / os.readlink(link)).resolve()
+
+
+def has_files(root: Path, tree: str) -> bool:
+    """Whether the tree `tree` of the lake or version at `root` holds any of its files."""
+    return any((Path(root) / tree).glob(FILES[tree]))
+
+
+def generations_dir(root: Path) -> Path:
+    return Path(root) / GENERATIONS
+
+
+def partition_dir(root: Path, day: str) -> Path:
+    """The directory of the UTC day `day` (YYYY-MM-DD)."""
+    return generations_dir(root) / f"{PARTITION_PREFIX}{day}"
+
+
+def partition_dirs(root: Path) -> dict[str, Path]:
+    """day (YYYY-MM-DD as named on disk) -> partition directory, in order of day."""
+    base = generations_dir(root)
+    if not base.exists():
+        return {}
+    return {d.name.removeprefix(PARTITION_PREFIX): d for d in sorted(base.glob(f"{PARTITION_PREFIX}*")) if d.is_dir()}
+
+
+def generation_files(root: Path) -> list[Path]:
+    return sorted(generations_dir(root).glob(f"{PARTITION_PREFIX}*/*.parquet"))
+
+
+def quarantine_file(root: Path, run_id: str) -> Path:
+    return Path(root) / QUARANTINE / f"{run_id}.parquet"
+
+
+def quarantine_files(root: Path) -> list[Path]:
+    return sorted((Path(root) / QUARANTINE).glob(FILES[QUARANTINE]))
+
+
+def manifest_file(root: Path, run_id: str) -> Path:
+    return Path(root) / MANIFEST / f"{run_id}.parquet"
+
+
+def manifest_files(root: Path) -> list[Path]:
+    return sorted((Path(root) / MANIFEST).glob(FILES[MANIFEST]))
+
+
+def run_summary_file(root: Path, run_id: str) -> Path:
+    return Path(root) / RUNS / f"{run_id}.json"

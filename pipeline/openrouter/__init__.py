@@ -1,0 +1,1 @@
+"""OpenRouter's APIs: fetching records (collect) and comparing totals (reconcile)."""

@@ -1,0 +1,1 @@
+"""Scheduled operation: the run, checks, maintenance, settings and logs."""

@@ -1,0 +1,432 @@
+"""The usage report's query layer: `sql/report.sql` (and, for the page, `sql/html_*.sql`) run
+over the lake's views with bound parameters, gathered into data objects on one connection.
+
+All aggregation happens in DuckDB; this module checks the options, binds them as parameters,
+names the dimension columns and returns a Report (the rows of sql/report.sql) or, for the HTML
+page, a PageData. The renderers take those and run no query: pipeline/render/text.py (rich
+tables, Markdown, CSV, JSON, Parquet; docs/report.md lists the columns) and
+pipeline/render/html.py (the page); pipeline/render/output.py picks the renderer of a format.
+
+The query groups on the dimension labels of `generation_labels` ('(null)', '(empty)', a quoted
+'"(null)"' for a value that looks like a label): the terminal, Markdown and HTML show them.
+CSV, JSON and Parquet get each dimension back as its value, of its declared type. The
+dimensions are listed once, in pipeline/schema/dimensions.py.
+
+    options = ReportOptions(dims=("model",), granularity="month", tz="Europe/Berlin")
+    report = run_report(Path("lake"), options)
+    report_output.render(report, "csv", out=None)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import OrusageError
+from pipeline.lake import views
+from pipeline.schema import dimensions, sqlfiles
+
+DIMENSIONS = dimensions.names()  # the registry: pipeline/schema/dimensions.py
+DEFAULT_DIMS = dimensions.default_names()
+MAX_DIMS = dimensions.MAX_DIMS  # the slots of sql/report.sql
+GRANULARITIES = ("day", "week", "month")
+FORMATS = ("table", "csv", "json", "md", "parquet", "html")
+DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
+
+# Labels the report gives to values that are not plain text (pipeline/schema/dimensions.py builds the
+# SQL that gives them): a value that is itself one of them, or that starts and ends with '"', is
+# labelled between double quotes, so every label stands for one value.
+NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = dimensions.NULL_LABEL, dimensions.EMPTY_LABEL, dimensions.OTHER_LABEL
+QUOTE = dimensions.QUOTE
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    dims: tuple[str, ...] = DEFAULT_DIMS
+    granularity: str | None = None
+    since: str | None = None  # local date or date-time in `tz`, inclusive
+    until: str | None = None  # local date or date-time in `tz`, exclusive
+    tz: str = "UTC"
+    where: tuple[tuple[str, str], ...] = ()
+    top: int | None = None  # None: every group; N >= 1: the N largest by spend, then (other)
+
+    def describe(self) -> str:
+        parts = [f"by {', '.join(self.dims)}"]
+        if self.granularity:
+            parts.append(f"per {self.granularity}")
+        if self.since or self.until:
+            parts.append(f"from {self.since or 'the start'} (incl.) to {self.until or 'the end'} (excl.)")
+        parts.append(f"time zone {self.tz}")
+        for name, value in self.where:
+            parts.append(f"{name} = {value}")
+        if self.top:
+            parts.append(f"top {self.top} by spend")
+        return "; ".join(parts)
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def parse_dims(text: str) -> tuple[str, ...]:
+    dims = tuple(d.strip() for d in text.split(",") if d.strip())
+    if not dims:
+        raise OrusageError("--by is empty", f"Give 1 to {MAX_DIMS} of: {dimensions.listing()}.")
+    unknown = [d for d in dims if d not in dimensions.names()]
+    if unknown:
+        raise OrusageError(f"unknown dimension {unknown[0]!r} in --by", f"Use 1 to {MAX_DIMS} of: {dimensions.listing()}.")
+    if len(set(dims)) != len(dims):
+        raise OrusageError(f"--by {text} names a dimension twice", "Name each dimension once.")
+    if len(dims) > MAX_DIMS:
+        raise OrusageError(f"--by names {len(dims)} dimensions", f"Give at most {MAX_DIMS}; filter on others with --where.")
+    return dims
+
+
+def parse_where(items: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise OrusageError(f"--where {item!r} is not FIELD=VALUE", "Write e.g. --where model=openai/gpt-4o.")
+        if name not in dimensions.names():
+            raise OrusageError(f"--where cannot filter on {name!r}", f"Filter on one of: {dimensions.listing()}.")
+        out.append((name, value))
+    return tuple(out)
+
+
+def parse_local_time(text: str | None, option: str) -> str | None:
+    """A local date or date-time (no offset: the zone is --tz), as 'YYYY-MM-DD HH:MM:SS'."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise OrusageError(
+            f"{option} {text!r} is not a date", f"Write {option} YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time in --tz)."
+        ) from None
+    if value.tzinfo is not None:
+        raise OrusageError(f"{option} {text!r} has a UTC offset", "Give a local date-time and the zone with --tz ZONE.")
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def check_options(options: ReportOptions) -> ReportOptions:
+    """The options normalized; OrusageError for any that cannot make a report."""
+    dims = parse_dims(",".join(options.dims))
+    if options.granularity is not None and options.granularity not in GRANULARITIES:
+        raise OrusageError(f"unknown granularity {options.granularity!r}", f"Use one of: {', '.join(GRANULARITIES)}.")
+    since = parse_local_time(options.since, "--since")
+    until = parse_local_time(options.until, "--until")
+    if since and until and since >= until:
+        raise OrusageError(
+            f"--since {options.since} is not before --until {options.until}",
+            "--since is inclusive and --until exclusive: give an earlier --since.",
+        )
+    if options.top is not None and options.top < 1:
+        raise OrusageError(f"--top {options.top} keeps no group", "Give --top 1 or more (or --top 0 to keep every group).")
+    parse_where([f"{k}={v}" for k, v in options.where])
+    return replace(options, dims=dims, since=since, until=until)
+
+
+def report_params(options: ReportOptions) -> dict[str, Any]:
+    """The bound parameters of sql/report.sql."""
+    filters: dict[str, list[str]] = {}
+    for name, value in options.where:
+        filters.setdefault(name, []).append(value)
+    return {
+        "dims": list(options.dims),
+        "granularity": options.granularity,
+        "tz": options.tz,
+        "since": options.since,
+        "until": options.until,
+        "filters": {"key": list(filters), "value": list(filters.values())},
+        "top": options.top,
+    }
+
+
+def check_time_zone(con, tz: str) -> None:
+    known = con.sql("SELECT count(*) FROM pg_timezone_names() WHERE name = $tz", params={"tz": tz}).fetchall()[0][0]
+    if not known:
+        raise OrusageError(f"unknown time zone {tz!r}", "Give an IANA zone such as UTC, Europe/Berlin or America/New_York.")
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def dimension_value(label: str | None, kind: str) -> Any:
+    """The value a dimension label of generation_labels stands for, as DuckDB type `kind`
+    (VARCHAR, BIGINT or BOOLEAN): None for '(null)', '' for '(empty)', the text inside the
+    quotes of a quoted label."""
+    if label is None or label == NULL_LABEL:
+        return None
+    if label == EMPTY_LABEL:
+        text = ""
+    elif len(label) >= 2 and label.startswith(QUOTE) and label.endswith(QUOTE):
+        text = label[1:-1]
+    else:
+        text = label
+    if kind == "BIGINT":
+        return int(text)
+    if kind == "BOOLEAN":
+        return text == "true"
+    return text
+
+
+@dataclass
+class Report:
+    options: ReportOptions
+    lake: Path
+    columns: list[str]
+    # One dict per row of sql/report.sql; the dimension columns hold labels ('(null)', '(other)').
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    # DuckDB type of each column of `records` and `arrow`, e.g. 'BIGINT': a dimension's declared type.
+    types: list[str] = field(default_factory=list)
+    time_zone: str = "UTC"  # the session's zone, in which DuckDB hands out TIMESTAMPTZ values
+    lake_version: str | None = None  # the lake's published version; None: it holds no generations yet
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """The rows for machines (CSV, JSON, Parquet): each dimension as its value of its declared
+        type, None for a null value and on the (other) row (is_other says which row that is)."""
+        kinds = {name: kind for name, kind in zip(self.columns, self.types, strict=True) if name in self.options.dims}
+        out = []
+        for row in self.rows:
+            record = dict(row)
+            for name, kind in kinds.items():
+                record[name] = None if row["is_other"] else dimension_value(row[name], kind)
+            out.append(record)
+        return out
+
+    @cached_property
+    def arrow(self) -> Any:
+        """The records as a pyarrow Table with the query's column types and each dimension's
+        declared type (for Parquet), built when first asked for: the other formats do not need it."""
+        import pyarrow as pa
+
+        schema = pa.schema(
+            [pa.field(name, _arrow_type(kind, self.time_zone)) for name, kind in zip(self.columns, self.types, strict=True)]
+        )
+        return pa.Table.from_pydict({name: [row[name] for row in self.records] for name in self.columns}, schema=schema)
+
+    @property
+    def total(self) -> dict[str, Any] | None:
+        for row in self.rows:
+            if row["breakdown"] == "total":
+                return row
+        return None
+
+    @property
+    def empty(self) -> bool:
+        total = self.total
+        return total is None or not total["requests"]
+
+    def rows_of(self, breakdown: str) -> list[dict[str, Any]]:
+        """The rows of one breakdown ('total', 'period', 'model', 'model+provider_name', ...)."""
+        return [row for row in self.rows if row["breakdown"] == breakdown]
+
+    def breakdowns(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self.rows:
+            if row["breakdown"] != "total":
+                out.setdefault(row["breakdown"], []).append(row)
+        return list(out.items())
+
+    def empty_message(self) -> str:
+        if self.lake_version is None:
+            return f"The lake at {self.lake} holds no generations yet: nothing to report. Add some with `orusage ingest PATH`."
+        return (
+            f"No generation in {self.lake} matches this report ({self.options.describe()}): nothing to report. "
+            "Widen --since/--until or drop a --where filter."
+        )
+
+
+def output_columns(report_columns: list[str], dims: tuple[str, ...]) -> list[str]:
+    """The report's column names: dim1..dim4 renamed after the dimensions, unused slots dropped."""
+    slots = {f"dim{i + 1}": name for i, name in enumerate(dims)}
+    return [slots.get(c, c) for c in report_columns if not (c.startswith("dim") and c[3:].isdigit() and c not in slots)]
+
+
+def _arrow_type(kind: str, time_zone: str) -> Any:
+    """The pyarrow type DuckDB gives a report column of DuckDB type `kind`."""
+    import pyarrow as pa
+
+    types = {
+        "VARCHAR": pa.string(),
+        "BOOLEAN": pa.bool_(),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "DATE": pa.date32(),
+        "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz=time_zone),
+    }
+    if kind not in types:
+        raise OrusageError(f"sql/report.sql returns a column of type {kind}", "Give it one of: " + ", ".join(types) + ".")
+    return types[kind]
+
+
+def open_lake(lake_root: Path):
+    """A connection with the views of the lake at `lake_root`; OrusageError when there is none."""
+    lake_root = Path(lake_root)
+    if not lake_root.is_dir():
+        raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    return views.connect(lake_root)
+
+
+def query_report(con, lake_root: Path, options: ReportOptions) -> Report:
+    """Run sql/report.sql on `con` (the views of the lake at `lake_root`); an empty selection gives
+    an empty Report."""
+    options = check_options(options)
+    sql = sqlfiles.load("report")
+    params = sqlfiles.check_parameters(sql, report_params(options), what="sql/report.sql")
+    check_time_zone(con, options.tz)
+    # Executed once, rows fetched as tuples: a relation (con.sql) would bind the query a second
+    # time, and an Arrow table converted to rows costs more than the tuples.
+    result = con.execute(sql, params)
+    described = [(column[0], str(column[1])) for column in result.description]
+    tuples = result.fetchall()
+    time_zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    declared = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'generations' AND list_contains($dims, column_name)",
+            {"dims": list(options.dims)},
+        ).fetchall()
+    )
+    keep = [
+        i
+        for i, (name, _kind) in enumerate(described)
+        if not (name.startswith("dim") and name[3:].isdigit() and int(name[3:]) > len(options.dims))
+    ]
+    columns = output_columns([described[i][0] for i in keep], options.dims)
+    rows = [dict(zip(columns, (values[i] for i in keep), strict=True)) for values in tuples]
+    types = [
+        declared.get(name, described[i][1]) if name in options.dims else described[i][1]
+        for name, i in zip(columns, keep, strict=True)
+    ]
+    return Report(options, Path(lake_root), columns, rows, types, time_zone, views.current_version(lake_root))
+
+
+def run_report(lake_root: Path, options: ReportOptions) -> Report:
+    """Run sql/report.sql over the lake at `lake_root`, on one connection; an empty selection
+    gives an empty Report."""
+    con = open_lake(lake_root)
+    try:
+        return query_report(con, lake_root, options)
+    finally:
+        con.close()
+
+
+# --- the page's data -------------------------------------------------------------------------
+
+# Without --since, the headline numbers of the page are those of the last HEADLINE_DAYS days of
+# data, compared with the HEADLINE_DAYS days before (sql/html_window.sql).
+HEADLINE_DAYS = 30
+
+# The time axis of the page's spend and cache charts when --granularity is not given: days for a
+# window of up to 62 days, ISO weeks up to a year, months beyond.
+AUTO_GRANULARITY = ((62, "day"), (366, "week"))
+
+# The dimensions the page charts alone (each a chart of its own), besides the user's --by.
+PAGE_DIMENSIONS = ("model", "provider_name", "data_region", "app_id")
+
+
+def auto_granularity(options: ReportOptions, days: float) -> str:
+    if options.granularity:
+        return options.granularity
+    for limit, name in AUTO_GRANULARITY:
+        if days <= limit:
+            return name
+    return "month"
+
+
+@dataclass
+class PageData:
+    """Everything the HTML page shows, gathered on one connection (pipeline/render/html.py renders it).
+    Without a generation selected only `report` and `last_run` are gathered."""
+
+    report: Report  # the user's report: the overview and the tables
+    last_run: dict[str, Any] | None  # the ingest run that last fed the lake (sql/html_last_run.sql)
+    window: dict[str, Any] | None = None  # the window, headline and previous periods (sql/html_window.sql)
+    current: Report | None = None  # the headline period: the window, or its last HEADLINE_DAYS days without --since
+    previous: Report | None = None  # the period before the headline period, of the same length
+    granularity: str = "day"  # of the time axes
+    timeline: Report | None = None  # by model, per period
+    model_provider: Report | None = None  # by model and provider_name, over the whole window
+    by_dim: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each of PAGE_DIMENSIONS alone
+    provider_errors: list[dict[str, Any]] = field(default_factory=list)  # sql/html_provider_errors.sql
+
+
+def _query_rows(con, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    relation = sqlfiles.run_file(con, name, params)
+    columns = relation.columns
+    return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _single(report: Report, dim: str) -> list[dict[str, Any]] | None:
+    """The rows of `dim` alone in `report`, when it has that breakdown over the whole window."""
+    if report.options.granularity is None and dim in report.options.dims:
+        return report.rows_of(dim)
+    return None
+
+
+def gather_page(lake_root: Path, options: ReportOptions, report: Report | None = None) -> PageData:
+    """Run every query the page needs on one connection, each with the report's window, zone,
+    filters and --top; `report`, when given, is the user's report already gathered."""
+    con = open_lake(lake_root)
+    try:
+        report = report or query_report(con, lake_root, options)
+        rows = _query_rows(con, "html_last_run", {})
+        page = PageData(report, rows[0] if rows else None)
+        if report.empty:
+            return page
+        o, total = report.options, report.total or {}
+        win = _query_rows(
+            con,
+            "html_window",
+            {
+                "tz": o.tz,
+                "since": o.since,
+                "until": o.until,
+                "first_created_at": total.get("first_created_at"),
+                "last_created_at": total.get("last_created_at"),
+                "headline_days": HEADLINE_DAYS,
+            },
+        )[0]
+        base = ReportOptions(dims=("model",), since=o.since, until=o.until, tz=o.tz, where=o.where, top=o.top)
+        if (win["headline_since"], win["headline_until"]) == (win["since"], win["until"]):
+            current = report
+        else:
+            headline = replace(base, since=win["headline_since"], until=win["headline_until"], top=None)
+            current = query_report(con, lake_root, headline)
+        before = replace(base, since=win["previous_since"], until=win["previous_until"], top=None)
+        previous = query_report(con, lake_root, before)
+        granularity = auto_granularity(o, win["days"])
+        timeline = query_report(con, lake_root, replace(base, granularity=granularity))
+        model_provider = query_report(con, lake_root, replace(base, dims=("model", "provider_name")))
+        by_dim: dict[str, list[dict[str, Any]]] = {}
+        for dim in ("model", "provider_name"):
+            by_dim[dim] = _single(report, dim) or model_provider.rows_of(dim)
+        missing = tuple(d for d in PAGE_DIMENSIONS if d not in by_dim and _single(report, d) is None)
+        extra = query_report(con, lake_root, replace(base, dims=missing)) if missing else None
+        for dim in PAGE_DIMENSIONS:
+            if dim not in by_dim:
+                by_dim[dim] = _single(report, dim) or extra.rows_of(dim)
+        errors = _query_rows(
+            con,
+            "html_provider_errors",
+            {"tz": o.tz, "since": o.since, "until": o.until, "filters": report_params(o)["filters"], "top": o.top},
+        )
+    finally:
+        con.close()
+    return replace(
+        page,
+        window=win,
+        current=current,
+        previous=previous,
+        granularity=granularity,
+        timeline=timeline,
+        model_provider=model_provider,
+        by_dim=by_dim,
+        provider_errors=errors,
+    )

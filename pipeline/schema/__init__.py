@@ -1,0 +1,1 @@
+"""The field table and everything generated from it (Arrow, DuckDB, pandera, docs)."""

@@ -1,0 +1,1 @@
+"""Developer tools (sample data, benchmarks); not part of the installed package."""
