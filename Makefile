@@ -29,6 +29,7 @@ test: $(BIN)/orusage ## Run the test suite
 lint: $(BIN)/orusage ## Lint and check the formatting (ruff; the rules are in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 sample: $(BIN)/orusage ## Rebuild data/sample from the generator (deterministic)
 	$(BIN)/python -m tools.synth sample data/sample

@@ -31,11 +31,11 @@ from pipeline.cli.options import (
     lake_option,
     lake_root,
     schema_contract_option,
-    settings,
     wait_option,
 )
 from pipeline.errors import EXIT_FAILED, OrusageError, Terminated, interruption, note_signal
 from pipeline.hints import command
+from pipeline.ops.config import settings
 
 
 class OneLineUsageError(click.UsageError):

@@ -16,9 +16,9 @@ from pipeline.cli.options import (
     json_option,
     lake_option,
     lake_root,
-    settings,
 )
 from pipeline.errors import EXIT_INCOMPLETE, EXIT_MISMATCH
+from pipeline.ops.config import settings
 
 RECONCILE_EXIT_CODES = {
     0: "the lake agrees with the activity within tolerance on every day x model x provider of the compared days",

@@ -25,7 +25,7 @@ from pipeline.cli.options import (
 
 
 def _settings(config: Path | None, **overrides):
-    from pipeline.cli.options import settings
+    from pipeline.ops.config import settings
 
     return settings(config, **overrides)
 

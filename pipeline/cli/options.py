@@ -73,13 +73,6 @@ def schema_contract_option(func):
     )(func)
 
 
-def settings(config: Path | None, **overrides):
-    """The settings: defaults < the file < ORUSAGE_* < the flags given (None: not given)."""
-    from pipeline.ops.config import load_settings
-
-    return load_settings(config, overrides=overrides)
-
-
 def lake_root(found) -> Path:
     """The lake of the settings as the user would write it: relative to the working directory
     when inside it (so messages and reports say `lake`, not a long absolute path)."""

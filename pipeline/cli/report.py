@@ -18,9 +18,9 @@ from pipeline.cli.options import (
     epilog,
     lake_option,
     lake_root,
-    settings,
 )
 from pipeline.errors import OptionError, OrusageError
+from pipeline.ops.config import settings
 from pipeline.schema import dimensions
 
 REPORT_EXIT_CODES = {

@@ -527,3 +527,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def settings(config: Path | None, **overrides) -> Settings:
+    """The settings a command runs with: defaults < the file < ORUSAGE_* < the flags given
+    (None: not given)."""
+    return load_settings(config, overrides=overrides)
