@@ -39,10 +39,9 @@ def query_uses(source: str) -> list[str]:
             if module in QUERY_MODULES or module == "duckdb":
                 found.append(f"{node.lineno}: from {module} import ...")
             found += [f"{node.lineno}: from {module} import {a.name}" for a in node.names if a.name in QUERY_NAMES]
-            if module == "pipeline":
-                found += [
-                    f"{node.lineno}: from pipeline import {a.name}" for a in node.names if f"pipeline.{a.name}" in QUERY_MODULES
-                ]
+            found += [
+                f"{node.lineno}: from {module} import {a.name}" for a in node.names if f"{module}.{a.name}" in QUERY_MODULES
+            ]
         elif isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
@@ -59,7 +58,7 @@ def test_renderers_import_no_duckdb_and_open_no_connection(path):
 def test_the_scan_sees_imports_and_calls():
     sample = (
         "import duckdb\n"
-        "from pipeline import views\n"
+        "from pipeline.lake import views\n"
         "from pipeline.query.report import run_report\n"
         "con = views.connect(lake)\n"
         "con.execute('select 1')\n"
