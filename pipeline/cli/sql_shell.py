@@ -32,6 +32,7 @@ from pathlib import Path
 import click
 
 from pipeline.errors import EXIT_FAILED, EXIT_OK, OrusageError
+from pipeline.schema import sqlfiles
 
 # Settings a session may still change once the configuration is locked (none of them writes).
 FREE_SETTINGS = ("TimeZone", "Calendar", "threads", "default_order", "default_null_order")
@@ -124,18 +125,11 @@ def _dot(con, command: str) -> bool:
         click.echo("Results are written with `orusage sql QUERY --out FILE`: this session writes no files.")
         return True
     if name == ".tables":
-        names = con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1"
-        ).fetchall()
+        names = sqlfiles.run_file(con, "shell_tables").fetchall()
         click.echo("  ".join(r[0] for r in names))
         return True
     if name == ".schema":
-        rows = con.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_name NOT LIKE '\\_%' ESCAPE '\\' AND ($name = '' OR table_name = $name) "
-            "ORDER BY table_name, ordinal_position",
-            {"name": arg},
-        ).fetchall()
+        rows = sqlfiles.run_file(con, "shell_columns", {"name": arg}).fetchall()
         if not rows:
             raise OrusageError(f"no view or table named {arg!r}", "List them with .tables.")
         current = None
