@@ -74,3 +74,19 @@ def test_every_module_imports_on_its_own(module):
 def test_the_shared_options_module_imports_nothing_of_the_package():
     """`pipeline/cli/options.py` is a leaf: every command imports it, so it stays light."""
     assert _graph().find_modules_directly_imported_by("pipeline.cli.options") == set()
+
+
+def test_a_sql_query_starts_without_pyarrow(report_sample_lake):
+    """`orusage sql` starts in well under a second: the field table and the views' digest are
+    read without importing pyarrow (make bench prints the start-up time)."""
+    code = (
+        "import sys\n"
+        "from pipeline.cli.main import main\n"
+        "try:\n"
+        f"    main(['sql', '--lake', {str(report_sample_lake)!r}, 'select count(*) from generations'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('pyarrow' in sys.modules, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert out.stderr.strip().splitlines()[-1] == "False", out.stderr[-2000:]

@@ -11,8 +11,10 @@ import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow is imported where an Arrow type is built: `orusage sql` starts without it
+    import pyarrow as pa
 
 SCALAR_TYPES = ("string", "int", "float", "bool", "timestamp")
 
@@ -110,34 +112,47 @@ def load_table(path: Path | None = None) -> FieldTable:
 
 # --- Arrow -------------------------------------------------------------------------------------
 
-_ARROW_SCALARS = {
-    "string": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
+
+@functools.cache
+def _arrow_scalars() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+    }
 
 
 def attempt_arrow_type(table: FieldTable | None = None) -> pa.DataType:
+    import pyarrow as pa
+
     table = table or load_table()
-    return pa.struct([pa.field(f.name, _ARROW_SCALARS[f.type], nullable=True) for f in table.attempt_fields])
+    return pa.struct([pa.field(f.name, _arrow_scalars()[f.type], nullable=True) for f in table.attempt_fields])
 
 
 def arrow_type(field: Field, table: FieldTable | None = None) -> pa.DataType:
+    import pyarrow as pa
+
     if field.type == "provider_responses":
         return pa.list_(pa.field("item", attempt_arrow_type(table), nullable=True))
-    return _ARROW_SCALARS[field.type]
+    return _arrow_scalars()[field.type]
 
 
 def record_arrow_schema(table: FieldTable | None = None) -> pa.Schema:
     """The typed record alone (what validation produces), without lineage."""
+    import pyarrow as pa
+
     table = table or load_table()
     return pa.schema([pa.field(f.name, arrow_type(f, table), nullable=f.nullable) for f in table.fields])
 
 
 def lake_arrow_schema(table: FieldTable | None = None) -> pa.Schema:
     """The declared schema of every Parquet file under `<lake>/generations/`."""
+    import pyarrow as pa
+
     table = table or load_table()
     lineage = [pa.field(f.name, arrow_type(f, table), nullable=f.nullable) for f in table.lineage_fields]
     return pa.schema(list(record_arrow_schema(table)) + lineage)
@@ -189,7 +204,7 @@ def duckdb_columns(table: FieldTable | None = None, *, lineage: bool = False) ->
 def _type_label(field: Field) -> str:
     if field.type == "provider_responses":
         return "list<struct>"
-    return str(_ARROW_SCALARS[field.type])
+    return str(_arrow_scalars()[field.type])
 
 
 def _checks_label(field: Field) -> str:
