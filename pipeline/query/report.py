@@ -147,7 +147,7 @@ def report_params(options: ReportOptions) -> dict[str, Any]:
 
 
 def check_time_zone(con, tz: str) -> None:
-    known = con.sql("SELECT count(*) FROM pg_timezone_names() WHERE name = $tz", params={"tz": tz}).fetchall()[0][0]
+    known = sqlfiles.run_file(con, "time_zone_known", {"tz": tz}).fetchall()[0][0]
     if not known:
         raise OrusageError(f"unknown time zone {tz!r}", "Give an IANA zone such as UTC, Europe/Berlin or America/New_York.")
 
@@ -285,14 +285,9 @@ def query_report(con, lake_root: Path, options: ReportOptions) -> Report:
     result = con.execute(sql, params)
     described = [(column[0], str(column[1])) for column in result.description]
     tuples = result.fetchall()
-    time_zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
-    declared = dict(
-        con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = 'generations' AND list_contains($dims, column_name)",
-            {"dims": list(options.dims)},
-        ).fetchall()
-    )
+    context = sqlfiles.run_file(con, "report_context", {"dims": list(options.dims)}).fetchall()
+    time_zone = context[0][0]  # at least one dimension is always asked for
+    declared = {name: kind for _zone, name, kind in context}
     keep = [
         i
         for i, (name, _kind) in enumerate(described)
