@@ -4,11 +4,12 @@
 -- Purpose   Which model, app_id or provider drove an anomalous day (pipeline/ops/checks.py
 --           compares each value's part on the day with its part on the baseline days).
 -- Grain     one row per (day, dimension, value); dimension 'model' | 'app_id' |
---           'provider_name'; a null value is '(null)'.
--- Inputs    generations (sql/views/generations.sql); errors are its is_error column.
+--           'provider_name'; the value is the report's label (generation_labels: '(null)',
+--           '(empty)', and a literal '(null)' shown as '"(null)"'), so no two values merge.
+-- Inputs    generation_labels (the generations view with its labels); errors are is_error.
 -- Output    day        DATE     the local day (in $tz)
 --           dimension  VARCHAR  'model' | 'app_id' | 'provider_name'
---           value      VARCHAR  the dimension's value, '(null)' for none
+--           value      VARCHAR  the dimension's label, '(null)' for none
 --           spend      DOUBLE   sum(total_cost), USD
 --           requests   BIGINT   generations
 --           errors     BIGINT   generations with is_error
@@ -27,10 +28,10 @@ source as (
         total_cost,
         is_error,
         latency > $slow_ms as is_slow,
-        coalesce(model, '(null)') as model,
-        coalesce(cast(app_id as varchar), '(null)') as app_id,
-        coalesce(provider_name, '(null)') as provider_name
-    from generations
+        model_label as model,
+        app_id_label as app_id,
+        provider_name_label as provider_name
+    from generation_labels
     where created_at >= $since and created_at < $until
 ),
 

@@ -312,3 +312,29 @@ def test_failed_webhook_keeps_the_alert_exit_code(tmp_path):
     out = CliRunner().invoke(main, ["check", "--config", str(config), "--as-of", AS_OF, "--json"])
     assert out.exit_code == 3
     assert json.loads(out.stdout)["webhook"]["error"].startswith("ConnectError")
+
+
+def test_anomaly_drivers_keep_a_null_and_a_literal_null_apart(tmp_path):
+    """The drivers of an anomalous day are named by the report's labels: a provider that is
+    literally "(null)" is not merged with the requests that have no provider."""
+    from pipeline.lake import views
+    from pipeline.schema import sqlfiles
+
+    lake = tmp_path / "lake"
+    day = "2026-09-03"
+    rows = [record(i, created_at=f"{day}T10:00:0{i}Z", provider_name=name) for i, name in enumerate([None, "(null)", ""])]
+    ingest([write_jsonl(tmp_path / "in.jsonl", rows)], lake)
+    con = views.connect(lake)
+    try:
+        params = {
+            "tz": "UTC",
+            "since": datetime(2026, 9, 3, tzinfo=UTC),
+            "until": datetime(2026, 9, 4, tzinfo=UTC),
+            "days": [date(2026, 9, 3)],
+            "slow_ms": None,
+        }
+        found = sqlfiles.run_file(con, "anomaly_drivers", params).fetchall()
+    finally:
+        con.close()
+    providers = sorted(value for _day, dimension, value, *_ in found if dimension == "provider_name")
+    assert providers == ['"(null)"', "(empty)", "(null)"]
