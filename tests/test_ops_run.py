@@ -368,3 +368,26 @@ def test_documented_crontab_line_runs_under_a_bare_environment(tmp_path):
     assert lake_rows(etc / "lake").height == 8  # relative to the settings file
     assert (etc / "reports" / "report.md").is_file()
     assert not any(elsewhere.iterdir())  # nothing written in the working directory
+
+
+def test_the_runs_reports_open_one_connection_per_report(tmp_path, monkeypatch):
+    """The scheduled run's files: the full report on one connection, the folded report and the
+    page it shows on one more (the page's queries do not open their own)."""
+    from pipeline.ops import runner
+    from pipeline.ops.config import load_settings
+    from pipeline.query import report
+
+    _inbox, config = setup_inbox(tmp_path, reports='["csv", "table", "html"]')
+    assert invoke("--config", str(config)).exit_code == 0
+    opened = []
+    real = report.open_lake
+
+    def counting(lake_root):
+        opened.append(lake_root)
+        return real(lake_root)
+
+    monkeypatch.setattr(report, "open_lake", counting)
+    settings = load_settings(config)
+    written = runner.write_reports(settings.lake, settings, None)
+    assert sorted(Path(p).name for p in written) == ["report.csv", "report.html", "report.txt"]
+    assert len(opened) == 2

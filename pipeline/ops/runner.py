@@ -137,20 +137,25 @@ def write_reports(lake_root: Path, settings: Settings, version: str | None) -> l
     `orusage report --tz TIMEZONE --format F --out FILE` would (pipeline.query.report), each file
     written beside the old one and renamed over it; then stamp the directory with the lake
     version the files show."""
-    from pipeline.query.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, run_report
+    from pipeline.query.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, gather_page, run_report
     from pipeline.render.output import render
 
     out = settings.report.dir
     out.mkdir(parents=True, exist_ok=True)
     written = []
     report = run_report(lake_root, ReportOptions(tz=settings.timezone))
-    folded = None
+    folded = page = None
     for fmt in settings.report.formats:
         shown = report
         if fmt in FOLDED_FORMATS:
             if folded is None:
-                folded = run_report(lake_root, ReportOptions(tz=settings.timezone, top=DEFAULT_TOP_ON_SCREEN))
-            shown = folded
+                options = ReportOptions(tz=settings.timezone, top=DEFAULT_TOP_ON_SCREEN)
+                if "html" in settings.report.formats:  # the page and its report on one connection
+                    page = gather_page(lake_root, options)
+                    folded = page.report
+                else:
+                    folded = run_report(lake_root, options)
+            shown = page if fmt == "html" else folded
         target = out / f"report.{REPORT_EXTENSIONS.get(fmt, fmt)}"
         tmp = target.with_name(f".{target.name}.tmp")
         render(shown, fmt, out=tmp)
