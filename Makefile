@@ -12,7 +12,7 @@ BENCH_N ?= 1000000
 NATIVE := pipeline/ingest/jsonl_native.so
 NATIVE_SRC := pipeline/ingest/jsonl_native.cpp
 NATIVE_FLAGS := -O2 -std=c++17 -shared -fPIC $(if $(filter Darwin,$(shell uname -s)),-undefined dynamic_lookup)
-FUZZ_LINES ?= 200000
+FUZZ_LINES ?= 1000000
 
 .DEFAULT_GOAL := help
 

@@ -346,6 +346,25 @@ def strict_json(text: str | None) -> bool:
 _LENIENT_JSON = re.compile(rb"NaN|Infinity|,[ \t\r\n]*[}\]]")
 
 
+def _standard_json(body: pa.Buffer) -> bool:
+    """False when a line of the block holds what Arrow's reader takes but JSON does not (`NaN`,
+    `Infinity`, a trailing comma). Only lines where the pattern occurs are checked in full."""
+    view = memoryview(body)
+    raw = None
+    checked = -1
+    for found in _LENIENT_JSON.finditer(view):
+        if found.start() < checked:
+            continue
+        raw = raw if raw is not None else view.tobytes()
+        start = raw.rfind(b"\n", 0, found.start()) + 1
+        end = raw.find(b"\n", found.end())
+        end = len(raw) if end < 0 else end
+        if not strict_json(raw[start:end].decode("utf-8", errors="replace")):
+            return False
+        checked = end
+    return True
+
+
 class Parser:
     """Parses blocks of lines; one DuckDB connection per parser. `kind` is the fast path:
     `native` (native.py) or `arrow` (Arrow's JSON reader); by default ORUSAGE_PARSER decides."""
@@ -368,7 +387,7 @@ class Parser:
         block needs the strict path (any bad value, unknown key, missing required key...).
         A block is read as bare records, or as envelopes when it starts like one; a block that
         mixes both goes piece by piece."""
-        if _LENIENT_JSON.search(memoryview(body)):
+        if not _standard_json(body):
             return None
         raw = np.frombuffer(body, dtype=np.uint8)
         starts = np.concatenate(([0], np.flatnonzero(raw[:-1] == 10) + 1))
