@@ -28,9 +28,12 @@ RECONCILE_EXIT_CODES = {
 }
 
 COLLECT_EXIT_CODES = {
-    0: "every id is in --out (fetched now or by an earlier run)",
-    1: "could not proceed (no API key, unreadable ids file, the API refused the key with 401/403): one line `Error: ...`",
-    2: "usage error (a bad option or option value)",
+    0: "every id is in --out or (with --since) in the lake (fetched now or by an earlier run)",
+    1: (
+        "could not proceed (no key, unreadable ids file, the API refused the key with 401/403, a --since "
+        "window older than 31 days): one line `Error: ...`"
+    ),
+    2: "usage error (a bad option or option value, neither or both of IDS_FILE and --since)",
     5: (
         "some ids never came (404 past --not-found-patience, or errors past --max-attempts); "
         "run the same command later: it resumes"
@@ -129,14 +132,33 @@ def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, f
         export OPENROUTER_API_KEY=...
         orusage collect ids.txt --out records.jsonl --concurrency 8
         orusage ingest records.jsonl
+        export OPENROUTER_MANAGEMENT_KEY=...   # --since lists the ids (Analytics API)
+        orusage collect --since 2h --out records.jsonl --lake ./lake
         """,
         title="Example:",
     ),
 )
-@click.argument("ids_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("ids_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file the records are appended to."
 )
+@click.option(
+    "--since",
+    metavar="WHEN",
+    default=None,
+    help="Instead of IDS_FILE: list the ids created since WHEN through the Analytics API (a date "
+    "2026-11-30, an instant 2026-11-30T12:00:00Z, or a duration before now: 90m, 2h, 3d; at most 31 days back).",
+)
+@click.option("--until", metavar="WHEN", default=None, help="With --since: the end of the window (default: now).")
+@click.option(
+    "--management-key-env",
+    default="OPENROUTER_MANAGEMENT_KEY",
+    show_default=True,
+    metavar="NAME",
+    help="With --since: the environment variable that holds the management key the Analytics API needs.",
+)
+@lake_option
+@config_option
 @click.option(
     "--api-key-env",
     default="OPENROUTER_API_KEY",
@@ -186,6 +208,11 @@ def collect(
     ctx,
     ids_file,
     out,
+    since,
+    until,
+    management_key_env,
+    lake,
+    config,
     api_key_env,
     base_url,
     concurrency,
@@ -206,10 +233,30 @@ def collect(
     it stopped. 404s are retried for --not-found-patience seconds, 429 / 5xx / timeouts with
     exponential backoff and jitter, honouring Retry-After. The key is read from the environment
     variable --api-key-env and never printed or logged. Then `orusage ingest FILE.jsonl`.
+
+    With --since instead of IDS_FILE, the ids of the window are listed through the Analytics API
+    (POST /api/v1/analytics/query, a management key in --management-key-env), and only the
+    records that neither the lake (--lake) nor --out holds are fetched. docs/collect.md.
     """
+    from datetime import UTC, datetime
+
     from pipeline import logs
     from pipeline.openrouter.collect import CollectOptions
     from pipeline.openrouter.collect import collect as run_collect
+
+    if (ids_file is None) == (since is None):
+        raise click.UsageError("give either IDS_FILE or --since WHEN (not both)")
+    if until is not None and since is None:
+        raise click.UsageError("--until needs --since")
+    now = datetime.now(UTC)
+    window = None
+    if since is not None:
+        from pipeline.openrouter.discover import parse_when
+
+        try:
+            window = (parse_when(since, now), parse_when(until, now) if until is not None else now)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--since' / '--until'") from None
 
     logs.configure(log_format, "debug" if verbose else "info")
     options = CollectOptions(
@@ -221,7 +268,20 @@ def collect(
         timeout=timeout,
         backoff_base=backoff_base,
     )
-    summary = run_collect(ids_file, out, options)
+    if window is None:
+        summary = run_collect(ids_file, out, options)
+    else:
+        from pipeline.openrouter.discover import DiscoverOptions, collect_window
+
+        discover_options = DiscoverOptions(
+            management_key_env=management_key_env,
+            base_url=base_url,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+        )
+        root = lake_root(settings(config, lake=lake))
+        summary = collect_window(window[0], window[1], out, root, options, discover_options, now=now)
     if missing_out is not None:
         missing_out.write_text("".join(m.id + "\n" for m in summary.missing), encoding="utf-8")
     # The run's one summary line (each id that never came was logged as `collect_gave_up`).
