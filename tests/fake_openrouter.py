@@ -11,7 +11,8 @@ A real HTTP server (the standard library's, in a thread) that follows the docume
     GET  /api/v1/activity          management key; one item per UTC date x model x provider of
                                    the last 30 completed UTC days, sums as OpenRouter documents
 
-Every `rate_limit_every`-th request answers 429 with `Retry-After: 1` once. By hand:
+Every `rate_limit_every`-th request answers 429 with `Retry-After: 1`; `generation_delay` slows
+the record answers (a test kills a run mid-fetch). By hand:
 
     python -m tests.fake_openrouter --port 8099 --records 2000 --days 3
 """
@@ -61,12 +62,15 @@ class FakeOpenRouter:
         late: dict[str, int] | None = None,
         never: set[str] | None = None,
         rate_limit_every: int = 0,
+        generation_delay: float = 0.0,
         port: int = 0,
     ):
         self.management_key, self.api_key, self.row_limit = management_key, api_key, row_limit
         self.late = dict(late or {})
         self.never = set(never or ())
         self.rate_limit_every = rate_limit_every
+        self.generation_delay = generation_delay  # seconds before each record is answered
+        self.activity_extra: list[dict] = []  # items added to the activity (a test's disagreement)
         self.lock = threading.Lock()
         self.records: dict[str, dict] = {}
         self.created: dict[str, datetime] = {}
@@ -183,6 +187,8 @@ class FakeOpenRouter:
             n = self.generation_requests[gen_id]
             record = self.records.get(gen_id)
             hold = self.late.get(gen_id, 0)
+        if self.generation_delay:
+            time.sleep(self.generation_delay)
         if record is None or gen_id in self.never or n <= hold:
             return self._send(handler, 404, {"error": {"code": 404, "message": "Generation not found"}})
         return self._send(handler, 200, {"data": record})
@@ -226,7 +232,7 @@ class FakeOpenRouter:
             item["completion_tokens"] += r.get("native_tokens_completion") or 0
             item["reasoning_tokens"] += r.get("native_tokens_reasoning") or 0
             item["cached_tokens"] += r.get("native_tokens_cached") or 0
-        return [sums[k] for k in sorted(sums, key=lambda k: tuple(str(p) for p in k))]
+        return [sums[k] for k in sorted(sums, key=lambda k: tuple(str(p) for p in k))] + list(self.activity_extra)
 
     def _send(self, handler, status: int, doc, headers: dict | None = None) -> None:
         data = json.dumps(doc).encode()

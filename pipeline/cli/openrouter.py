@@ -22,8 +22,11 @@ from pipeline.ops.config import settings
 
 RECONCILE_EXIT_CODES = {
     0: "the lake agrees with the activity within tolerance on every day x model x provider of the compared days",
-    1: "could not proceed (a missing or malformed activity file, an empty lake): one line `Error: ...`",
-    2: "usage error (a missing --activity, a bad option value), or a bad setting",
+    1: (
+        "could not proceed (a missing or malformed activity file, an empty lake; with --fetch: no key, the key "
+        "refused with 401/403, no usable answer): one line `Error: ...`"
+    ),
+    2: "usage error (neither or both of --activity and --fetch, a bad option value), or a bad setting",
     4: "some key differs beyond tolerance (or is on one side only)",
 }
 
@@ -52,13 +55,14 @@ def _base_url(ctx, param, value: str) -> str:
 
 @click.command(
     context_settings=CONTEXT,
-    options_metavar="--activity FILE [FILE]... [OPTIONS]",
+    options_metavar="--activity FILE [FILE]... | --fetch [OPTIONS]",
     epilog=epilog(
         RECONCILE_EXIT_CODES,
         """
         curl -s -H "Authorization: Bearer $OPENROUTER_MANAGEMENT_KEY" \\
             https://openrouter.ai/api/v1/activity > activity.json
         orusage reconcile --activity activity.json --lake ./lake --tolerance-usd 0.01
+        orusage reconcile --fetch --days 7 --lake ./lake --tolerance-usd 0.01
         """,
         title="Example:",
     ),
@@ -67,12 +71,38 @@ def _base_url(ctx, param, value: str) -> str:
     "--activity",
     "activity",
     multiple=True,
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help='Required: an export of GET /api/v1/activity ({"data": [...]} or a list). Repeat it, or list more files after it.',
+    help='An export of GET /api/v1/activity ({"data": [...]} or a list). Repeat it, or list more files after it.',
 )
 @click.argument("more", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), metavar="")
+@click.option(
+    "--fetch",
+    is_flag=True,
+    help="Instead of --activity: GET /api/v1/activity now (a management key in --management-key-env) "
+    "and compare the last --days completed UTC days.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 30),
+    default=30,
+    show_default=True,
+    help="With --fetch: the completed UTC days compared, ending yesterday.",
+)
+@click.option(
+    "--base-url",
+    default="https://openrouter.ai/api/v1",
+    show_default=True,
+    callback=_base_url,
+    help="With --fetch: API base URL.",
+)
+@click.option(
+    "--management-key-env",
+    default="OPENROUTER_MANAGEMENT_KEY",
+    show_default=True,
+    metavar="NAME",
+    help="With --fetch: the environment variable that holds the management key.",
+)
 @lake_option
 @config_option
 @click.option(
@@ -99,7 +129,7 @@ def _base_url(ctx, param, value: str) -> str:
     "csv: the differing keys, then a TOTAL row.",
 )
 @click.pass_context
-def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, fmt):
+def reconcile(ctx, activity, more, fetch, days, base_url, management_key_env, lake, config, tolerance_usd, tolerance_pct, fmt):
     """Compare the lake with OpenRouter's own daily numbers (GET /api/v1/activity).
 
     Per UTC day x model x provider: requests with the count of records, prompt / completion /
@@ -108,12 +138,27 @@ def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, f
     each activity file covers (its first to its last date) are compared; the output names the
     lake's other days. Models are matched by slug, then by permaslug, providers by endpoint id,
     then by name (case, spaces and punctuation ignored); names that match nothing are reported,
-    never dropped. docs/reconcile.md has the rules.
+    never dropped. With --fetch, the activity is fetched from the API instead of read from files.
+    docs/reconcile.md has the rules.
     """
     from pipeline.openrouter.reconcile import reconcile as run_reconcile
     from pipeline.openrouter.reconcile import render_table, to_csv, to_json
 
-    result = run_reconcile(list(activity) + list(more), lake_root(settings(config, lake=lake)), tolerance_usd, tolerance_pct)
+    files = list(activity) + list(more)
+    if bool(files) == fetch:
+        raise click.UsageError("give either --activity FILE... or --fetch (not both)")
+    root = lake_root(settings(config, lake=lake))
+    if fetch:
+        from datetime import UTC, datetime
+
+        from pipeline.openrouter.collect import read_key
+        from pipeline.openrouter.reconcile import completed_days, reconcile_fetched
+
+        key = read_key(management_key_env, what="management key", option="--management-key-env")
+        compared = completed_days(days, datetime.now(UTC).date())
+        result = reconcile_fetched(root, base_url, key, management_key_env, compared, tolerance_usd, tolerance_pct)
+    else:
+        result = run_reconcile(files, root, tolerance_usd, tolerance_pct)
     if fmt == "json":
         click.echo(to_json(result))
     elif fmt == "csv":
