@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from conftest import ingest, write_jsonl
+from conftest import ingest, record, write_jsonl
 from pipeline.cli.main import main
 from pipeline.lake import layout
 from pipeline.lake.views import connect
@@ -140,14 +140,9 @@ def test_the_date_column_prunes_ad_hoc_sql(copies):
 def test_a_lake_without_the_schema_file_is_read_until_its_next_write(tmp_path):
     """A lake published before the schema file existed: its views read every file's columns
     (union_by_name); its next write adds the file, and the pruned view takes over."""
-    rows = [
-        {"id": f"gen-{i}", "created_at": f"2026-10-0{1 + i % 3}T10:00:00Z", "model": "m", "total_cost": 0.5}
-        for i in range(6)
-    ]
-    from conftest import record
-
+    rows = [record(i, created_at=f"2026-10-0{1 + i % 3}T10:00:00Z", total_cost=0.5) for i in range(6)]
     lake = tmp_path / "lake"
-    ingest([write_jsonl(tmp_path / "a.jsonl", [record(i, **{k: v for k, v in r.items() if k != "id"}) for i, r in enumerate(rows)])], lake)
+    ingest([write_jsonl(tmp_path / "a.jsonl", rows)], lake)
     version = layout.current_version(lake)
     schema = layout.schema_file(version)
     assert schema.is_file()

@@ -95,9 +95,9 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
 def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """`name` as an empty table with the declared columns of its files."""
     if name == "lake_generations":
-        from pipeline.schema.table import lake_arrow_schema
-
         import pyarrow as pa
+
+        from pipeline.schema.table import lake_arrow_schema
 
         empty = lake_arrow_schema().append(pa.field("date", pa.date32())).empty_table()  # the partition column
     elif name == "lake_quarantine":
