@@ -1,6 +1,10 @@
 """`orusage run`: one scheduled run, made to be boring.
 
     1. log the settings in use (`settings` event);
+    1b. with [collect] enabled, under the lake lock: list the generations created since the lake's
+       watermark (minus the overlap) through the Analytics API and fetch the missing records into
+       the spool file (pipeline/openrouter/feed.py), which the ingest below takes with the inbox;
+       the watermark is published with the run's version (alone, when nothing new was found);
     2. find the inbox files (inbox.paths × inbox.globs, supported types only, older than
        inbox.min_age_seconds); a file whose path and size match an ingested file and that was not
        modified since its ingest is skipped without being read (inbox.skip_unchanged); the rest
@@ -195,21 +199,31 @@ def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outco
         "rows_duplicate": 0,
         "quarantine_ratio": None,
         "published": False,
+        "collected": None,
+        "collect_missing": None,
+        "reconciled": None,
         "views_refreshed": False,
         "reports_written": 0,
         "alerts": 0,
         "error": None,
     }
     exit_code = EXIT_OK
+    pending: dict = {}
     try:
         try:
             log.info("settings", **settings.public())
-            _update(settings, summary, log)
+            _update(settings, summary, log, pending)
         except Exception as exc:  # noqa: BLE001 - every failure ends in the summary line
             exit_code = _failed(exc, summary, log)
+        extra: list[dict] = []
+        if pending.get("reconcile_days") and exit_code == EXIT_OK:
+            try:
+                extra = _reconcile(settings, pending["reconcile_days"], summary, log)
+            except Exception as exc:  # noqa: BLE001 - a failed reconcile ends in the summary line too
+                exit_code = _failed(exc, summary, log)
         if exit_code in (EXIT_OK, EXIT_FAILED) and Lake(settings.lake).current_version() is not None:
             try:
-                alerts = _check(settings, as_of, log)
+                alerts = _check(settings, as_of, log, extra)
             except Exception as exc:  # noqa: BLE001 - a failed check ends in the summary line too
                 failed = _failed(exc, summary, log)
                 exit_code = exit_code or failed
@@ -256,7 +270,7 @@ def _failed(exc: Exception, summary: dict, log) -> int:
     return code
 
 
-def _update(settings: Settings, summary: dict, log) -> None:
+def _update(settings: Settings, summary: dict, log, pending: dict) -> None:
     """Under the lake lock: ingest the new inbox files, then views and reports if the lake
     changed; raises QuarantineRatioExceeded after all of that when the share is too high."""
     from pipeline.lake.store import Lake
@@ -264,6 +278,9 @@ def _update(settings: Settings, summary: dict, log) -> None:
     lake_root = settings.lake
     lake = Lake(lake_root)
     with lake.lock(wait=settings.lock_wait_seconds):
+        fed = _collect(settings, summary, log) if settings.collect.enabled else None
+        if fed is not None:
+            pending["reconcile_days"] = fed.reconcile_days
         inbox = scan_inbox(settings, lake_root)
         summary["files_skipped"] = inbox.unchanged
         summary["files_waiting"] = inbox.too_new
@@ -275,10 +292,15 @@ def _update(settings: Settings, summary: dict, log) -> None:
             unsupported=inbox.unsupported,
             new_files=[str(p) for p in inbox.files[:20]] + (["…"] if len(inbox.files) > 20 else []),
         )
-        if inbox.files:
+        files = [*inbox.files, *([fed.file] if fed is not None and fed.file is not None else [])]
+        if files:
             from pipeline.ingest.run import Options, ingest  # polars and pandera: only when needed
 
-            result = ingest(inbox.files, lake_root, Options(schema_contract=settings.schema_contract), lock=False)
+            options = Options(
+                schema_contract=settings.schema_contract,
+                summary_details={"collect": fed.details} if fed is not None else None,
+            )
+            result = ingest(files, lake_root, options, lock=False)
             for key in ("run_id", "files", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate"):
                 summary[key] = result[key]
             summary["files_skipped"] += result["files_skipped"]
@@ -296,6 +318,13 @@ def _update(settings: Settings, summary: dict, log) -> None:
             log.info("ingest", **{k: result[k] for k in counts})
             for warning in result["warnings"]:
                 log.warning("ingest_warning", **warning)
+        if fed is not None:
+            from pipeline.openrouter.feed import finish, record_summary
+
+            if not summary["published"]:  # nothing new was published: the watermark moves alone
+                summary["run_id"] = record_summary(lake_root, fed.details)
+                log.info("collect_recorded", run_id=summary["run_id"], until=fed.details["until"])
+            finish(fed)
         ratio_error = _quarantine_ratio(summary, settings, lake_root, log)
         version = lake.current_version()
         if version is not None:
@@ -307,11 +336,46 @@ def _update(settings: Settings, summary: dict, log) -> None:
         raise ratio_error
 
 
-def _check(settings: Settings, as_of: datetime | None, log) -> int:
-    """The checks (a reader: no lock) and the webhook; returns the number of alerts."""
+def _collect(settings: Settings, summary: dict, log):
+    """The scheduled collection (pipeline/openrouter/feed.py): new records into the spool file."""
+    from pipeline.openrouter.feed import feed
+
+    fed = feed(settings.lake, settings.inbox.paths, settings.collect, datetime.now(UTC), log=log)
+    summary["collected"] = fed.details["collected"]
+    summary["collect_missing"] = fed.details["missing"]
+    return fed
+
+
+def _reconcile(settings: Settings, days: list, summary: dict, log) -> list[dict]:
+    """The daily reconcile with GET /api/v1/activity (collect.reconcile_daily); returns its alert
+    (none when the lake agrees within collect.reconcile_tolerance_usd)."""
+    from pipeline.openrouter.collect import read_key
+    from pipeline.openrouter.reconcile import reconcile_fetched
+
+    c = settings.collect
+    key = read_key(c.management_key_env, c.key_file, what="management key", option="collect.management_key_env")
+    result = reconcile_fetched(settings.lake, c.base_url, key, c.management_key_env, days, c.reconcile_tolerance_usd)
+    differing = result.differing
+    span = f"{days[0]} .. {days[-1]}"
+    summary["reconciled"] = "agrees" if result.agrees else "differs"
+    log.info("reconcile", days=span, keys=len(result.rows), differing=len(differing), agrees=result.agrees)
+    if result.agrees:
+        return []
+    message = (
+        f"the lake and OpenRouter's activity differ on {len(differing)} of {len(result.rows)} day x model x provider "
+        f"keys of {span} (UTC), beyond {c.reconcile_tolerance_usd:g} USD; see `orusage reconcile --fetch --days "
+        f"{len(days)}`"
+    )
+    return [{"key": f"reconcile:{days[-1]}", "kind": "reconcile", "message": message}]
+
+
+def _check(settings: Settings, as_of: datetime | None, log, extra: list[dict] | None = None) -> int:
+    """The checks (a reader: no lock) and the webhook, with the `extra` alerts of this run (the
+    daily reconcile); returns the number of alerts."""
     from pipeline.ops.checks import notify, run_checks
 
     result = run_checks(settings.lake, settings, as_of=as_of)
+    result["alerts"] = [*result["alerts"], *(extra or [])]
     notes = dict.fromkeys(
         (item["status"], item["message"])
         for item in result["budgets"] + result["anomalies"]
