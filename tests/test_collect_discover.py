@@ -433,6 +433,7 @@ def test_reconcile_fetch_agrees_with_a_collected_lake_and_names_a_difference(tmp
         code, _ = run_events(config)
         assert code == 0
         agree = reconcile_fetch(lake, fake.base_url, "--days", "4", "--format", "json")
+        one_day = reconcile_fetch(lake, fake.base_url, "--days", "1", "--format", "json")
         # A generation the lake lacks (and one OpenRouter would not list) makes it differ: exit 4.
         fake.activity_extra.append(
             {"date": str(datetime.now(UTC).date() - timedelta(days=1)), "model": "x-ai/grok-9", "provider_name": "xAI",
@@ -444,6 +445,10 @@ def test_reconcile_fetch_agrees_with_a_collected_lake_and_names_a_difference(tmp
     assert agree.exit_code == 0, agree.output
     result = json.loads(agree.output)
     assert len(result["compared_days"]) == 4 and result["agrees"] is True
+    # Fewer days than the activity holds: only those are compared, on both sides.
+    assert one_day.exit_code == 0, one_day.output
+    result = json.loads(one_day.output)
+    assert result["compared_days"] == [str(datetime.now(UTC).date() - timedelta(days=1))] and result["agrees"] is True
     assert differ.exit_code == 4 and "x-ai/grok-9" in differ.output
     assert refused.exit_code == 1 and "$OPENROUTER_MANAGEMENT_KEY" in refused.output and API_KEY not in refused.output
     assert reconcile_fetch(lake, "http://127.0.0.1:9/api/v1", "--activity", "a.json").exit_code == 2

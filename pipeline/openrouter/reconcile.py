@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.errors import InputError, OrusageError
 from pipeline.lake import views
@@ -231,7 +232,11 @@ def reconcile(
     if tolerance_usd < 0 or tolerance_pct < 0:
         raise OrusageError("tolerances cannot be negative", "Give --tolerance-usd and --tolerance-pct >= 0.")
     activity, files = load_activity([Path(p) for p in activity_paths], fetched)
-    days = compared_days(files) if days is None else sorted(days)
+    if days is None:
+        days = compared_days(files)
+    else:  # the items of other days are left out, as the lake's are
+        days = sorted(days)
+        activity = activity.filter(pc.is_in(activity.column("date"), value_set=pa.array(days, pa.date32())))
     if not days:
         raise OrusageError("the activity files hold no items, so no day can be compared", _FIX)
     if Lake(lake_root).current_version() is None:
