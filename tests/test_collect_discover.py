@@ -511,3 +511,25 @@ def test_reconcile_days_are_the_completed_days_collected_in_full():
     assert reconcile_days(first, now, now, SimpleNamespace(reconcile_daily=False, overlap_minutes=0), now) == []
     long_ago = State(first_since=now - timedelta(days=90))
     assert len(reconcile_days(long_ago, now, now, c, now)) == 30
+
+
+def test_an_unusable_api_answer_still_ingests_the_inbox_and_fails_the_run(tmp_path):
+    import os
+
+    records = synthetic_records(20, days=1)
+    lake = tmp_path / "lake"
+    with FakeOpenRouter(records) as fake:
+        config = feed_config(tmp_path, fake.base_url)
+        export = write_jsonl(tmp_path / "inbox" / "export.jsonl", [record(i) for i in range(5)])
+        os.utime(export, (0, 0))  # old enough for the inbox scan
+        fake.analytics_status = 400
+        code, log = run_events(config)
+        assert code == 1, log
+        assert [e["event"] for e in log].count("error") == 1
+        error = next(e for e in log if e["event"] == "error")["message"]
+        assert error.startswith("Error: the Analytics API answered 400 Bad Request")
+        assert log[-1]["rows_written"] == 5 and log[-1]["published"] and watermark(lake) is None  # inbox in, no watermark
+        fake.analytics_status = None
+        code, log = run_events(config)
+    assert code == 0, log
+    assert watermark(lake) is not None and len(lake_ids(lake)) == 5 + len(records)
