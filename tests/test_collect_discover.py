@@ -466,6 +466,7 @@ def test_reconcile_fetch_agrees_with_a_collected_lake_and_names_a_difference(tmp
     result = json.loads(one_day.output)
     assert result["compared_days"] == [str(datetime.now(UTC).date() - timedelta(days=1))] and result["agrees"] is True
     assert differ.exit_code == 4 and "x-ai/grok-9" in differ.output
+    assert "Lake days not compared (outside --days): " in differ.output
     assert refused.exit_code == 1 and "$OPENROUTER_MANAGEMENT_KEY" in refused.output and API_KEY not in refused.output
     assert reconcile_fetch(lake, "http://127.0.0.1:9/api/v1", "--activity", "a.json").exit_code == 2
 
