@@ -71,6 +71,7 @@ class FakeOpenRouter:
         self.rate_limit_every = rate_limit_every
         self.generation_delay = generation_delay  # seconds before each record is answered
         self.activity_extra: list[dict] = []  # items added to the activity (a test's disagreement)
+        self.analytics_status: int | None = None  # answer every analytics query with this status
         self.lock = threading.Lock()
         self.records: dict[str, dict] = {}
         self.created: dict[str, datetime] = {}
@@ -162,6 +163,10 @@ class FakeOpenRouter:
         return self._send(handler, 401, {"error": {"code": 401, "message": "User not found."}})
 
     def _analytics(self, handler, body: bytes) -> None:
+        if self.analytics_status is not None:
+            return self._send(
+                handler, self.analytics_status, {"error": {"code": self.analytics_status, "message": "Bad Request"}}
+            )
         try:
             query = json.loads(body)
             assert query["dimensions"] == ["generation_id"], query["dimensions"]

@@ -33,6 +33,20 @@ def invoke(*args, env: dict | None = None):
     return CliRunner().invoke(main, ["collect", *map(str, args)], env=KEYS if env is None else env)
 
 
+def written_texts(root: Path, *, but: tuple[Path, ...] = ()) -> list[str]:
+    """The text of every file under `root` (Parquet decoded, since its pages are compressed)."""
+    import pyarrow.parquet as pq
+
+    texts = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path in but:
+            continue
+        if path.suffix == ".parquet":
+            texts.append(json.dumps(pq.read_table(path).to_pylist(), default=str))
+        texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+    return texts
+
+
 def out_ids(path: Path) -> list[str]:
     return [json.loads(line)["id"] for line in path.read_text().splitlines()]
 
@@ -205,7 +219,7 @@ def test_keys_never_appear_in_output_logs_or_files(tmp_path):
         )  # fmt: skip
     assert result.exit_code == 5
     assert fake.auth_headers == {f"Bearer {MANAGEMENT_KEY}", f"Bearer {API_KEY}"}  # the keys were sent, only as headers
-    texts = [result.output, *(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())]
+    texts = [result.output, *written_texts(tmp_path)]
     for key in (MANAGEMENT_KEY, API_KEY):
         assert not any(key in text for text in texts)
 
@@ -351,7 +365,7 @@ def test_a_refused_key_stops_the_scheduled_run_with_one_line_naming_the_variable
     errors = [e for e in log if e["event"] == "error"]
     assert len(errors) == 1 and "$OPENROUTER_MANAGEMENT_KEY" in errors[0]["message"]
     assert not (tmp_path / "lake" / "current").exists()
-    texts = [json.dumps(log), *(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())]
+    texts = [json.dumps(log), *written_texts(tmp_path)]
     assert not any(API_KEY in t or MANAGEMENT_KEY in t for t in texts)
 
 
@@ -365,8 +379,10 @@ def test_keys_from_a_key_file_and_never_written_anywhere(tmp_path):
     assert code == 0, log
     assert any(e["event"] == "collect_gave_up" and e["id"] == records[3]["id"] for e in log)
     assert len(lake_ids(tmp_path / "lake")) == len(records) - 1
-    texts = [json.dumps(log), *(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and p != keys)]
-    assert texts and not any(API_KEY in t or MANAGEMENT_KEY in t for t in texts)
+    texts = [json.dumps(log), *written_texts(tmp_path, but=(keys,))]
+    # The search reads what was written: a record's id inside the lake's compressed Parquet, the summary's watermark.
+    assert any(records[5]["id"] in t for t in texts[1:]) and any('"until"' in t for t in texts[1:])
+    assert not any(API_KEY in t or MANAGEMENT_KEY in t for t in texts)
 
 
 def test_a_watermark_older_than_31_days_is_refused_naming_the_csv_import(tmp_path):
@@ -450,6 +466,7 @@ def test_reconcile_fetch_agrees_with_a_collected_lake_and_names_a_difference(tmp
     result = json.loads(one_day.output)
     assert result["compared_days"] == [str(datetime.now(UTC).date() - timedelta(days=1))] and result["agrees"] is True
     assert differ.exit_code == 4 and "x-ai/grok-9" in differ.output
+    assert "Lake days not compared (outside --days): " in differ.output
     assert refused.exit_code == 1 and "$OPENROUTER_MANAGEMENT_KEY" in refused.output and API_KEY not in refused.output
     assert reconcile_fetch(lake, "http://127.0.0.1:9/api/v1", "--activity", "a.json").exit_code == 2
 
@@ -495,3 +512,25 @@ def test_reconcile_days_are_the_completed_days_collected_in_full():
     assert reconcile_days(first, now, now, SimpleNamespace(reconcile_daily=False, overlap_minutes=0), now) == []
     long_ago = State(first_since=now - timedelta(days=90))
     assert len(reconcile_days(long_ago, now, now, c, now)) == 30
+
+
+def test_an_unusable_api_answer_still_ingests_the_inbox_and_fails_the_run(tmp_path):
+    import os
+
+    records = synthetic_records(20, days=1)
+    lake = tmp_path / "lake"
+    with FakeOpenRouter(records) as fake:
+        config = feed_config(tmp_path, fake.base_url)
+        export = write_jsonl(tmp_path / "inbox" / "export.jsonl", [record(i) for i in range(5)])
+        os.utime(export, (0, 0))  # old enough for the inbox scan
+        fake.analytics_status = 400
+        code, log = run_events(config)
+        assert code == 1, log
+        assert [e["event"] for e in log].count("error") == 1
+        error = next(e for e in log if e["event"] == "error")["message"]
+        assert error.startswith("Error: the Analytics API answered 400 Bad Request")
+        assert log[-1]["rows_written"] == 5 and log[-1]["published"] and watermark(lake) is None  # inbox in, no watermark
+        fake.analytics_status = None
+        code, log = run_events(config)
+    assert code == 0, log
+    assert watermark(lake) is not None and len(lake_ids(lake)) == 5 + len(records)

@@ -81,7 +81,11 @@ class CollectSummary:
 
 
 class AuthError(OrusageError):
-    pass
+    """The API refused a key (401/403)."""
+
+
+class KeyMissing(OrusageError):
+    """The variable that should hold a key is not set (nor in the key file)."""
 
 
 # --- ids and the output ----------------------------------------------------------------------
@@ -277,7 +281,7 @@ def read_key(env_name: str, key_file: Path | None = None, *, what: str = "API ke
             ) from exc
     if not key:
         where = f" nor in {key_file}" if key_file is not None else ""
-        raise OrusageError(
+        raise KeyMissing(
             f"the environment variable {env_name} holding the {what} is not set{where}",
             f"Export it (export {env_name}=...) or name another with {option}.",
         )

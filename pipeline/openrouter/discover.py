@@ -309,8 +309,9 @@ def parse_answer(content: bytes, row_limit: int) -> tuple[list[str], bool] | Non
     return ids, truncated
 
 
-def ids_in_lake(lake_root, ids: list[str]) -> set[str]:
-    """The ids of `ids` that the lake at `lake_root` holds already (none for a lake not yet made)."""
+def ids_in_lake(lake_root, ids: list[str], since: datetime, until: datetime) -> set[str]:
+    """The ids of `ids` that the lake at `lake_root` holds already (none for a lake not yet made),
+    looked up in the partitions of the days of [since, until] (one day more on each side)."""
     from pipeline.lake import views
     from pipeline.lake.store import Lake
     from pipeline.schema import sqlfiles
@@ -319,7 +320,12 @@ def ids_in_lake(lake_root, ids: list[str]) -> set[str]:
         return set()
     con = views.connect(lake_root)
     try:
-        return {row[0] for row in sqlfiles.run_file(con, "collect_ids_in_lake", {"ids": ids}).fetchall()}
+        params = {
+            "ids": ids,
+            "first_day": (since - timedelta(days=1)).date(),
+            "last_day": (until + timedelta(days=1)).date(),
+        }
+        return {row[0] for row in sqlfiles.run_file(con, "collect_ids_in_lake", params).fetchall()}
     finally:
         con.close()
 
@@ -352,7 +358,7 @@ def collect_window(
     clock = time.monotonic()
     log.info("collect_discover", since=iso(since), until=iso(until), base_url=discover_options.base_url)
     found = list_generation_ids(since, until, management_key, discover_options, limiter=limiter)
-    in_lake = ids_in_lake(lake_root, found.ids) if lake_root is not None else set()
+    in_lake = ids_in_lake(lake_root, found.ids, since, until) if lake_root is not None else set()
     summary = collect_ids(found.ids, out, collect_options, key=api_key, skip=in_lake, seed=seed)
     summary.window = {
         "since": iso(since),

@@ -165,7 +165,7 @@ def feed(
         DiscoverOptions(management_key_env=collect.management_key_env, base_url=base_url),
         limiter=limiter,
     )
-    in_lake = ids_in_lake(lake_root, found.ids)
+    in_lake = ids_in_lake(lake_root, found.ids, since, until)
     options = CollectOptions(
         api_key_env=collect.api_key_env,
         base_url=base_url,

@@ -317,7 +317,7 @@ def render_table(result: Result, echo) -> None:
     if result.lake_days_skipped:
         n = sum(result.lake_days_skipped.values())
         echo(
-            f"Lake days not compared (outside the activity files): {format_ranges(list(result.lake_days_skipped))} "
+            f"Lake days not compared (outside {_compared_what(result)}): {format_ranges(list(result.lake_days_skipped))} "
             f"({len(result.lake_days_skipped)} days, {n:,} records)"
         )
     echo(f"Tolerance: {result.tolerance_usd:g} USD, {result.tolerance_pct:g} %")
@@ -364,6 +364,13 @@ def render_table(result: Result, echo) -> None:
     echo("")
     many = "key differs" if len(differing) == 1 else "keys differ"
     echo("Result: " + ("agrees within tolerance." if result.agrees else f"{len(differing)} {many} beyond tolerance."))
+
+
+def _compared_what(result: Result) -> str:
+    """What chose the compared days: the activity files, or --days of a fetched activity."""
+    if result.activity_files and all(f.path.startswith("GET ") for f in result.activity_files):
+        return "--days"
+    return "the activity files"
 
 
 def _clip(text: str | None, width: int) -> str:

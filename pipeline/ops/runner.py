@@ -293,7 +293,7 @@ def _update(settings: Settings, summary: dict, log, pending: dict, as_of: dateti
     lake_root = settings.lake
     lake = Lake(lake_root)
     with lake.lock(wait=settings.lock_wait_seconds):
-        fed = _collect(settings, summary, log) if settings.collect.enabled else None
+        fed, collect_error = _collect(settings, summary, log) if settings.collect.enabled else (None, None)
         if fed is not None:
             pending["reconcile_days"] = fed.reconcile_days
         inbox = scan_inbox(settings, lake_root)
@@ -347,18 +347,34 @@ def _update(settings: Settings, summary: dict, log, pending: dict, as_of: dateti
             # the lake changed otherwise (compact, prune, replay) or the file is missing or stale.
             summary["views_refreshed"] = _refresh_views(lake_root, log, published=summary["published"])
             summary["reports_written"] = _reports(lake_root, settings, version.name, log, as_of)
+    if collect_error is not None:
+        if ratio_error is not None:
+            _failed(ratio_error, summary, log)
+        raise collect_error
     if ratio_error is not None:
         raise ratio_error
 
 
-def _collect(settings: Settings, summary: dict, log):
-    """The scheduled collection (pipeline/openrouter/feed.py): new records into the spool file."""
+def _collect(settings: Settings, summary: dict, log) -> tuple:
+    """The scheduled collection (pipeline/openrouter/feed.py): new records into the spool file.
+    Returns (fed, None), or (None, the error) when the API could not be used for a passing
+    reason (unreachable, 5xx, an unexpected answer): then the inbox is still ingested, and the
+    error ends the run with exit 1 afterwards. A missing or refused key, a watermark older than 31
+    days and a bad setting stop the run at once."""
+    from pipeline.openrouter.collect import AuthError, KeyMissing
+    from pipeline.openrouter.discover import WindowTooOld
     from pipeline.openrouter.feed import feed
 
-    fed = feed(settings.lake, settings.inbox.paths, settings.collect, datetime.now(UTC), log=log)
+    try:
+        fed = feed(settings.lake, settings.inbox.paths, settings.collect, datetime.now(UTC), log=log)
+    except (AuthError, KeyMissing, WindowTooOld, ConfigError):
+        raise
+    except OrusageError as exc:
+        log.warning("collect_failed", message=exc.message())
+        return None, exc
     summary["collected"] = fed.details["collected"]
     summary["collect_missing"] = fed.details["missing"]
-    return fed
+    return fed, None
 
 
 def _reconcile(settings: Settings, days: list, summary: dict, log) -> list[dict]:
