@@ -261,10 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=2000, help="generations over the last --days days")
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--row-limit", type=int, default=10_000, help="rows per analytics answer before truncation")
+    parser.add_argument("--rate-limit-every", type=int, default=0, help="answer every N-th request 429 with Retry-After: 1")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     records = synthetic_records(args.records, days=args.days, seed=args.seed)
-    with FakeOpenRouter(records, row_limit=args.row_limit, port=args.port) as fake:
+    with FakeOpenRouter(records, row_limit=args.row_limit, rate_limit_every=args.rate_limit_every, port=args.port) as fake:
         print(f"fake OpenRouter with {len(records):,} generations over the last {args.days:g} days at {fake.base_url}")
         print("use it with:")
         print(f"  export OPENROUTER_MANAGEMENT_KEY={fake.management_key}")

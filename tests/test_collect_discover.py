@@ -534,3 +534,23 @@ def test_an_unusable_api_answer_still_ingests_the_inbox_and_fails_the_run(tmp_pa
         code, log = run_events(config)
     assert code == 0, log
     assert watermark(lake) is not None and len(lake_ids(lake)) == 5 + len(records)
+
+
+def test_a_quarantined_record_is_not_fetched_again_by_the_next_run(tmp_path):
+    records = synthetic_records(40, days=1)
+    # Ten minutes old (so inside the next run's overlap), a money field as a string: quarantined.
+    bad = record(99, created_at=iso(datetime.now(UTC) - timedelta(minutes=10)), total_cost="0.5")
+    records.append(bad)
+    with FakeOpenRouter(records) as fake:
+        config = feed_config(tmp_path, fake.base_url)
+        code, log = run_events(config)
+        assert code == 0, log
+        assert log[-1]["rows_quarantined"] == 1 and log[-1]["rows_written"] == len(records) - 1
+        fake.add([record(i, created_at=iso(datetime.now(UTC) - timedelta(seconds=5 + i))) for i in range(3)])
+        code, log = run_events(config)
+        requested = dict(fake.generation_requests)
+    assert code == 0, log
+    window = next(e for e in log if e["event"] == "collect")
+    assert window["listed"] == window["in_lake"] + 3 and window["collected"] == 3
+    assert datetime.fromisoformat(window["since"]) < datetime.now(UTC) - timedelta(minutes=10)  # the bad one was listed
+    assert requested[bad["id"]] == 1  # listed again (in the overlap), but the quarantine holds it
