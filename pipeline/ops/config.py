@@ -87,11 +87,21 @@ class ReportSettings:
     dir: Path = setting("reports", "Directory the report files are written to.", "path")
     formats: tuple[str, ...] = setting(
         ("md", "csv"),
-        "Report files `report.<format>` written by `orusage run` after each change of the lake, as "
-        "`orusage report --tz TIMEZONE --format F` makes them (md, csv, json, parquet, table, html; "
+        "Report files `report.<format>` written by `orusage run` after each change of the lake and "
+        "on the first run of each new local day, as `orusage report --tz TIMEZONE --since <report.days> "
+        "--format F` makes them (md, csv, json, parquet, table, html; "
         "table, md and html fold the groups beyond the 10 largest by spend into (other), as the "
         "report does by default); an empty list writes none.",
         "formats",
+    )
+    days: int = setting(
+        90,
+        "The period of the report files of `orusage run`: the last this many local days up to the run "
+        "(today included; the page's cards compare the last 30 days with the 30 before), so that "
+        "the scheduled run reads only those days however much history the lake keeps; 0: all of "
+        "history. `orusage report` without --since still reports everything.",
+        "int",
+        min=0,
     )
 
 

@@ -120,12 +120,26 @@ def views_fresh(lake_root: Path) -> bool:
     return views.fresh(lake_root)
 
 
-def reports_fresh(settings: Settings, version: str | None) -> bool:
+def report_since(settings: Settings, as_of: datetime | None) -> str | None:
+    """The start of the scheduled reports' period: the last `report.days` local days up to
+    `as_of` (default: now), today included; None (all of history) when report.days is 0."""
+    from pipeline.query.report import last_days
+
+    return last_days(settings.report.days, as_of, settings.timezone) if settings.report.days else None
+
+
+def report_stamp(version: str | None, since: str | None) -> str:
+    """What the report files show: the lake version, and the start of their period (a new local
+    day moves it, so an idle lake's reports are still written again the next day)."""
+    return f"{version or ''} since {since}" if since else (version or "")
+
+
+def reports_fresh(settings: Settings, version: str | None, since: str | None = None) -> bool:
     stamp = settings.report.dir / REPORT_STAMP
     if not settings.report.formats:
         return True
     try:
-        return stamp.read_text().strip() == (version or "")
+        return stamp.read_text().strip() == report_stamp(version, since)
     except OSError:
         return False
 
@@ -136,26 +150,27 @@ REPORT_EXTENSIONS = {"table": "txt"}
 FOLDED_FORMATS = ("table", "md", "html")
 
 
-def write_reports(lake_root: Path, settings: Settings, version: str | None) -> list[str]:
+def write_reports(lake_root: Path, settings: Settings, version: str | None, since: str | None = None) -> list[str]:
     """Write `report.<format>` into `report.dir` for each configured format, as
-    `orusage report --tz TIMEZONE --format F --out FILE` would (pipeline.query.report), each file
-    written beside the old one and renamed over it; then stamp the directory with the lake
-    version the files show."""
+    `orusage report --tz TIMEZONE --since SINCE --format F --out FILE` would (pipeline.query.report;
+    `since`: report_since, None for all of history), each file written beside the old one and
+    renamed over it; then stamp the directory with the lake version and period the files show.
+    The page's cards compare the last 30 days of the period with the 30 before."""
     from pipeline.query.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, gather_page, run_report
     from pipeline.render.output import render
 
     out = settings.report.dir
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    report = run_report(lake_root, ReportOptions(tz=settings.timezone))
+    report = run_report(lake_root, ReportOptions(tz=settings.timezone, since=since))
     folded = page = None
     for fmt in settings.report.formats:
         shown = report
         if fmt in FOLDED_FORMATS:
             if folded is None:
-                options = ReportOptions(tz=settings.timezone, top=DEFAULT_TOP_ON_SCREEN)
+                options = ReportOptions(tz=settings.timezone, since=since, top=DEFAULT_TOP_ON_SCREEN)
                 if "html" in settings.report.formats:  # the page and its report on one connection
-                    page = gather_page(lake_root, options)
+                    page = gather_page(lake_root, options, headline_in_window=True)
                     folded = page.report
                 else:
                     folded = run_report(lake_root, options)
@@ -167,7 +182,7 @@ def write_reports(lake_root: Path, settings: Settings, version: str | None) -> l
         written.append(str(target))
     stamp = out / REPORT_STAMP
     tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text((version or "") + "\n")
+    tmp.write_text(report_stamp(version, since) + "\n")
     tmp.replace(stamp)
     return written
 
@@ -212,7 +227,7 @@ def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outco
     try:
         try:
             log.info("settings", **settings.public())
-            _update(settings, summary, log, pending)
+            _update(settings, summary, log, pending, as_of=as_of)
         except Exception as exc:  # noqa: BLE001 - every failure ends in the summary line
             exit_code = _failed(exc, summary, log)
         extra: list[dict] = []
@@ -270,7 +285,7 @@ def _failed(exc: Exception, summary: dict, log) -> int:
     return code
 
 
-def _update(settings: Settings, summary: dict, log, pending: dict) -> None:
+def _update(settings: Settings, summary: dict, log, pending: dict, as_of: datetime | None = None) -> None:
     """Under the lake lock: ingest the new inbox files, then views and reports if the lake
     changed; raises QuarantineRatioExceeded after all of that when the share is too high."""
     from pipeline.lake.store import Lake
@@ -331,7 +346,7 @@ def _update(settings: Settings, summary: dict, log, pending: dict) -> None:
             # The ingest rebuilds the views whenever it publishes; they are refreshed here when
             # the lake changed otherwise (compact, prune, replay) or the file is missing or stale.
             summary["views_refreshed"] = _refresh_views(lake_root, log, published=summary["published"])
-            summary["reports_written"] = _reports(lake_root, settings, version.name, log)
+            summary["reports_written"] = _reports(lake_root, settings, version.name, log, as_of)
     if collect_error is not None:
         if ratio_error is not None:
             _failed(ratio_error, summary, log)
@@ -478,10 +493,11 @@ def _refresh_views(lake_root: Path, log, published: bool = False) -> bool:
     return True
 
 
-def _reports(lake_root: Path, settings: Settings, version: str, log) -> int:
-    if reports_fresh(settings, version):
+def _reports(lake_root: Path, settings: Settings, version: str, log, as_of: datetime | None = None) -> int:
+    since = report_since(settings, as_of)
+    if reports_fresh(settings, version, since):
         return 0
-    written = write_reports(lake_root, settings, version)
+    written = write_reports(lake_root, settings, version, since)
     log.info("reports_written", dir=str(settings.report.dir), files=written)
     return len(written)
 
