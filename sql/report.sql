@@ -96,6 +96,10 @@ selected as not materialized (
     from labelled_generations($dims, $filters)
     where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
         and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
+        -- the partition column, one day wider on each side for any zone: only the period's
+        -- files are opened (partition pruning)
+        and ($since is null or date >= cast(cast($since as timestamp) - interval 1 day as date))
+        and ($until is null or date <= cast(cast($until as timestamp) + interval 1 day as date))
 ),
 
 -- The request metrics of the selected rows (read by the one pass of fine_requests).

@@ -56,6 +56,9 @@ class Options:
     schema_contract: str = "evolve"
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     wait: float = 0.0
+    # More keys of the run summary, published with the run's version (in the same step) and
+    # only if it publishes: the scheduled run's collection watermark (pipeline/openrouter/feed.py).
+    summary_details: dict | None = None
 
 
 @dataclass
@@ -254,6 +257,8 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
             state = RunState(tx.run_id, started, table, options.schema_contract)
             state.ignored = ignored
             _run(tx, files, state, options, clock, parser, steps)
+            if options.summary_details:
+                tx.summary.details.update(options.summary_details)
             tx.after_publish(lambda: _refresh_views(lake.root))
     finally:
         parser.close()

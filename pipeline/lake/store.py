@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import LakeError, LockHeld
 from pipeline.lake import layout as lake_layout
+from pipeline.schema.table import lake_arrow_schema
 
 TREES = lake_layout.TREES
 KEEP_OLD_VERSIONS = 1  # versions kept besides the current one, for readers still on them
@@ -162,6 +163,23 @@ class RunSummary:
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
+
+
+def write_schema_file(version: Path) -> Path:
+    """Give `version` the empty Parquet file of the declared generation columns that the views
+    read first (pipeline/lake/layout.py: schema_file), unless it has it already, as declared."""
+    path = lake_layout.schema_file(version)
+    schema = lake_arrow_schema()
+    if path.is_file():
+        try:
+            if pq.read_schema(path).equals(schema, check_metadata=False):
+                return path
+        except (OSError, pa.ArrowInvalid):
+            pass
+        path.unlink()  # a hard link shared with older versions: never rewritten in place
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(schema.empty_table(), path)
+    return path
 
 
 def disk_error(exc: OSError, what: str) -> LakeError:
@@ -332,6 +350,7 @@ class Lake:
                     try:
                         yield tx
                         if tx.publishing:
+                            write_schema_file(tx.version)
                             tx.summary.write(tx.version)
                     except OSError as exc:
                         raise disk_error(exc, doing) from exc

@@ -10,6 +10,7 @@
     manifest           one row per input file a run read
 
 Every view reads the lake's files through **relative** paths (`generations/*/*.parquet`,
+`_schema/date=1970-01-01/generations.parquet`,
 `quarantine/*.parquet`, `_runs/*.json`, `_manifest/*.parquet`): a stock `duckdb` opened in the lake directory
 (`cd lake && duckdb orusage.duckdb`) resolves them, and so does any DuckDB after
 `SET file_search_path = '/path/to/lake'`. The paths go through the lake's `generations` link, so
@@ -49,6 +50,9 @@ SOURCES = {
     "lake_runs": ("views/lake_runs", lake_layout.RUNS),
     "lake_manifest": ("views/lake_manifest", lake_layout.MANIFEST),
 }
+# A lake written before the schema file existed (pipeline/lake/layout.py: schema_file): its
+# generations are read by this file instead, until its next write adds the schema file.
+UNPRUNED = "views/lake_generations_unpruned"
 # The views users query, in dependency order.
 VIEWS = ("generations", "generation_labels", "provider_attempts", "quarantine", "runs", "manifest")
 # Views built from the list of report dimensions (pipeline/schema/dimensions.py), not from a file of sql/.
@@ -71,7 +75,7 @@ def view_statements(view: str) -> list[str]:
 def sql_digest() -> str:
     """Digest of the view definitions: a database built by other SQL is rebuilt."""
     digest = hashlib.sha256()
-    for name in [f for f, _tree in SOURCES.values()]:
+    for name in [f for f, _tree in SOURCES.values()] + [UNPRUNED]:
         digest.update(sqlfiles.load(name).encode())
     for view in VIEWS:
         for statement in view_statements(view):
@@ -91,9 +95,11 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
 def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """`name` as an empty table with the declared columns of its files."""
     if name == "lake_generations":
+        import pyarrow as pa
+
         from pipeline.schema.table import lake_arrow_schema
 
-        empty = lake_arrow_schema().empty_table()
+        empty = lake_arrow_schema().append(pa.field("date", pa.date32())).empty_table()  # the partition column
     elif name == "lake_quarantine":
         from pipeline.lake.store import QUARANTINE_SCHEMA
 
@@ -118,6 +124,8 @@ def create_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
     file_search_path must point at it for relative paths to resolve)."""
     lake_root = Path(lake_root)
     for name, (file, tree) in SOURCES.items():
+        if name == "lake_generations" and not lake_layout.schema_file(lake_root).is_file():
+            file = UNPRUNED
         if lake_layout.has_files(lake_root, tree):
             con.execute(sqlfiles.load(file))
         else:
