@@ -96,6 +96,24 @@ struct Column {
   std::vector<int32_t> offsets{0};  // string chars, or attempts (list offsets)
   std::string chars;
   bool seen = false;  // the key was met in the current object
+  size_t hint_rows = 0, hint_chars = 0;  // sizes of the last block: reserved for the next one
+
+  // Room for a block like the last one, so that the buffers handed over are not grown by copies.
+  void reserve() {
+    const size_t n = hint_rows + hint_rows / 8 + 16;
+    valid.reserve(n);
+    switch (kind) {
+      case K_INT:
+      case K_TIMESTAMP: i64.reserve(n); break;
+      case K_FLOAT: f64.reserve(n); break;
+      case K_BOOL: flags.reserve(n); break;
+      case K_STRING:
+        offsets.reserve(n + 1);
+        chars.reserve(hint_chars + hint_chars / 8 + 64);
+        break;
+      case K_ATTEMPTS: offsets.reserve(n + 1); break;
+    }
+  }
 
   size_t rows() const { return valid.size(); }
 
@@ -209,14 +227,45 @@ bool plain_key(const ondemand::raw_json_string &raw, std::string_view &key) {
   return true;
 }
 
+// Known keys -> column index. Records of one export list their keys in the same order, so the
+// key that followed the previous one last time is tried first (one comparison), then the map.
+struct KeyIndex {
+  std::unordered_map<std::string_view, int> map;
+  std::vector<std::string_view> names;
+  std::vector<int> next{-1};  // next[prev + 1]: the index that followed `prev` last time
+  int prev = -1;
+
+  void add(std::string_view name) {
+    map.emplace(name, static_cast<int>(names.size()));
+    names.push_back(name);
+    next.push_back(-1);
+  }
+  void start() { prev = -1; }
+  bool contains(std::string_view key) const { return map.find(key) != map.end(); }
+  int find(std::string_view key) {
+    const int guess = next[prev + 1];
+    int at;
+    if (guess >= 0 && names[guess] == key) {
+      at = guess;
+    } else {
+      auto it = map.find(key);
+      if (it == map.end()) return -1;
+      at = it->second;
+      next[prev + 1] = at;
+    }
+    prev = at;
+    return at;
+  }
+};
+
 struct Refused {};  // thrown inside a line's parse: the line goes to the strict path
 
 class Parser {
  public:
   std::vector<Column> top;
   std::vector<Column> attempts;
-  std::unordered_map<std::string_view, int> top_index;
-  std::unordered_map<std::string_view, int> attempt_index;
+  KeyIndex top_index;
+  KeyIndex attempt_index;
   std::vector<std::string> names;  // owns the map keys
   int attempts_col = -1;
   ondemand::parser parser;
@@ -227,8 +276,14 @@ class Parser {
   std::atomic<bool> busy{false};
 
   void reset() {
-    for (auto &c : top) c.truncate(0);
-    for (auto &c : attempts) c.truncate(0);
+    for (auto &c : top) {
+      c.truncate(0);
+      c.reserve();
+    }
+    for (auto &c : attempts) {
+      c.truncate(0);
+      c.reserve();
+    }
     accepted.clear();
     refused.clear();
     rows = 0;
@@ -318,14 +373,15 @@ class Parser {
       ondemand::object member_obj;
       if (element.get_object().get(member_obj)) throw Refused();
       for (auto &a : attempts) a.seen = false;
+      attempt_index.start();
       for (auto member : member_obj) {
         ondemand::field f;
         if (std::move(member).get(f)) throw Refused();
         std::string_view key;
         if (!plain_key(f.key(), key)) throw Refused();
-        auto at = attempt_index.find(key);
-        if (at == attempt_index.end()) throw Refused();  // an unknown member: the strict path keeps it
-        Column &a = attempts[at->second];
+        const int at = attempt_index.find(key);
+        if (at < 0) throw Refused();  // an unknown member: the strict path keeps it
+        Column &a = attempts[at];
         if (a.seen) throw Refused();
         a.seen = true;
         scalar(a, f.value());
@@ -343,9 +399,9 @@ class Parser {
   void record_field(ondemand::field &f) {
     std::string_view key;
     if (!plain_key(f.key(), key)) throw Refused();
-    auto at = top_index.find(key);
-    if (at == top_index.end()) throw Refused();  // an unknown key: the strict path keeps it in _extra
-    Column &c = top[at->second];
+    const int at = top_index.find(key);
+    if (at < 0) throw Refused();  // an unknown key: the strict path keeps it in _extra
+    Column &c = top[at];
     if (c.seen) throw Refused();
     c.seen = true;
     if (c.kind == K_ATTEMPTS) {
@@ -356,6 +412,7 @@ class Parser {
   }
 
   void record(ondemand::object obj) {
+    top_index.start();
     for (auto item : obj) {
       ondemand::field f;
       if (std::move(item).get(f)) throw Refused();
@@ -377,13 +434,14 @@ class Parser {
       ondemand::object obj;
       if (doc.get_object().get(obj)) throw Refused();
       bool first = true, enveloped = false;
+      top_index.start();
       for (auto item : obj) {
         ondemand::field f;
         if (std::move(item).get(f)) throw Refused();
         if (enveloped) throw Refused();  // an envelope holds `data` and nothing else
         std::string_view key;
         if (!plain_key(f.key(), key)) throw Refused();
-        if (first && key == "data" && top_index.find(key) == top_index.end()) {
+        if (first && key == "data" && !top_index.contains(key)) {
           ondemand::object inner;
           if (f.value().get_object().get(inner)) throw Refused();
           record(inner);
@@ -477,9 +535,8 @@ int parser_init(PyParser *self, PyObject *args, PyObject *) {
     if (p->top[i].kind == K_ATTEMPTS) p->attempts_col = static_cast<int>(i);
   }
   for (auto &n : attempt_names) p->names.push_back(n);
-  for (size_t i = 0; i < top_names.size(); i++) p->top_index.emplace(std::string_view(p->names[i]), static_cast<int>(i));
-  for (size_t i = 0; i < attempt_names.size(); i++)
-    p->attempt_index.emplace(std::string_view(p->names[top_names.size() + i]), static_cast<int>(i));
+  for (size_t i = 0; i < top_names.size(); i++) p->top_index.add(p->names[i]);
+  for (size_t i = 0; i < attempt_names.size(); i++) p->attempt_index.add(p->names[top_names.size() + i]);
   delete self->parser;
   self->parser = p;
   return 0;
@@ -488,6 +545,8 @@ int parser_init(PyParser *self, PyObject *args, PyObject *) {
 // (null_count, validity bitmap or None, buffers...) of one column; its storage is handed over.
 PyObject *column_out(Column &c) {
   const size_t nulls = c.null_count();
+  c.hint_rows = c.rows();
+  c.hint_chars = c.chars.size();
   PyObject *validity;
   if (nulls) {
     std::vector<uint8_t> bits = pack_bits(c.valid);
