@@ -133,6 +133,8 @@ BAD_LINES = [
     GOOD[:-1] + ', "latency": "1.5"}',
     GOOD[:-1] + ', "latency": 1e400}',
     GOOD[:-1] + ', "latency": 123456789012345678901234567890}',
+    # simdjson 3.0.1 read this as 1.26457e-22 (found by `make fuzz`): the strict path reads it.
+    _line(total_cost=0).replace('"total_cost": 0', '"total_cost": 0.092233720368547758080126457'),
     GOOD[:-1] + ', "latency": 01}',
     GOOD[:-1] + ', "latency": .5}',
     GOOD[:-1] + ', "latency": 1.}',
