@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 LAKE ?= lake
 BENCH_N ?= 1000000
+# Optional extras to install with the venv: `make venv EXTRAS=spark` (Apache Spark, sqlglot).
+EXTRAS ?=
 
 .DEFAULT_GOAL := help
 
@@ -15,15 +17,20 @@ help: ## List the targets
 # The locked environment: built from uv.lock only when missing or when the lock changes.
 $(BIN)/orusage: pyproject.toml uv.lock
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check 'uv>=0.5'; }
-	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(BIN)/python
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --inexact --python $(BIN)/python
 	@touch $@
 
-venv: $(BIN)/orusage ## Build the locked environment in .venv/ (other targets do it when needed)
+# The extra `spark` (pyspark, sqlglot), added to the venv: the tests need it (the Spark parity tests).
+$(VENV)/.extra-spark: $(BIN)/orusage
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --inexact --extra spark --python $(BIN)/python
+	@touch $@
+
+venv: $(BIN)/orusage $(foreach extra,$(EXTRAS),$(VENV)/.extra-$(extra)) ## Build the locked environment in .venv/ (other targets do it when needed; EXTRAS=spark adds Spark)
 
 ingest: $(BIN)/orusage ## Ingest the bundled sample data (data/sample) into ./lake
 	$(BIN)/orusage ingest data/sample --lake $(LAKE)
 
-test: $(BIN)/orusage ## Run the test suite
+test: $(BIN)/orusage $(VENV)/.extra-spark ## Run the test suite (installs the extra `spark` into the venv first)
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/orusage ## Lint and check the formatting (ruff; the rules are in pyproject.toml)
