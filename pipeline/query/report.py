@@ -185,7 +185,7 @@ def check_options(options: ReportOptions) -> ReportOptions:
     return replace(options, dims=dims, since=since, until=until)
 
 
-def report_params(options: ReportOptions) -> dict[str, Any]:
+def report_params(options: ReportOptions, from_rollup: bool = False) -> dict[str, Any]:
     """The bound parameters of sql/report.sql."""
     filters: dict[str, list[str]] = {}
     for name, value in options.where:
@@ -198,7 +198,26 @@ def report_params(options: ReportOptions) -> dict[str, Any]:
         "until": options.until,
         "filters": {"key": list(filters), "value": list(filters.values())},
         "top": options.top,
+        "from_rollup": from_rollup,
     }
+
+
+ROLLUP_SOURCE, ROWS_SOURCE = "the daily rollup", "the rows"
+
+
+def rollup_answers(lake_root: Path, options: ReportOptions) -> bool:
+    """Whether the daily rollup gives exactly the sums of this report (checked options): the
+    lake keeps one, the zone is UTC (its grain is the UTC day), --since and --until are whole
+    days, and --by and --where name only its dimensions. Its percentiles would be null."""
+    whole_day = all(bound is None or bound.endswith(" 00:00:00.000000") for bound in (options.since, options.until))
+    rollup_dims = set(dimensions.rollup_names())
+    return (
+        options.tz == "UTC"
+        and whole_day
+        and set(options.dims) <= rollup_dims
+        and {name for name, _value in options.where} <= rollup_dims
+        and views.has_rollup(lake_root)
+    )
 
 
 def check_time_zone(con, tz: str) -> None:
@@ -240,6 +259,7 @@ class Report:
     types: list[str] = field(default_factory=list)
     time_zone: str = "UTC"  # the session's zone, in which DuckDB hands out TIMESTAMPTZ values
     lake_version: str | None = None  # the lake's published version; None: it holds no generations yet
+    source: str = ROWS_SOURCE  # what answered: the rows, or the daily rollup (sums only)
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:
@@ -328,12 +348,14 @@ def open_lake(lake_root: Path):
     return views.connect(lake_root)
 
 
-def query_report(con, lake_root: Path, options: ReportOptions) -> Report:
+def query_report(con, lake_root: Path, options: ReportOptions, *, sums_only: bool = False) -> Report:
     """Run sql/report.sql on `con` (the views of the lake at `lake_root`); an empty selection gives
-    an empty Report."""
+    an empty Report. `sums_only`: the caller needs no percentile, so the daily rollup answers
+    when it can (rollup_answers; Report.source says which did)."""
     options = check_options(options)
+    from_rollup = sums_only and rollup_answers(lake_root, options)
     sql = sqlfiles.load("report")
-    params = sqlfiles.check_parameters(sql, report_params(options), what="sql/report.sql")
+    params = sqlfiles.check_parameters(sql, report_params(options, from_rollup), what="sql/report.sql")
     check_time_zone(con, options.tz)
     # Executed once, rows fetched as tuples: a relation (con.sql) would bind the query a second
     # time, and an Arrow table converted to rows costs more than the tuples.
@@ -354,7 +376,8 @@ def query_report(con, lake_root: Path, options: ReportOptions) -> Report:
         declared.get(name, described[i][1]) if name in options.dims else described[i][1]
         for name, i in zip(columns, keep, strict=True)
     ]
-    return Report(options, Path(lake_root), columns, rows, types, time_zone, views.current_version(lake_root))
+    source = ROLLUP_SOURCE if from_rollup else ROWS_SOURCE
+    return Report(options, Path(lake_root), columns, rows, types, time_zone, views.current_version(lake_root), source)
 
 
 def run_report(lake_root: Path, options: ReportOptions) -> Report:
@@ -457,7 +480,8 @@ def gather_page(
         before = replace(base, since=win["previous_since"], until=win["previous_until"], top=None)
         previous = query_report(con, lake_root, before)
         granularity = auto_granularity(o, win["days"])
-        timeline = query_report(con, lake_root, replace(base, granularity=granularity))
+        # The trend needs sums only: the daily rollup answers it when it can (UTC periods).
+        timeline = query_report(con, lake_root, replace(base, granularity=granularity), sums_only=True)
         model_provider = query_report(con, lake_root, replace(base, dims=("model", "provider_name")))
         by_dim: dict[str, list[dict[str, Any]]] = {}
         for dim in ("model", "provider_name"):
