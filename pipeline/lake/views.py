@@ -9,7 +9,7 @@
     runs               one row per ingest run
     manifest           one row per input file a run read
     daily_rollup       every count and sum of the report per UTC day x model x provider_name x
-                       data_region x app_id (pipeline/lake/rollup.py keeps it)
+                       data_region (pipeline/lake/rollup.py keeps it)
     daily_rollup_labels, labelled_rollup(dims, filters)  its labels, as for the generations
 
 Every view reads the lake's files through **relative** paths (`generations/*/*.parquet`,

@@ -38,7 +38,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("model", default=True, rollup=True),
     Dimension("provider_name", default=True, rollup=True),
     Dimension("data_region", default=True, rollup=True),
-    Dimension("app_id", default=True, rollup=True),
+    Dimension("app_id", default=True),  # not in the rollup: apps multiply its rows (make bench measures it)
     Dimension("api_type"),
     Dimension("external_user"),
     Dimension("is_byok"),
@@ -136,7 +136,7 @@ def rollup_labels_sql() -> str:
     return (
         "-- daily_rollup_labels: the daily rollup with each of its dimensions as a text label\n"
         "-- (<dimension>_label), built from pipeline/schema/dimensions.py.\n"
-        "-- Grain     one row per (day, model, provider_name, data_region, app_id), as daily_rollup.\n"
+        "-- Grain     one row per (day, model, provider_name, data_region), as daily_rollup.\n"
         "-- Params    none.\n"
         "create or replace view daily_rollup_labels as\n"
         f"select\n    *,\n{columns}\nfrom daily_rollup;\n"

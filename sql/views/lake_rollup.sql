@@ -3,7 +3,7 @@
 -- Purpose   The source of the `daily_rollup` view: the rollup files that the transaction that
 --           published the rows wrote with them (pipeline/lake/rollup.py), read through the
 --           lake's `rollup` link (it points into `current`, as the generations do).
--- Grain     one row per (day, model, provider_name, data_region, app_id).
+-- Grain     one row per (day, model, provider_name, data_region).
 -- Inputs    rollup/month=YYYY-MM/rollup.parquet, relative to the current directory.
 -- Output    the columns of sql/rollup_daily.sql.
 -- Params    none.
