@@ -554,3 +554,23 @@ def test_a_quarantined_record_is_not_fetched_again_by_the_next_run(tmp_path):
     assert window["listed"] == window["in_lake"] + 3 and window["collected"] == 3
     assert datetime.fromisoformat(window["since"]) < datetime.now(UTC) - timedelta(minutes=10)  # the bad one was listed
     assert requested[bad["id"]] == 1  # listed again (in the overlap), but the quarantine holds it
+
+
+def test_the_window_of_a_run():
+    from types import SimpleNamespace
+
+    from pipeline.openrouter.feed import State, window
+
+    c = SimpleNamespace(lookback_hours=24.0, overlap_minutes=120.0, resume_after_gap=False)
+    now = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+    assert window(State(), c, now) == (now - timedelta(hours=24), now)
+    mark = now - timedelta(hours=1)
+    assert window(State(watermark=mark), c, now) == (mark - timedelta(hours=2), now)
+    # A watermark just inside the 31 days: the overlap is cut at the limit, not refused.
+    edge = now - timedelta(days=31) + timedelta(minutes=30)
+    since, _ = window(State(watermark=edge), c, now)
+    assert edge - timedelta(hours=2) < since <= edge
+    with pytest.raises(WindowTooOld):
+        window(State(watermark=now - timedelta(days=32)), c, now)
+    c.resume_after_gap = True
+    assert window(State(watermark=now - timedelta(days=32)), c, now)[0] > now - timedelta(days=31)

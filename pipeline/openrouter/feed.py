@@ -108,7 +108,9 @@ def window(state: State, collect, now: datetime, log=None) -> tuple[datetime, da
         since = max(now - timedelta(hours=collect.lookback_hours), oldest)
     else:
         since = state.watermark - timedelta(minutes=collect.overlap_minutes)
-        if since < oldest:
+        if state.watermark >= oldest:
+            since = max(since, oldest)  # only (part of) the overlap is out of reach: it was collected
+        elif since < oldest:
             if not collect.resume_after_gap:
                 raise WindowTooOld(
                     f"the last collection ended at {iso(state.watermark)}, more than 31 days ago, and the Analytics API "
