@@ -20,6 +20,7 @@ source as (
     select cast(timezone($tz, created_at) as date) as day, total_cost, is_error, latency
     from generations
     where created_at >= $since and created_at < $until
+        and date >= cast(timezone('UTC', $since) as date) and date <= cast(timezone('UTC', $until) as date)
 ),
 
 final as (

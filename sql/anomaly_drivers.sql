@@ -33,6 +33,7 @@ source as (
         provider_name_label as provider_name
     from generation_labels
     where created_at >= $since and created_at < $until
+        and date >= cast(timezone('UTC', $since) as date) and date <= cast(timezone('UTC', $until) as date)
 ),
 
 selected as (

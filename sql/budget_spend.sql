@@ -29,6 +29,7 @@ source as (
         external_user
     from generations
     where created_at >= $since and created_at < $until
+        and date >= cast(timezone('UTC', $since) as date) and date <= cast(timezone('UTC', $until) as date)
 ),
 
 periods as (

@@ -12,4 +12,11 @@
 --           $until2  TIMESTAMPTZ  its end (exclusive)
 select count(*) as requests
 from generations
-where (created_at >= $since1 and created_at < $until1) or (created_at >= $since2 and created_at < $until2)
+-- Each span also bounds the partition column `date` (UTC days), so only its files are opened.
+where (
+    created_at >= $since1 and created_at < $until1
+    and date >= cast(timezone('UTC', $since1) as date) and date <= cast(timezone('UTC', $until1) as date)
+) or (
+    created_at >= $since2 and created_at < $until2
+    and date >= cast(timezone('UTC', $since2) as date) and date <= cast(timezone('UTC', $until2) as date)
+)

@@ -39,6 +39,8 @@ selected as not materialized (
     where provider_responses is not null
         and ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
         and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
+        and ($since is null or date >= cast(cast($since as timestamp) - interval 1 day as date))
+        and ($until is null or date <= cast(cast($until as timestamp) + interval 1 day as date))
 ),
 
 attempts as (

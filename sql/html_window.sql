@@ -6,6 +6,9 @@
 --           of the local day after the last one. The headline period is the window when
 --           $since is given; without $since it is the last $headline_days local days of data:
 --           the days up to and including the local day of the last generation (cut at $until).
+--           With $headline_in_window (the scheduled run's page, whose window is its last
+--           report.days days) it is the last $headline_days days of the window even though
+--           $since is given, and never starts before $since.
 --           The previous period has the headline period's length in local wall-clock time and
 --           ends where it starts: with --since 2026-10-08 --until 2026-10-15 it is
 --           [2026-10-01, 2026-10-08); with no --since and a last generation on 2026-10-16 the
@@ -20,12 +23,15 @@
 --           $first_created_at  TIMESTAMPTZ  first generation selected (NULL when none)
 --           $last_created_at   TIMESTAMPTZ  last generation selected (NULL when none)
 --           $headline_days     INTEGER      length of the headline period in days when $since is NULL
+--           $headline_in_window BOOLEAN     the headline period is the window's last $headline_days
+--                                           days also when $since is given
 -- Output    since, until                    VARCHAR  the window, local 'YYYY-MM-DD HH:MM:SS'
 --           days                            DOUBLE   the window's length in days
 --           headline_since, headline_until  VARCHAR  the headline period, same form
 --           previous_since, previous_until  VARCHAR  the previous period, same form
 -- By hand:  PREPARE w AS <the query below>;
 --           EXECUTE w(tz := 'UTC', since := NULL, until := NULL, headline_days := 30,
+--                     headline_in_window := false,
 --                     first_created_at := TIMESTAMPTZ '2026-09-01 00:44Z',
 --                     last_created_at := TIMESTAMPTZ '2026-10-16 12:58Z');
 with
@@ -47,9 +53,13 @@ headline as (
     select
         since,
         until,
-        case when $since is null then least(until, data_until) - to_days(cast($headline_days as integer)) else since end
-            as headline_since,
-        case when $since is null then least(until, data_until) else until end as headline_until
+        case
+            when $since is null then least(until, data_until) - to_days(cast($headline_days as integer))
+            when $headline_in_window
+                then greatest(since, least(until, data_until) - to_days(cast($headline_days as integer)))
+            else since
+        end as headline_since,
+        case when $since is null or $headline_in_window then least(until, data_until) else until end as headline_until
     from bounds
 ),
 

@@ -85,6 +85,7 @@ lake_rows as (
         case when is_byok then upstream_inference_cost end as byok_cost
     from generations
     where list_contains($days, day)
+        and list_contains($days, date)  -- the partition column: only those days' files are opened
 ),
 
 lake_grouped as (

@@ -28,6 +28,13 @@
 --                                    the values ('(null)' matches null, '(empty)' '')
 --           $top          BIGINT     keep the N largest groups by total_cost in each breakdown,
 --                                    fold the rest into '(other)'; NULL keeps every group
+--           $from_rollup  BOOLEAN    add the finest groups up from the daily rollup
+--                                    (labelled_rollup: sql/views/daily_rollup.sql) instead of
+--                                    reading the rows; the caller (pipeline/query/report.py)
+--                                    asks it only when the rollup answers exactly: $tz 'UTC',
+--                                    $since and $until whole UTC days, $dims and $filters on the
+--                                    rollup's dimensions. The sums are the same; the percentiles
+--                                    are null (the rollup keeps no values).
 -- Output    Units: USD for money, tokens for token counts, ms for times, tokens/s for
 --           throughput; shares and rates are fractions 0..1. docs/report.md defines each column.
 --           breakdown (VARCHAR), period (DATE: first day of the period in $tz, null without
@@ -52,7 +59,7 @@
 -- By hand, in a DuckDB shell opened in the lake directory on orusage.duckdb:
 --   PREPARE report AS <the query below>;
 --   EXECUTE report(dims := ['model'], granularity := 'month', tz := 'UTC', since := NULL,
---                  until := NULL, filters := MAP {}, top := 10);
+--                  until := NULL, filters := MAP {}, top := 10, from_rollup := false);
 -- Parameters are used directly in row-level expressions (not through a settings CTE): DuckDB
 -- folds them as constants, so the columns of dimensions and filters not asked for are not read.
 -- How: every metric is computed once per finest group (period x all dimensions), in one pass over
@@ -96,6 +103,11 @@ selected as not materialized (
     from labelled_generations($dims, $filters)
     where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
         and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
+        -- the partition column, one day wider on each side for any zone: only the period's
+        -- files are opened (partition pruning)
+        and ($since is null or date >= cast(cast($since as timestamp) - interval 1 day as date))
+        and ($until is null or date <= cast(cast($until as timestamp) + interval 1 day as date))
+        and not coalesce($from_rollup, false)
 ),
 
 -- The request metrics of the selected rows (read by the one pass of fine_requests).
@@ -189,7 +201,7 @@ fine_attempts as (
     group by period, d1, d2, d3, d4
 ),
 
-fine as (
+fine_rows as (
     select
         r.*,
         coalesce(a.requests_with_attempts, 0) as requests_with_attempts,
@@ -205,6 +217,61 @@ fine as (
         and r.d2 is not distinct from a.d2
         and r.d3 is not distinct from a.d3
         and r.d4 is not distinct from a.d4
+),
+
+-- With $from_rollup: the same finest groups added up from the daily rollup's days (UTC), the
+-- value lists empty (its percentiles are null).
+fine_rollup as (
+    select
+        case
+            when $granularity is not null then cast(date_trunc($granularity, day) as date)
+        end as period,
+        d1, d2, d3, d4,
+        sum(requests) as requests,
+        min(first_created_at) as first_created_at,
+        max(last_created_at) as last_created_at,
+        sum(total_cost) as total_cost,
+        sum(usage) as usage,
+        sum(upstream_inference_cost) as upstream_inference_cost,
+        sum(cache_discount) as cache_discount,
+        sum(tokens_prompt) as tokens_prompt,
+        sum(tokens_completion) as tokens_completion,
+        sum(native_tokens_prompt) as native_tokens_prompt,
+        sum(native_tokens_completion) as native_tokens_completion,
+        sum(native_tokens_reasoning) as native_tokens_reasoning,
+        sum(native_tokens_cached) as native_tokens_cached,
+        sum(billed_tokens) as billed_tokens,
+        sum(cancelled) as cancelled,
+        sum(streamed) as streamed,
+        sum(byok) as byok,
+        sum(finish_stop) as finish_stop,
+        sum(finish_length) as finish_length,
+        sum(finish_tool_calls) as finish_tool_calls,
+        sum(finish_content_filter) as finish_content_filter,
+        sum(finish_error) as finish_error,
+        sum(finish_other) as finish_other,
+        sum(finish_null) as finish_null,
+        sum(response_cache_hits) as response_cache_hits,
+        cast([] as double[]) as latency_values,
+        cast([] as double[]) as generation_time_values,
+        cast([] as double[]) as throughput_values,
+        sum(requests_with_attempts) as requests_with_attempts,
+        sum(fallbacks) as fallbacks,
+        sum(attempts) as attempts,
+        sum(attempts_429) as attempts_429,
+        sum(attempts_5xx) as attempts_5xx,
+        sum(attempts_other_failed) as attempts_other_failed
+    from labelled_rollup($dims, $filters)
+    where coalesce($from_rollup, false)
+        and ($since is null or day >= cast(cast($since as timestamp) as date))
+        and ($until is null or day < cast(cast($until as timestamp) as date))
+    group by 1, d1, d2, d3, d4
+),
+
+fine as (
+    select * from fine_rows
+    union all
+    select * from fine_rollup
 ),
 
 -- The groups $top keeps in each breakdown: the largest by spend over the whole selection.

@@ -340,6 +340,7 @@ def test_window_and_previous_window(report_sample_lake, since, until, first, las
         first_created_at=first,
         last_created_at=last,
         headline_days=HEADLINE_DAYS,
+        headline_in_window=False,
     )
 
     def full(text):  # a date as the query writes it
@@ -348,6 +349,31 @@ def test_window_and_previous_window(report_sample_lake, since, until, first, las
     got = (row["since"], row["until"], row["days"], row["headline_since"], row["headline_until"], row["previous_since"])
     assert got == tuple(full(v) if isinstance(v, str) else v for v in expected)
     assert row["previous_until"] == row["headline_since"]
+
+
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [
+        # The scheduled page: 90 days; cards: the last 30 days of data against the 30 before.
+        ("2026-07-19", ("2026-09-16 00:00:00", "2026-10-16 00:00:00", "2026-08-17 00:00:00")),
+        # A window shorter than 30 days: the cards cover the window, never more.
+        ("2026-10-05", ("2026-10-05 00:00:00", "2026-10-16 00:00:00", "2026-09-24 00:00:00")),
+    ],
+)
+def test_headline_in_window(report_sample_lake, since, expected):
+    (row,) = query(
+        report_sample_lake,
+        "html_window",
+        tz=BERLIN,
+        since=since,
+        until=None,
+        first_created_at=datetime(2026, 9, 1, tzinfo=UTC),
+        last_created_at=datetime(2026, 10, 15, 12, tzinfo=UTC),
+        headline_days=HEADLINE_DAYS,
+        headline_in_window=True,
+    )
+    assert (row["headline_since"], row["headline_until"], row["previous_since"]) == expected
+    assert row["since"] == f"{since} 00:00:00"
 
 
 def test_last_run_is_the_run_that_wrote_rows(report_sample_lake):

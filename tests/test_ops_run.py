@@ -109,7 +109,8 @@ def test_run_is_incremental_and_a_run_with_nothing_new_changes_nothing(tmp_path)
     }  # fmt: skip
     assert lake_rows(tmp_path / "lake").height == 12
     current = os.readlink(tmp_path / "lake" / "current").split("/")[-1]
-    assert (tmp_path / "reports" / ".lake-version").read_text().strip() == current
+    # The stamp: the version the reports show, and the first day of their period (report.days).
+    assert (tmp_path / "reports" / ".lake-version").read_text().split()[:2] == [current, "since"]
 
 
 def test_the_runs_page_keeps_the_reports_default_top(tmp_path):
@@ -118,6 +119,7 @@ def test_the_runs_page_keeps_the_reports_default_top(tmp_path):
     from pipeline.query.report import DEFAULT_TOP_ON_SCREEN
 
     inbox, config = setup_inbox(tmp_path, n_files=1, reports='["html"]')
+    config.write_text(config.read_text() + "days = 0\n")  # all of history, as `orusage report`
     rows = [
         record(i, model=f"vendor/model-{i % 17:02d}", provider_name=f"Provider {i % 14:02d}", app_id=900 + i % 15,
                total_cost=0.001 * (1 + i % 17), usage=0.001 * (1 + i % 17))

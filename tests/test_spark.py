@@ -31,6 +31,8 @@ DUCKDB_ONLY = {
     "views/lake_quarantine": "reads files: as above",
     "views/lake_runs": "reads files: as above",
     "views/lake_manifest": "reads files: as above",
+    "views/lake_rollup": "reads files: as above",
+    "views/lake_generations_unpruned": "reads files: as above (a lake written before the schema file)",
     "report_context": "DuckDB's settings and information_schema: the Spark engine reads its session's schema",
     "time_zone_known": "DuckDB's ICU zone list: with Spark the CLI checks --tz with zoneinfo",
     "shell_tables": "the DuckDB shell's .tables (information_schema)",
@@ -51,6 +53,8 @@ VIEW_KEYS = {
     "quarantine": ("run_id", "source_file", "source_line"),
     "runs": ("run_id",),
     "manifest": ("run_id", "path"),
+    "daily_rollup": ("day", "model", "provider_name", "data_region"),
+    "daily_rollup_labels": ("day", "model", "provider_name", "data_region"),
 }
 JSON_COLUMNS = {"warnings", "file_details"}  # JSON text: the same object, spaced differently
 

@@ -46,11 +46,16 @@ BAD = [
     (
         "usage NaN",
         json.dumps(record(17)).replace('"usage": 0.0123', '"usage": NaN'),
-        ["usage: must be a finite number (got NaN)"],
+        ["line: not valid JSON"],
     ),
     (
         "latency Infinity",
         json.dumps(record(18)).replace('"latency": 350.0', '"latency": Infinity'),
+        ["line: not valid JSON"],
+    ),
+    (
+        "latency beyond float64",
+        json.dumps(record(130)).replace('"latency": 350.0', '"latency": 1e999'),
         ["latency: must be a finite number (got inf)"],
     ),
     ("latency string", record(19, latency="350"), ["latency: expected number, got string"]),

@@ -22,15 +22,21 @@ from pipeline.ops.config import settings
 
 RECONCILE_EXIT_CODES = {
     0: "the lake agrees with the activity within tolerance on every day x model x provider of the compared days",
-    1: "could not proceed (a missing or malformed activity file, an empty lake): one line `Error: ...`",
-    2: "usage error (a missing --activity, a bad option value), or a bad setting",
+    1: (
+        "could not proceed (a missing or malformed activity file, an empty lake; with --fetch: no key, the key "
+        "refused with 401/403, no usable answer): one line `Error: ...`"
+    ),
+    2: "usage error (neither or both of --activity and --fetch, a bad option value), or a bad setting",
     4: "some key differs beyond tolerance (or is on one side only)",
 }
 
 COLLECT_EXIT_CODES = {
-    0: "every id is in --out (fetched now or by an earlier run)",
-    1: "could not proceed (no API key, unreadable ids file, the API refused the key with 401/403): one line `Error: ...`",
-    2: "usage error (a bad option or option value)",
+    0: "every id is in --out or (with --since) in the lake (fetched now or by an earlier run)",
+    1: (
+        "could not proceed (no key, unreadable ids file, the API refused the key with 401/403, a --since "
+        "window older than 31 days): one line `Error: ...`"
+    ),
+    2: "usage error (a bad option or option value, neither or both of IDS_FILE and --since)",
     5: (
         "some ids never came (404 past --not-found-patience, or errors past --max-attempts); "
         "run the same command later: it resumes"
@@ -49,13 +55,14 @@ def _base_url(ctx, param, value: str) -> str:
 
 @click.command(
     context_settings=CONTEXT,
-    options_metavar="--activity FILE [FILE]... [OPTIONS]",
+    options_metavar="--activity FILE [FILE]... | --fetch [OPTIONS]",
     epilog=epilog(
         RECONCILE_EXIT_CODES,
         """
         curl -s -H "Authorization: Bearer $OPENROUTER_MANAGEMENT_KEY" \\
             https://openrouter.ai/api/v1/activity > activity.json
         orusage reconcile --activity activity.json --lake ./lake --tolerance-usd 0.01
+        orusage reconcile --fetch --days 7 --lake ./lake --tolerance-usd 0.01
         """,
         title="Example:",
     ),
@@ -64,12 +71,38 @@ def _base_url(ctx, param, value: str) -> str:
     "--activity",
     "activity",
     multiple=True,
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help='Required: an export of GET /api/v1/activity ({"data": [...]} or a list). Repeat it, or list more files after it.',
+    help='An export of GET /api/v1/activity ({"data": [...]} or a list). Repeat it, or list more files after it.',
 )
 @click.argument("more", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), metavar="")
+@click.option(
+    "--fetch",
+    is_flag=True,
+    help="Instead of --activity: GET /api/v1/activity now (a management key in --management-key-env) "
+    "and compare the last --days completed UTC days.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 30),
+    default=30,
+    show_default=True,
+    help="With --fetch: the completed UTC days compared, ending yesterday.",
+)
+@click.option(
+    "--base-url",
+    default="https://openrouter.ai/api/v1",
+    show_default=True,
+    callback=_base_url,
+    help="With --fetch: API base URL.",
+)
+@click.option(
+    "--management-key-env",
+    default="OPENROUTER_MANAGEMENT_KEY",
+    show_default=True,
+    metavar="NAME",
+    help="With --fetch: the environment variable that holds the management key.",
+)
 @lake_option
 @config_option
 @click.option(
@@ -96,7 +129,7 @@ def _base_url(ctx, param, value: str) -> str:
     "csv: the differing keys, then a TOTAL row.",
 )
 @click.pass_context
-def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, fmt):
+def reconcile(ctx, activity, more, fetch, days, base_url, management_key_env, lake, config, tolerance_usd, tolerance_pct, fmt):
     """Compare the lake with OpenRouter's own daily numbers (GET /api/v1/activity).
 
     Per UTC day x model x provider: requests with the count of records, prompt / completion /
@@ -105,12 +138,27 @@ def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, f
     each activity file covers (its first to its last date) are compared; the output names the
     lake's other days. Models are matched by slug, then by permaslug, providers by endpoint id,
     then by name (case, spaces and punctuation ignored); names that match nothing are reported,
-    never dropped. docs/reconcile.md has the rules.
+    never dropped. With --fetch, the activity is fetched from the API instead of read from files.
+    docs/reconcile.md has the rules.
     """
     from pipeline.openrouter.reconcile import reconcile as run_reconcile
     from pipeline.openrouter.reconcile import render_table, to_csv, to_json
 
-    result = run_reconcile(list(activity) + list(more), lake_root(settings(config, lake=lake)), tolerance_usd, tolerance_pct)
+    files = list(activity) + list(more)
+    if bool(files) == fetch:
+        raise click.UsageError("give either --activity FILE... or --fetch (not both)")
+    root = lake_root(settings(config, lake=lake))
+    if fetch:
+        from datetime import UTC, datetime
+
+        from pipeline.openrouter.collect import read_key
+        from pipeline.openrouter.reconcile import completed_days, reconcile_fetched
+
+        key = read_key(management_key_env, what="management key", option="--management-key-env")
+        compared = completed_days(days, datetime.now(UTC).date())
+        result = reconcile_fetched(root, base_url, key, management_key_env, compared, tolerance_usd, tolerance_pct)
+    else:
+        result = run_reconcile(files, root, tolerance_usd, tolerance_pct)
     if fmt == "json":
         click.echo(to_json(result))
     elif fmt == "csv":
@@ -129,14 +177,33 @@ def reconcile(ctx, activity, more, lake, config, tolerance_usd, tolerance_pct, f
         export OPENROUTER_API_KEY=...
         orusage collect ids.txt --out records.jsonl --concurrency 8
         orusage ingest records.jsonl
+        export OPENROUTER_MANAGEMENT_KEY=...   # --since lists the ids (Analytics API)
+        orusage collect --since 2h --out records.jsonl --lake ./lake
         """,
         title="Example:",
     ),
 )
-@click.argument("ids_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("ids_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file the records are appended to."
 )
+@click.option(
+    "--since",
+    metavar="WHEN",
+    default=None,
+    help="Instead of IDS_FILE: list the ids created since WHEN through the Analytics API (a date "
+    "2026-11-30, an instant 2026-11-30T12:00:00Z, or a duration before now: 90m, 2h, 3d; at most 31 days back).",
+)
+@click.option("--until", metavar="WHEN", default=None, help="With --since: the end of the window (default: now).")
+@click.option(
+    "--management-key-env",
+    default="OPENROUTER_MANAGEMENT_KEY",
+    show_default=True,
+    metavar="NAME",
+    help="With --since: the environment variable that holds the management key the Analytics API needs.",
+)
+@lake_option
+@config_option
 @click.option(
     "--api-key-env",
     default="OPENROUTER_API_KEY",
@@ -186,6 +253,11 @@ def collect(
     ctx,
     ids_file,
     out,
+    since,
+    until,
+    management_key_env,
+    lake,
+    config,
     api_key_env,
     base_url,
     concurrency,
@@ -206,10 +278,30 @@ def collect(
     it stopped. 404s are retried for --not-found-patience seconds, 429 / 5xx / timeouts with
     exponential backoff and jitter, honouring Retry-After. The key is read from the environment
     variable --api-key-env and never printed or logged. Then `orusage ingest FILE.jsonl`.
+
+    With --since instead of IDS_FILE, the ids of the window are listed through the Analytics API
+    (POST /api/v1/analytics/query, a management key in --management-key-env), and only the
+    records that neither the lake (--lake) nor --out holds are fetched. docs/collect.md.
     """
+    from datetime import UTC, datetime
+
     from pipeline import logs
     from pipeline.openrouter.collect import CollectOptions
     from pipeline.openrouter.collect import collect as run_collect
+
+    if (ids_file is None) == (since is None):
+        raise click.UsageError("give either IDS_FILE or --since WHEN (not both)")
+    if until is not None and since is None:
+        raise click.UsageError("--until needs --since")
+    now = datetime.now(UTC)
+    window = None
+    if since is not None:
+        from pipeline.openrouter.discover import parse_when
+
+        try:
+            window = (parse_when(since, now), parse_when(until, now) if until is not None else now)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--since' / '--until'") from None
 
     logs.configure(log_format, "debug" if verbose else "info")
     options = CollectOptions(
@@ -221,7 +313,20 @@ def collect(
         timeout=timeout,
         backoff_base=backoff_base,
     )
-    summary = run_collect(ids_file, out, options)
+    if window is None:
+        summary = run_collect(ids_file, out, options)
+    else:
+        from pipeline.openrouter.discover import DiscoverOptions, collect_window
+
+        discover_options = DiscoverOptions(
+            management_key_env=management_key_env,
+            base_url=base_url,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+        )
+        root = lake_root(settings(config, lake=lake))
+        summary = collect_window(window[0], window[1], out, root, options, discover_options, now=now)
     if missing_out is not None:
         missing_out.write_text("".join(m.id + "\n" for m in summary.missing), encoding="utf-8")
     # The run's one summary line (each id that never came was logged as `collect_gave_up`).

@@ -70,9 +70,11 @@ LOCK_CODE = "another run holds the lake lock; retry later or pass --wait SECONDS
 RUN_EXIT_CODES = {
     0: "done, nothing to report",
     1: "could not proceed, or the share of quarantined rows exceeded max_quarantine_ratio (the good "
-    "rows were kept; the message names the worst files and reasons)",
+    "rows were kept; the message names the worst files and reasons), or (with [collect]) a key is "
+    "missing or refused, the watermark is older than 31 days, or the API could not be used",
     2: USAGE_CODE,
-    3: "alert: a budget exceeded or an anomaly found (after 1 in precedence)",
+    3: "alert: a budget exceeded, an anomaly found, or (collect.reconcile_daily) the lake and "
+    "OpenRouter's activity differ (after 1 in precedence)",
     75: LOCK_CODE,
     **STOP_CODES,
 }
@@ -117,6 +119,10 @@ def run_command(ctx, config, lake, wait, max_quarantine_ratio, schema_contract, 
     ingested is skipped without being read again. The views (<lake>/orusage.duckdb) and the
     report files (report.dir) are rebuilt only when the lake changed. Budgets and anomalies are
     then checked as `orusage check` does, and alerts go to the webhook if one is configured.
+
+    With [collect] enabled, each run first lists the generations created since the lake's
+    watermark through OpenRouter's Analytics API, fetches those the lake lacks and ingests them
+    with the inbox; see docs/collect.md.
 
     Logs go to stderr: readable lines on a terminal, JSON lines otherwise (cron), ending with
     exactly one `run_summary` line (files, rows read/written/quarantined/duplicate, seconds,

@@ -62,6 +62,21 @@ def engine_options(func):
 # --- report ----------------------------------------------------------------------------------
 
 
+def _instant(ctx, param, text: str | None):
+    """--as-of: an ISO 8601 instant; without an offset it is UTC."""
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise OptionError(
+            f"--as-of {text!r} is not a date-time", "Write --as-of 2026-10-28T07:00:00Z (ISO 8601; no offset: UTC)."
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _zone(ctx, param, value: str | None) -> str | None:
     """--tz: an IANA time zone (checked here, so a bad one is a usage error)."""
     if value is None:
@@ -86,6 +101,7 @@ def _zone(ctx, param, value: str | None) -> str | None:
         orusage report --by model --granularity week --tz Europe/Berlin --since 2026-09-01
         orusage report --where data_region=europe --top 5 --format csv --out report.csv
         orusage report --since 2026-10-08 --format html --out report.html   # a page with charts
+        orusage report --since 7d --by model          # the last 7 days (--until 1d, --month 2026-10)
         """,
     ),
 )
@@ -105,8 +121,23 @@ def _zone(ctx, param, value: str | None) -> str | None:
     default=None,
     help="Add periods: every breakdown per day, ISO week (from Monday) or month, in --tz.",
 )
-@click.option("--since", metavar="DATE", help="Start, INCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz.")
-@click.option("--until", metavar="DATE", help="End, EXCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz.")
+@click.option(
+    "--since",
+    metavar="DATE|AGO",
+    help="Start, INCLUSIVE: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', local time in --tz; or a duration counted back from "
+    "--as-of (now): 7d, 30d, 12w.",
+)
+@click.option(
+    "--until", metavar="DATE|AGO", help="End, EXCLUSIVE: a local date or date-time as --since, or a duration such as 1d."
+)
+@click.option("--month", metavar="YYYY-MM", help="The calendar month in --tz: --since its first day, --until the next month's.")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="INSTANT",
+    callback=_instant,
+    help="The 'now' that durations count back from (ISO 8601; no offset: UTC). Default: now.",
+)
 @click.option(
     "--tz",
     default=None,
@@ -136,7 +167,7 @@ def _zone(ctx, param, value: str | None) -> str | None:
 )  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
 @engine_options
-def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out, engine, spark_remote):
+def report(lake, config, by, granularity, since, until, month, as_of, tz, where, top, fmt, out, engine, spark_remote):
     """Usage, cost, latency and reliability by model, provider, region and app.
 
     An overview (period, requests, spend, tokens, savings, error and fallback rates) and one
@@ -155,6 +186,7 @@ def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out
         gather_page,
         parse_dims,
         parse_where,
+        resolve_period,
         run_report,
     )
     from pipeline.render.output import render
@@ -166,6 +198,7 @@ def report(lake, config, by, granularity, since, until, tz, where, top, fmt, out
     if top is None:
         top = DEFAULT_TOP_ON_SCREEN if fmt in ("table", "md", "html") else None
     try:
+        since, until = resolve_period(since, until, month=month, as_of=as_of, tz=found.timezone)
         options = ReportOptions(
             dims=parse_dims(by),
             granularity=granularity,

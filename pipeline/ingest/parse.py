@@ -18,6 +18,7 @@ vectorised; no line becomes a Python object here.
 from __future__ import annotations
 
 import json
+import re
 from itertools import pairwise
 
 import duckdb
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from pipeline.ingest.native import NativeParser, chosen_parser
 from pipeline.schema.table import Field, FieldTable, attempt_duckdb_type, load_table, record_arrow_schema
 
 # DuckDB's json_type names for each declared scalar type.
@@ -129,7 +131,9 @@ def _type_errors(label: str, value: str, jtype: str, field: Field) -> list[str]:
 
 
 def build_parse_sql(table: FieldTable | None = None, *, relation: str = "lines") -> str:
-    """The query that turns `relation(idx, line)` into typed columns plus `_errors` and `_extra`."""
+    """The query that turns `relation(idx, line, strict_ok)` into typed columns plus `_errors`
+    and `_extra`. `strict_ok` is false for a line that DuckDB's reader would take but that is not
+    JSON (`NaN`, `Infinity`, a trailing comma; see `strict_json`)."""
     table = table or load_table()
     known = "[" + ", ".join(_sql_str(f.name) for f in table.fields) + "]"
     paths = "[" + ", ".join(_sql_str("/" + f.name) for f in table.fields) + "]"
@@ -164,9 +168,32 @@ def build_parse_sql(table: FieldTable | None = None, *, relation: str = "lines")
         keys = f"flatten(list_transform({each}, lambda e: {_repeated('json_keys(e)')}))"
         duplicates.append(f"(CASE WHEN t_{attempts} = 'ARRAY' THEN {_named(keys, label)} ELSE [] END)")
     errors = f"list_concat({errors}, {', '.join(duplicates)})"
+    # Unknown members of a provider attempt are kept in `_extra` under the attempt's name
+    # (`"provider_responses[2]": {...}`, counted from 0), named in `_extra_keys` as
+    # `provider_responses[2].member`.
+    attempt_extra, attempt_keys = "[]::VARCHAR[]", "[]::VARCHAR[]"
+    if attempts is not None:
+        name = table.fields[attempts - 1].name
+        known_members = "[" + ", ".join(_sql_str(f.name) for f in table.attempt_fields) + "]"
+        nulls = _sql_str(json.dumps(dict.fromkeys(f.name for f in table.attempt_fields)))
+        each = f"json_extract(v[{attempts}], '$[*]')"
+        unknown = f"list_filter(json_keys(e), lambda k: NOT list_contains({known_members}, k))"
+        where = f"{_sql_str(name + '[')} || (i - 1) || ']'"
+        attempt_extra = (
+            f"(CASE WHEN t_{attempts} = 'ARRAY' THEN list_filter(list_transform({each}, lambda e, i: "
+            f"CASE WHEN json_type(e) = 'OBJECT' AND len({unknown}) > 0 "
+            f"THEN to_json({where}) || ':' || json_merge_patch(e, {nulls})::VARCHAR END), lambda x: x IS NOT NULL) "
+            "ELSE []::VARCHAR[] END)"
+        )
+        attempt_keys = (
+            f"(CASE WHEN t_{attempts} = 'ARRAY' THEN flatten(list_transform({each}, lambda e, i: "
+            f"CASE WHEN json_type(e) = 'OBJECT' THEN list_transform({unknown}, lambda k: {where} || '.' || k) "
+            "ELSE []::VARCHAR[] END)) ELSE []::VARCHAR[] END)"
+        )
+    top_extra = f"json_merge_patch(rec, {_sql_str(json.dumps(dict.fromkeys(table.names)))})::VARCHAR"
     return f"""
 WITH src AS (
-    SELECT idx, line, json_valid(line) AS ok
+    SELECT idx, line, strict_ok AND json_valid(line) AS ok
     FROM {relation}
 ),
 obj AS (
@@ -195,6 +222,10 @@ vals AS (
 typed AS (
     SELECT idx, line, ok, top_type, enveloped, rec, v, extra_keys, {", ".join(value_cols)}
     FROM vals
+),
+extras AS (
+    SELECT *, {attempt_extra} AS attempt_extra, {attempt_keys} AS attempt_keys
+    FROM typed
 )
 , result AS (
 SELECT
@@ -205,11 +236,15 @@ SELECT
         WHEN top_type <> 'OBJECT' THEN ['line: expected a JSON object, got ' || {_json_name_sql("top_type")}]
         ELSE {errors}
     END AS _errors,
-    CASE WHEN len(extra_keys) > 0 THEN json_merge_patch(rec, {_sql_str(json.dumps(dict.fromkeys(table.names)))})::VARCHAR
+    CASE
+        WHEN len(attempt_extra) > 0 AND len(extra_keys) > 0
+        THEN substr({top_extra}, 1, length({top_extra}) - 1) || ',' || array_to_string(attempt_extra, ',') || '}}'
+        WHEN len(attempt_extra) > 0 THEN '{{' || array_to_string(attempt_extra, ',') || '}}'
+        WHEN len(extra_keys) > 0 THEN {top_extra}
     END AS _extra,
-    extra_keys AS _extra_keys,
+    CASE WHEN top_type = 'OBJECT' THEN list_concat(extra_keys, attempt_keys) END AS _extra_keys,
     {", ".join(typed_cols)}
-FROM typed
+FROM extras
 )
 SELECT * FROM result
 ORDER BY idx
@@ -289,15 +324,59 @@ FROM created
 """
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def strict_json(text: str | None) -> bool:
+    """Whether a line is JSON by the standard (RFC 8259). DuckDB's and Arrow's readers also take
+    `NaN`, `Infinity` and a trailing comma (`{"id": "x",}`); such a line is not valid JSON.
+    Blank lines count as valid here (the query sets them apart)."""
+    if text is None or not text.strip():
+        return True
+    try:
+        json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+# What a line that only DuckDB's or Arrow's reader takes may hold (and a few valid lines too,
+# e.g. a string that holds `NaN`): a block where it occurs is left to the strict path.
+_LENIENT_JSON = re.compile(rb"NaN|Infinity|,[ \t\r\n]*[}\]]")
+
+
+def _standard_json(body: pa.Buffer) -> bool:
+    """False when a line of the block holds what Arrow's reader takes but JSON does not (`NaN`,
+    `Infinity`, a trailing comma). Only lines where the pattern occurs are checked in full."""
+    view = memoryview(body)
+    raw = None
+    checked = -1
+    for found in _LENIENT_JSON.finditer(view):
+        if found.start() < checked:
+            continue
+        raw = raw if raw is not None else view.tobytes()
+        start = raw.rfind(b"\n", 0, found.start()) + 1
+        end = raw.find(b"\n", found.end())
+        end = len(raw) if end < 0 else end
+        if not strict_json(raw[start:end].decode("utf-8", errors="replace")):
+            return False
+        checked = end
+    return True
+
+
 class Parser:
-    """Parses blocks of lines; one DuckDB connection per parser."""
+    """Parses blocks of lines; one DuckDB connection per parser. `kind` is the fast path:
+    `native` (native.py) or `arrow` (Arrow's JSON reader); by default ORUSAGE_PARSER decides."""
 
     FAST_BLOCK = 4 * 1024 * 1024
 
-    def __init__(self, table: FieldTable | None = None):
+    def __init__(self, table: FieldTable | None = None, kind: str | None = None):
         self.table = table or load_table()
         self.sql = build_parse_sql(self.table)
         self.schema = parsed_schema(self.table)
+        self.kind = kind or chosen_parser()
+        self.native = NativeParser(self.table, self.schema) if self.kind == "native" else None
         self.bare_schema, self.envelope_schema = _fast_read_schemas(self.table)
         self.required = [f.name for f in self.table.fields if not f.nullable]
         self.con = duckdb.connect()
@@ -308,6 +387,12 @@ class Parser:
         block needs the strict path (any bad value, unknown key, missing required key...).
         A block is read as bare records, or as envelopes when it starts like one; a block that
         mixes both goes piece by piece."""
+        if not _standard_json(body):
+            return None
+        raw = np.frombuffer(body, dtype=np.uint8)
+        starts = np.concatenate(([0], np.flatnonzero(raw[:-1] == 10) + 1))
+        if len(raw) == 0 or np.any(raw[starts] != ord("{")):
+            return None  # a line that is no object (Arrow's reader crashes on a bare `null`), or starts with a BOM
         enveloped = body.slice(0, min(16, body.size)).to_pybytes().replace(b" ", b"").startswith(b'{"data":')
         columns = self._read_envelopes(body) if enveloped else self._read(body, self.bare_schema)
         if columns is None:
@@ -316,6 +401,8 @@ class Parser:
         n = len(columns["id"])
         if n != len(positions) or any(columns[name].null_count for name in self.required):
             return None
+        if any(pc.list_flatten(columns[f.name]).null_count for f in self.table.fields if f.type == "provider_responses"):
+            return None  # a null attempt (`[null]`): the strict path refuses it
         stamps = self._timestamps(columns["created_at"])
         if stamps is None:
             return None
@@ -370,7 +457,8 @@ class Parser:
     def parse_strict(self, lines: pa.Array, positions: np.ndarray) -> pa.Table:
         """Every line at `positions` of `lines`, typed where possible, with `_errors`."""
         chosen = lines.take(pa.array(positions)) if len(positions) != len(lines) else lines
-        self.con.register("lines", pa.table({"idx": pa.array(positions, pa.int64()), "line": chosen}))
+        strict_ok = pa.array([strict_json(text) for text in chosen.to_pylist()], pa.bool_())
+        self.con.register("lines", pa.table({"idx": pa.array(positions, pa.int64()), "line": chosen, "strict_ok": strict_ok}))
         try:
             result = self.con.sql(self.sql).to_arrow_table()
         finally:
@@ -387,6 +475,8 @@ class Parser:
         line go through the strict path."""
         if chunk.count == 0:
             return self.schema.empty_table()
+        if self.native is not None:
+            return self._parse_native(chunk)
         if not chunk.maybe_blank and chunk.utf8_valid():
             whole = self.parse_fast(chunk.body, np.arange(chunk.count, dtype=np.int64))
             if whole is not None:
@@ -419,6 +509,28 @@ class Parser:
             return self.schema.empty_table()
         table = pa.concat_tables(parts)
         return table.take(pc.sort_indices(table.column("pos"))) if refused and len(parts) > 1 else table
+
+    def _parse_native(self, chunk) -> pa.Table:
+        """The native path: the whole chunk at once; the lines it refuses (only those) go
+        through the strict path."""
+        accepted, refused = self.native.parse(chunk.body)
+        if len(refused) == 0:
+            return accepted
+        split = chunk.split
+        if split.bad_utf8:
+            # The split left the lines that are not UTF-8 out: index the others as it does.
+            numbers = split.line_numbers
+            here = np.searchsorted(numbers, refused + chunk.first_line)
+            inside = here < len(numbers)
+            inside[inside] = numbers[here[inside]] == refused[inside] + chunk.first_line
+            refused = here[inside]
+            pos = accepted.column("pos").to_numpy() + chunk.first_line
+            accepted = accepted.set_column(0, self.schema.field("pos"), pa.array(np.searchsorted(numbers, pos), pa.int64()))
+        if len(refused) == 0:
+            return accepted
+        strict = self.parse_strict(split.lines, refused)
+        table = pa.concat_tables([accepted, strict])
+        return table.take(pc.sort_indices(table.column("pos")))
 
     def prepare(self, chunk) -> None:
         """Parse `chunk` in place (`chunk.parsed`); run by the reading thread."""

@@ -29,10 +29,12 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import InputError, LakeError
 from pipeline.ingest.parse import Parser
+from pipeline.ingest.steps import StepClock
 from pipeline.ingest.threads import Background, prefetch
 from pipeline.ingest.validate import failure_reasons
 from pipeline.lake import layout as lake_layout
-from pipeline.lake.store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Lake, RunSummary, Transaction, fsync_path
+from pipeline.lake.formats import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
+from pipeline.lake.store import Lake, RunSummary, Transaction, fsync_path
 from pipeline.schema.table import FieldTable, dictionary_columns, lake_arrow_schema, load_table
 from pipeline.sources.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.sources.files import describe_ignored, discover, iter_chunks
@@ -55,6 +57,9 @@ class Options:
     schema_contract: str = "evolve"
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     wait: float = 0.0
+    # More keys of the run summary, published with the run's version (in the same step) and
+    # only if it publishes: the scheduled run's collection watermark (pipeline/openrouter/feed.py).
+    summary_details: dict | None = None
 
 
 @dataclass
@@ -246,14 +251,23 @@ def ingest(paths: list[Path], lake_root: Path, options: Options | None = None, *
     started = datetime.now(UTC)
     table = load_table()
     lake = Lake(lake_root)
-    with lake.transaction("ingest", doing="writing the run's files", wait=options.wait, lock=lock, started=started) as tx:
-        state = RunState(tx.run_id, started, table, options.schema_contract)
-        state.ignored = ignored
-        _run(tx, files, state, options, clock)
-        tx.after_publish(lambda: _refresh_views(lake.root))
+    parser = Parser(table)  # ORUSAGE_PARSER decides which parser (an error here, before the lock)
+    steps = StepClock()
+    try:
+        with lake.transaction("ingest", doing="writing the run's files", wait=options.wait, lock=lock, started=started) as tx:
+            state = RunState(tx.run_id, started, table, options.schema_contract)
+            state.ignored = ignored
+            _run(tx, files, state, options, clock, parser, steps)
+            if options.summary_details:
+                tx.summary.details.update(options.summary_details)
+            tx.after_publish(lambda: _refresh_views(lake.root))
+    finally:
+        parser.close()
     summary = tx.summary.to_dict()
     if tx.published:
         summary["seconds"] = round(time.monotonic() - clock, 3)
+    summary["parser"] = parser.kind  # native (simdjson) or arrow (Arrow's JSON reader)
+    summary["cpu_seconds"] = steps.totals()
     return summary
 
 
@@ -270,8 +284,11 @@ def _refresh_views(lake_root: Path) -> None:
         ) from exc
 
 
-def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, clock: float) -> None:
-    """Read, validate and stage `files` into the transaction's version and fill its summary."""
+def _run(
+    tx: Transaction, files: list[Path], state: RunState, options: Options, clock: float, parser: Parser, steps: StepClock
+) -> None:
+    """Read, validate and stage `files` into the transaction's version and fill its summary;
+    the CPU time of each step is counted in `steps`."""
     lake = tx.lake
     known = {} if options.force else lake.ingested_hashes()
     version = tx.version
@@ -279,8 +296,7 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
     schema = lake_arrow_schema(state.table)
     writer = PartitionWriter(version, state.run_id, schema)
     quarantine = QuarantineWriter(lake_layout.quarantine_file(version, state.run_id), state.run_id, state.started)
-    parser = Parser(state.table)
-    background = Background(writer.add, depth=2)
+    background = Background(steps.timed("write", writer.add), depth=2)
     seen_hashes: dict[str, str] = {}
     # A file's sha256 decides whether it is skipped, so it is known before the file is read,
     # except when no other file can match it: no file of the same size is in the manifest or
@@ -293,7 +309,7 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
         for path in files:
             size = sizes[path]
             inline = hashes_while_reading(path) and same_size[size] == 1 and size not in known_sizes
-            stats = FileStats(str(path.resolve()), size, "" if inline else sha256_of(path))
+            stats = FileStats(str(path.resolve()), size, "" if inline else steps.timed("hash", sha256_of)(path))
             state.files.append(stats)
             if stats.sha256 in known:
                 stats.skipped = f"already ingested by run {known[stats.sha256]}"
@@ -308,19 +324,23 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
             # parses, and this one validates and hands on to the writer, in batches of about
             # BATCH_ROWS rows (pandera's cost is mostly per call).
             chunks = prefetch(
-                lambda path=path, digest=digest: prefetch(lambda: iter_chunks(path, options.chunk_bytes, digest)),
+                lambda path=path, digest=digest: prefetch(
+                    lambda: steps.iterate("read", iter_chunks(path, options.chunk_bytes, steps.digest(digest)))
+                ),
                 depth=2,
-                prepare=parser.prepare,
+                prepare=steps.timed("parse", parser.prepare),
             )
             with contextlib.closing(chunks):  # a failure here stops the reading threads at once
                 for chunk in chunks:
                     batch.append(chunk)
                     rows += chunk.parsed.num_rows
                     if rows >= BATCH_ROWS:
-                        validate_batch(batch, stats, state, background.submit, quarantine, schema)
+                        with steps.step("validate"):
+                            validate_batch(batch, stats, state, background.submit, quarantine, schema)
                         batch, rows = [], 0
             if batch:
-                validate_batch(batch, stats, state, background.submit, quarantine, schema)
+                with steps.step("validate"):
+                    validate_batch(batch, stats, state, background.submit, quarantine, schema)
             if stats.rows_read and stats.rows_not_json == stats.rows_read:
                 raise InputError(
                     stats.path,
@@ -331,12 +351,14 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
                 stats.sha256 = digest.hexdigest()
             seen_hashes[stats.sha256] = stats.path
         background.close()
-        new_files = writer.close()
+        with steps.step("write"):
+            new_files = writer.close()
         # The warnings query reads the staged files beside the duplicate check; it is run again
         # only when the check rewrote some of them (waiting first, so no file changes under it).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orusage-warnings") as pool:
             pending = pool.submit(unknown_value_warnings, new_files, state.table)
-            dropped = settle_duplicates(version, new_files, state, quarantine, schema, work, before_rewrite=pending.result)
+            with steps.step("duplicates"):
+                dropped = settle_duplicates(version, new_files, state, quarantine, schema, work, before_rewrite=pending.result)
             warnings = pending.result()
         if dropped:
             warnings = unknown_value_warnings(new_files, state.table)
@@ -353,8 +375,6 @@ def _run(tx: Transaction, files: list[Path], state: RunState, options: Options, 
         writer.abort()
         quarantine.abort()
         raise
-    finally:
-        parser.close()
 
 
 def parse_lines(parser: Parser, lines: Sequence[str]) -> pa.Table:

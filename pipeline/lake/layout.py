@@ -8,8 +8,14 @@ checks that no other module does):
     <root>/quarantine/<run_id>.parquet             quarantine_file, quarantine_files
     <root>/_manifest/<run_id>.parquet              manifest_file, manifest_files
     <root>/_runs/<run_id>.json                     run_summary_file
+    <root>/_schema/date=1970-01-01/generations.parquet   schema_file: no rows, the declared columns
+    <root>/rollup/month=YYYY-MM/rollup.parquet     rollup_file, rollup_files: the daily rollup
 
 where <root> is the lake (its trees are links into `current`) or one version directory.
+The schema file is the first file the `lake_generations` view names: DuckDB takes the columns
+from it, so a query whose `date` filter matches no partition (or only a few) opens no other file
+to learn the schema. It sits in a `date=` directory of its own so that every file the view reads
+has the same Hive partition column.
 """
 
 from __future__ import annotations
@@ -25,9 +31,19 @@ GENERATIONS = "generations"
 QUARANTINE = "quarantine"
 MANIFEST = "_manifest"
 RUNS = "_runs"
-TREES = (GENERATIONS, QUARANTINE, MANIFEST, RUNS)  # the directories of a version
+SCHEMA = "_schema"
+ROLLUP = "rollup"
+TREES = (GENERATIONS, QUARANTINE, MANIFEST, RUNS, SCHEMA, ROLLUP)  # the directories of a version
 # The files of each tree, as a glob relative to the tree (the views read the same files).
-FILES = {GENERATIONS: "*/*.parquet", QUARANTINE: "*.parquet", MANIFEST: "*.parquet", RUNS: "*.json"}
+FILES = {
+    GENERATIONS: "*/*.parquet",
+    QUARANTINE: "*.parquet",
+    MANIFEST: "*.parquet",
+    RUNS: "*.json",
+    SCHEMA: "*/*.parquet",
+    ROLLUP: "*/*.parquet",
+}
+MONTH_PREFIX = "month="
 PARTITION_PREFIX = "date="
 
 
@@ -83,3 +99,19 @@ def manifest_files(root: Path) -> list[Path]:
 
 def run_summary_file(root: Path, run_id: str) -> Path:
     return Path(root) / RUNS / f"{run_id}.json"
+
+
+def schema_file(root: Path) -> Path:
+    """The empty Parquet file with the declared columns of the generations (see above)."""
+    return Path(root) / SCHEMA / f"{PARTITION_PREFIX}1970-01-01" / "generations.parquet"
+
+
+def rollup_file(root: Path, month: str) -> Path:
+    """The daily rollup of the UTC month `month` (YYYY-MM)."""
+    return Path(root) / ROLLUP / f"{MONTH_PREFIX}{month}" / "rollup.parquet"
+
+
+def rollup_files(root: Path) -> dict[str, Path]:
+    """month (YYYY-MM) -> its rollup file, in order of month."""
+    found = sorted((Path(root) / ROLLUP).glob(f"{MONTH_PREFIX}*/rollup.parquet"))
+    return {path.parent.name.removeprefix(MONTH_PREFIX): path for path in found}

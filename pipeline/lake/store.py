@@ -35,37 +35,11 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import LakeError, LockHeld
 from pipeline.lake import layout as lake_layout
+from pipeline.lake import rollup
+from pipeline.schema.table import lake_arrow_schema
 
 TREES = lake_layout.TREES
 KEEP_OLD_VERSIONS = 1  # versions kept besides the current one, for readers still on them
-
-# quarantine/<run_id>.parquet: one row per quarantined input row.
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("source_file", pa.string(), nullable=False),
-        pa.field("source_line", pa.int64(), nullable=False),
-        pa.field("id", pa.string()),
-        pa.field("reasons", pa.list_(pa.string()), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-        pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
-
-# _manifest/<run_id>.parquet: one row per input file a run read.
-MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("size", pa.int64(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("rows_read", pa.int64(), nullable=False),
-        pa.field("rows_written", pa.int64(), nullable=False),
-        pa.field("rows_quarantined", pa.int64(), nullable=False),
-        pa.field("rows_duplicate", pa.int64(), nullable=False),
-    ]
-)
 
 # _runs/<run_id>.json: the keys in the order they are written, the common ones (read by
 # sql/views/runs.sql) among each command's own.
@@ -162,6 +136,23 @@ class RunSummary:
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
+
+
+def write_schema_file(version: Path) -> Path:
+    """Give `version` the empty Parquet file of the declared generation columns that the views
+    read first (pipeline/lake/layout.py: schema_file), unless it has it already, as declared."""
+    path = lake_layout.schema_file(version)
+    schema = lake_arrow_schema()
+    if path.is_file():
+        try:
+            if pq.read_schema(path).equals(schema, check_metadata=False):
+                return path
+        except (OSError, pa.ArrowInvalid):
+            pass
+        path.unlink()  # a hard link shared with older versions: never rewritten in place
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(schema.empty_table(), path)
+    return path
 
 
 def disk_error(exc: OSError, what: str) -> LakeError:
@@ -332,6 +323,9 @@ class Lake:
                     try:
                         yield tx
                         if tx.publishing:
+                            write_schema_file(tx.version)
+                            # The rollup of every day the run changed, in the version it publishes.
+                            rollup.update(tx.current, tx.version)
                             tx.summary.write(tx.version)
                     except OSError as exc:
                         raise disk_error(exc, doing) from exc

@@ -63,9 +63,10 @@ class CollectSummary:
     missing: list[Missing] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    window: dict | None = None  # collect --since: since, until, in_lake, analytics requests, ...
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "ids": self.ids,
             "already": self.already,
             "collected": self.collected,
@@ -74,10 +75,17 @@ class CollectSummary:
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
         }
+        if self.window is not None:
+            out["window"] = self.window
+        return out
 
 
 class AuthError(OrusageError):
-    pass
+    """The API refused a key (401/403)."""
+
+
+class KeyMissing(OrusageError):
+    """The variable that should hold a key is not set (nor in the key file)."""
 
 
 # --- ids and the output ----------------------------------------------------------------------
@@ -256,26 +264,58 @@ def _record_of(response: httpx.Response, gen_id: str) -> dict | None:
     return record
 
 
+def read_key(env_name: str, key_file: Path | None = None, *, what: str = "API key", option: str = "--api-key-env") -> str:
+    """The key held by the environment variable `env_name`, else by the line `env_name=...` of
+    `key_file` (an env-style file named in the settings). Raises OrusageError naming the variable."""
+    key = os.environ.get(env_name, "").strip()
+    if not key and key_file is not None:
+        try:
+            for line in Path(key_file).read_text(encoding="utf-8").splitlines():
+                name, sep, value = line.strip().removeprefix("export ").partition("=")
+                if sep and name.strip() == env_name:
+                    key = value.strip().strip("'\"")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OrusageError(
+                f"the key file {key_file} cannot be read ({type(exc).__name__})",
+                f"Check collect.key_file, or export {env_name}=... instead.",
+            ) from exc
+    if not key:
+        where = f" nor in {key_file}" if key_file is not None else ""
+        raise KeyMissing(
+            f"the environment variable {env_name} holding the {what} is not set{where}",
+            f"Export it (export {env_name}=...) or name another with {option}.",
+        )
+    return key
+
+
 def collect(ids_file: Path, out: Path, options: CollectOptions | None = None, *, seed: int | None = None) -> CollectSummary:
     """Fetch every id of `ids_file` not yet in `out` and append the records to `out`.
 
     Raises OrusageError when the run cannot proceed (no key, unreadable ids file, a 401/403);
     ids that never came are listed in the summary."""
     options = options or CollectOptions()
+    key = read_key(options.api_key_env)
+    return collect_ids(read_ids(ids_file), out, options, key=key, seed=seed)
+
+
+def collect_ids(
+    ids: list[str],
+    out: Path,
+    options: CollectOptions,
+    *,
+    key: str,
+    skip: set[str] | frozenset[str] = frozenset(),
+    seed: int | None = None,
+) -> CollectSummary:
+    """Fetch each of `ids` that is neither in `skip` (already in the lake) nor in `out`, and
+    append the records to `out`; returns the summary (`already` counts both kinds)."""
     if options.concurrency < 1:
         raise OrusageError("--concurrency must be at least 1", "Give --concurrency 1 or more.")
-    key = os.environ.get(options.api_key_env, "").strip()
-    if not key:
-        raise OrusageError(
-            f"the environment variable {options.api_key_env} holding the API key is not set",
-            f"Export it (export {options.api_key_env}=...) or name another with --api-key-env.",
-        )
     clock = time.monotonic()
-    ids = read_ids(ids_file)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = ids_already_written(out)
-    todo = [i for i in ids if i not in done]
+    todo = [i for i in ids if i not in done and i not in skip]
     summary = CollectSummary(ids=len(ids), already=len(ids) - len(todo))
     log.info("collect_start", ids=len(ids), already=summary.already, to_fetch=len(todo), out=str(out), base_url=options.base_url)
     if todo:

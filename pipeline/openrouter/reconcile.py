@@ -14,11 +14,13 @@ import io
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.errors import InputError, OrusageError
 from pipeline.lake import views
@@ -83,23 +85,26 @@ def _number(value, where: str, path: str, integral: bool):
     return float(value)
 
 
-def load_activity(paths: list[Path]) -> tuple[pa.Table, list[ActivityFile]]:
-    """The items of every activity file, checked, as one table (ACTIVITY_SCHEMA).
+def load_activity(paths: list[Path], fetched: Sequence[tuple[str, object]] = ()) -> tuple[pa.Table, list[ActivityFile]]:
+    """The items of every activity file, and of each `(where, answer)` fetched from the API,
+    checked, as one table (ACTIVITY_SCHEMA).
 
     The same item in two files (overlapping exports) is counted once; the same date x model x
     endpoint x workspace with other numbers in two places is an error."""
     columns: dict[str, list] = {name: [] for name in ACTIVITY_SCHEMA.names}
     files: list[ActivityFile] = []
     seen: dict[tuple, tuple[tuple, str]] = {}
+    sources: list[tuple[str, object]] = []
     for path in paths:
         path = Path(path)
-        where_file = str(path)
         try:
-            doc = json.loads(path.read_bytes())
+            sources.append((str(path), json.loads(path.read_bytes())))
         except FileNotFoundError as exc:
-            raise InputError(where_file, "no such file", "Check the path and try again.") from exc
+            raise InputError(str(path), "no such file", "Check the path and try again.") from exc
         except (OSError, ValueError) as exc:
-            raise InputError(where_file, f"is not readable JSON ({exc})", _FIX) from exc
+            raise InputError(str(path), f"is not readable JSON ({exc})", _FIX) from exc
+    sources.extend(fetched)
+    for where_file, doc in sources:
         items = doc.get("data") if isinstance(doc, dict) else doc
         if not isinstance(items, list):
             raise InputError(where_file, 'holds neither a list of activity items nor {"data": [...]}', _FIX)
@@ -213,12 +218,25 @@ class Result:
         return sorted(groups.values(), key=lambda g: (g["side"], g["kind"], g["name"] or ""))
 
 
-def reconcile(activity_paths: list[Path], lake_root: Path, tolerance_usd: float = 1e-6, tolerance_pct: float = 0.0) -> Result:
-    """Compare the activity files with the lake; raises OrusageError when it cannot."""
+def reconcile(
+    activity_paths: list[Path],
+    lake_root: Path,
+    tolerance_usd: float = 1e-6,
+    tolerance_pct: float = 0.0,
+    *,
+    fetched: Sequence[tuple[str, object]] = (),
+    days: list[date] | None = None,
+) -> Result:
+    """Compare the activity files (and answers `fetched` from the API) with the lake, over
+    `days` (default: each file's first to last date); raises OrusageError when it cannot."""
     if tolerance_usd < 0 or tolerance_pct < 0:
         raise OrusageError("tolerances cannot be negative", "Give --tolerance-usd and --tolerance-pct >= 0.")
-    activity, files = load_activity([Path(p) for p in activity_paths])
-    days = compared_days(files)
+    activity, files = load_activity([Path(p) for p in activity_paths], fetched)
+    if days is None:
+        days = compared_days(files)
+    else:  # the items of other days are left out, as the lake's are
+        days = sorted(days)
+        activity = activity.filter(pc.is_in(activity.column("date"), value_set=pa.array(days, pa.date32())))
     if not days:
         raise OrusageError("the activity files hold no items, so no day can be compared", _FIX)
     if Lake(lake_root).current_version() is None:
@@ -299,7 +317,7 @@ def render_table(result: Result, echo) -> None:
     if result.lake_days_skipped:
         n = sum(result.lake_days_skipped.values())
         echo(
-            f"Lake days not compared (outside the activity files): {format_ranges(list(result.lake_days_skipped))} "
+            f"Lake days not compared (outside {_compared_what(result)}): {format_ranges(list(result.lake_days_skipped))} "
             f"({len(result.lake_days_skipped)} days, {n:,} records)"
         )
     echo(f"Tolerance: {result.tolerance_usd:g} USD, {result.tolerance_pct:g} %")
@@ -346,6 +364,13 @@ def render_table(result: Result, echo) -> None:
     echo("")
     many = "key differs" if len(differing) == 1 else "keys differ"
     echo("Result: " + ("agrees within tolerance." if result.agrees else f"{len(differing)} {many} beyond tolerance."))
+
+
+def _compared_what(result: Result) -> str:
+    """What chose the compared days: the activity files, or --days of a fetched activity."""
+    if result.activity_files and all(f.path.startswith("GET ") for f in result.activity_files):
+        return "--days"
+    return "the activity files"
 
 
 def _clip(text: str | None, width: int) -> str:
@@ -404,3 +429,87 @@ def to_csv(result: Result) -> str:
         total[f"activity_{m}"], total[f"lake_{m}"], total[f"diff_{m}"] = t["activity"], t["lake"], t["diff"]
     writer.writerow(total)
     return buf.getvalue()
+
+
+# --- GET /api/v1/activity ----------------------------------------------------------------------
+
+ACTIVITY_DAYS = 30  # the endpoint answers the last 30 completed UTC days
+
+
+def completed_days(n: int, today: date) -> list[date]:
+    """The last `n` completed UTC days before `today`, oldest first."""
+    return [today - timedelta(days=k) for k in range(n, 0, -1)]
+
+
+def fetch_activity(
+    base_url: str,
+    key: str,
+    key_env: str,
+    *,
+    timeout: float = 30.0,
+    max_attempts: int = 5,
+    backoff_base: float = 0.5,
+    sleep=None,
+) -> object:
+    """The answer of GET /api/v1/activity (a management key), retried on 429 / 5xx / network
+    errors with backoff, honouring Retry-After; 401/403 raise an error naming `key_env`."""
+    import random
+    import time
+
+    import httpx
+
+    from pipeline.openrouter.collect import AuthError, retry_after_seconds
+
+    sleep = sleep or time.sleep
+    rng = random.Random()
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json", "User-Agent": "orusage-reconcile"}
+    last = "no answer"
+    with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout)) as client:
+        for attempt in range(1, max_attempts + 1):
+            delay = None
+            try:
+                response = client.get("/activity")
+            except httpx.TransportError as exc:
+                response, last = None, f"connection failed ({type(exc).__name__})"
+            if response is not None:
+                status = response.status_code
+                if status == 200:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        last = "an answer that is not JSON"
+                elif status in (401, 403):
+                    raise AuthError(
+                        f"GET /activity answered {status} {response.reason_phrase} at {base_url}",
+                        f"Set ${key_env} to a management key (API keys cannot read the activity).",
+                    )
+                elif status == 429 or status >= 500:
+                    last = f"HTTP {status}"
+                    delay = retry_after_seconds(response.headers.get("retry-after"))
+                else:
+                    raise OrusageError(
+                        f"GET /activity answered {status} {response.reason_phrase} at {base_url}",
+                        "Check --base-url; if it is OpenRouter's, the API may have changed: please report it.",
+                    )
+            if attempt < max_attempts:
+                sleep(min(delay if delay is not None else rng.uniform(0, backoff_base * 2**attempt), 300.0))
+    raise OrusageError(
+        f"GET /activity gave no usable answer at {base_url} after {max_attempts} attempts ({last})",
+        "Run again later.",
+    )
+
+
+def reconcile_fetched(
+    lake_root: Path,
+    base_url: str,
+    key: str,
+    key_env: str,
+    days: list[date],
+    tolerance_usd: float = 1e-6,
+    tolerance_pct: float = 0.0,
+    **fetch_options,
+) -> Result:
+    """Reconcile the lake with GET /api/v1/activity over `days` (completed UTC days)."""
+    answer = fetch_activity(base_url, key, key_env, **fetch_options)
+    where = f"GET {base_url.rstrip('/')}/activity"
+    return reconcile([], lake_root, tolerance_usd, tolerance_pct, fetched=[(where, answer)], days=days)

@@ -49,6 +49,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipeline.errors import EXIT_ALERT, EXIT_OK, OrusageError
+from pipeline.lake import layout as lake_layout
 from pipeline.lake import views
 from pipeline.lake.store import Lake
 from pipeline.ops.config import BudgetRule, Settings
@@ -79,11 +80,14 @@ class _Lake:
         if Lake(lake_root).current_version() is None:
             raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH` first, or pass --lake DIR.")
         self.tz = tz
+        self.lake_root = Path(lake_root)
         self.con = views.connect(lake_root)
         self.con.execute("SET TimeZone = 'UTC'")
 
     def span(self) -> tuple[datetime | None, datetime | None]:
-        first, last = sqlfiles.run_file(self.con, "generations_span").fetchall()[0]
+        days = list(lake_layout.partition_dirs(self.lake_root))  # only these two days' files are read
+        params = {"first_day": days[0] if days else None, "last_day": days[-1] if days else None}
+        first, last = sqlfiles.run_file(self.con, "generations_span", params).fetchall()[0]
         return first, last
 
     def query(self, name: str, params: dict) -> list[dict]:

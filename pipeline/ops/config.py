@@ -87,11 +87,21 @@ class ReportSettings:
     dir: Path = setting("reports", "Directory the report files are written to.", "path")
     formats: tuple[str, ...] = setting(
         ("md", "csv"),
-        "Report files `report.<format>` written by `orusage run` after each change of the lake, as "
-        "`orusage report --tz TIMEZONE --format F` makes them (md, csv, json, parquet, table, html; "
+        "Report files `report.<format>` written by `orusage run` after each change of the lake and "
+        "on the first run of each new local day, as `orusage report --tz TIMEZONE --since <report.days> "
+        "--format F` makes them (md, csv, json, parquet, table, html; "
         "table, md and html fold the groups beyond the 10 largest by spend into (other), as the "
         "report does by default); an empty list writes none.",
         "formats",
+    )
+    days: int = setting(
+        90,
+        "The period of the report files of `orusage run`: the last this many local days up to the run "
+        "(today included; the page's cards compare the last 30 days with the 30 before), so that "
+        "the scheduled run reads only those days however much history the lake keeps; 0: all of "
+        "history. `orusage report` without --since still reports everything.",
+        "int",
+        min=0,
     )
 
 
@@ -176,6 +186,66 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class CollectSettings:
+    enabled: bool = setting(
+        False,
+        "Each `orusage run` lists the generations created since the last collected instant (minus "
+        "`overlap_minutes`) through the Analytics API, fetches those the lake lacks and ingests them "
+        "in the same run (docs/collect.md). Needs a management key and an API key.",
+        "bool",
+    )
+    base_url: str = setting("https://openrouter.ai/api/v1", "The API's base URL (a proxy's, or a test server's).", "url")
+    lookback_hours: float = setting(
+        24.0,
+        "The first collection (the lake holds no watermark yet) starts this many hours back; at most 744 (31 days).",
+        "float",
+        min=0.01,
+        max=744,
+    )
+    overlap_minutes: float = setting(
+        120.0,
+        "Each run starts this many minutes before the last collected instant, for generations the "
+        "Analytics API lists late; ids already in the lake are not fetched again.",
+        "float",
+        min=0,
+        max=24 * 60,
+    )
+    management_key_env: str = setting(
+        "OPENROUTER_MANAGEMENT_KEY",
+        "Name of the environment variable holding the management key (Analytics API, activity).",
+        "str",
+    )
+    api_key_env: str = setting(
+        "OPENROUTER_API_KEY", "Name of the environment variable holding the API key (generation records).", "str"
+    )
+    key_file: Path | None = setting(
+        None,
+        "A file of `NAME=value` lines read for a key whose variable is not set (keep it readable by "
+        "the cron user only); unset: the environment only.",
+        "optpath",
+    )
+    concurrency: int = setting(4, "Record requests in flight.", "int", min=1, max=64)
+    not_found_patience_seconds: float = setting(
+        60.0, "A record that answers 404 is retried this long (records appear a few seconds late).", "float", min=0
+    )
+    resume_after_gap: bool = setting(
+        False,
+        "When the last collection ended more than 31 days ago, start 31 days back (logging the gap) "
+        "instead of refusing; set it after importing the gap from the dashboard CSV.",
+        "bool",
+    )
+    reconcile_daily: bool = setting(
+        False,
+        "The first run of each UTC day also compares the lake with GET /api/v1/activity over the "
+        "completed days collected in full, and alerts (exit 3) on a difference.",
+        "bool",
+    )
+    reconcile_tolerance_usd: float = setting(
+        0.01, "A money difference up to this many USD per day x model x provider agrees.", "float", min=0
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     lake: Path = setting("lake", "The lake directory (also `--lake`).", "path")
     timezone: str = setting("UTC", "IANA time zone of days and months for budgets, anomalies and reports.", "tz")
@@ -208,6 +278,7 @@ class Settings:
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
     anomaly: AnomalySettings = field(default_factory=AnomalySettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    collect: CollectSettings = field(default_factory=CollectSettings)
     config_file: Path | None = field(default=None, metadata={"internal": True})
 
     def public(self) -> dict:
@@ -434,7 +505,7 @@ def _coerce(key: Key, value: Any, source: str, base: Path, *, from_text: bool = 
     elif kind == "bool":
         if not isinstance(value, bool):
             raise bad(f"expected true or false, got {value!r}")
-    elif kind in ("str", "choice", "tz", "url", "path"):
+    elif kind in ("str", "choice", "tz", "url", "path", "optpath"):
         if not isinstance(value, (str, Path)):
             raise bad(f"expected a string, got {value!r}")
         value = str(value)
@@ -470,6 +541,8 @@ def _coerce(key: Key, value: Any, source: str, base: Path, *, from_text: bool = 
         if not value:
             raise bad("expected a path, got an empty string")
         value = (base / Path(value).expanduser()).resolve()
+    if kind == "optpath":
+        value = (base / Path(value).expanduser()).resolve() if value else None
     if kind == "paths":
         value = tuple((base / Path(v).expanduser()).resolve() for v in value)
     return value

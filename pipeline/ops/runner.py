@@ -1,6 +1,10 @@
 """`orusage run`: one scheduled run, made to be boring.
 
     1. log the settings in use (`settings` event);
+    1b. with [collect] enabled, under the lake lock: list the generations created since the lake's
+       watermark (minus the overlap) through the Analytics API and fetch the missing records into
+       the spool file (pipeline/openrouter/feed.py), which the ingest below takes with the inbox;
+       the watermark is published with the run's version (alone, when nothing new was found);
     2. find the inbox files (inbox.paths × inbox.globs, supported types only, older than
        inbox.min_age_seconds); a file whose path and size match an ingested file and that was not
        modified since its ingest is skipped without being read (inbox.skip_unchanged); the rest
@@ -116,12 +120,26 @@ def views_fresh(lake_root: Path) -> bool:
     return views.fresh(lake_root)
 
 
-def reports_fresh(settings: Settings, version: str | None) -> bool:
+def report_since(settings: Settings, as_of: datetime | None) -> str | None:
+    """The start of the scheduled reports' period: the last `report.days` local days up to
+    `as_of` (default: now), today included; None (all of history) when report.days is 0."""
+    from pipeline.query.report import last_days
+
+    return last_days(settings.report.days, as_of, settings.timezone) if settings.report.days else None
+
+
+def report_stamp(version: str | None, since: str | None) -> str:
+    """What the report files show: the lake version, and the start of their period (a new local
+    day moves it, so an idle lake's reports are still written again the next day)."""
+    return f"{version or ''} since {since}" if since else (version or "")
+
+
+def reports_fresh(settings: Settings, version: str | None, since: str | None = None) -> bool:
     stamp = settings.report.dir / REPORT_STAMP
     if not settings.report.formats:
         return True
     try:
-        return stamp.read_text().strip() == (version or "")
+        return stamp.read_text().strip() == report_stamp(version, since)
     except OSError:
         return False
 
@@ -132,26 +150,27 @@ REPORT_EXTENSIONS = {"table": "txt"}
 FOLDED_FORMATS = ("table", "md", "html")
 
 
-def write_reports(lake_root: Path, settings: Settings, version: str | None) -> list[str]:
+def write_reports(lake_root: Path, settings: Settings, version: str | None, since: str | None = None) -> list[str]:
     """Write `report.<format>` into `report.dir` for each configured format, as
-    `orusage report --tz TIMEZONE --format F --out FILE` would (pipeline.query.report), each file
-    written beside the old one and renamed over it; then stamp the directory with the lake
-    version the files show."""
+    `orusage report --tz TIMEZONE --since SINCE --format F --out FILE` would (pipeline.query.report;
+    `since`: report_since, None for all of history), each file written beside the old one and
+    renamed over it; then stamp the directory with the lake version and period the files show.
+    The page's cards compare the last 30 days of the period with the 30 before."""
     from pipeline.query.report import DEFAULT_TOP_ON_SCREEN, ReportOptions, gather_page, run_report
     from pipeline.render.output import render
 
     out = settings.report.dir
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    report = run_report(lake_root, ReportOptions(tz=settings.timezone))
+    report = run_report(lake_root, ReportOptions(tz=settings.timezone, since=since))
     folded = page = None
     for fmt in settings.report.formats:
         shown = report
         if fmt in FOLDED_FORMATS:
             if folded is None:
-                options = ReportOptions(tz=settings.timezone, top=DEFAULT_TOP_ON_SCREEN)
+                options = ReportOptions(tz=settings.timezone, since=since, top=DEFAULT_TOP_ON_SCREEN)
                 if "html" in settings.report.formats:  # the page and its report on one connection
-                    page = gather_page(lake_root, options)
+                    page = gather_page(lake_root, options, headline_in_window=True)
                     folded = page.report
                 else:
                     folded = run_report(lake_root, options)
@@ -163,7 +182,7 @@ def write_reports(lake_root: Path, settings: Settings, version: str | None) -> l
         written.append(str(target))
     stamp = out / REPORT_STAMP
     tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text((version or "") + "\n")
+    tmp.write_text(report_stamp(version, since) + "\n")
     tmp.replace(stamp)
     return written
 
@@ -195,21 +214,31 @@ def run(settings: Settings, *, as_of: datetime | None = None, log=None) -> Outco
         "rows_duplicate": 0,
         "quarantine_ratio": None,
         "published": False,
+        "collected": None,
+        "collect_missing": None,
+        "reconciled": None,
         "views_refreshed": False,
         "reports_written": 0,
         "alerts": 0,
         "error": None,
     }
     exit_code = EXIT_OK
+    pending: dict = {}
     try:
         try:
             log.info("settings", **settings.public())
-            _update(settings, summary, log)
+            _update(settings, summary, log, pending, as_of=as_of)
         except Exception as exc:  # noqa: BLE001 - every failure ends in the summary line
             exit_code = _failed(exc, summary, log)
+        extra: list[dict] = []
+        if pending.get("reconcile_days") and exit_code == EXIT_OK:
+            try:
+                extra = _reconcile(settings, pending["reconcile_days"], summary, log)
+            except Exception as exc:  # noqa: BLE001 - a failed reconcile ends in the summary line too
+                exit_code = _failed(exc, summary, log)
         if exit_code in (EXIT_OK, EXIT_FAILED) and Lake(settings.lake).current_version() is not None:
             try:
-                alerts = _check(settings, as_of, log)
+                alerts = _check(settings, as_of, log, extra)
             except Exception as exc:  # noqa: BLE001 - a failed check ends in the summary line too
                 failed = _failed(exc, summary, log)
                 exit_code = exit_code or failed
@@ -256,7 +285,7 @@ def _failed(exc: Exception, summary: dict, log) -> int:
     return code
 
 
-def _update(settings: Settings, summary: dict, log) -> None:
+def _update(settings: Settings, summary: dict, log, pending: dict, as_of: datetime | None = None) -> None:
     """Under the lake lock: ingest the new inbox files, then views and reports if the lake
     changed; raises QuarantineRatioExceeded after all of that when the share is too high."""
     from pipeline.lake.store import Lake
@@ -264,6 +293,9 @@ def _update(settings: Settings, summary: dict, log) -> None:
     lake_root = settings.lake
     lake = Lake(lake_root)
     with lake.lock(wait=settings.lock_wait_seconds):
+        fed, collect_error = _collect(settings, summary, log) if settings.collect.enabled else (None, None)
+        if fed is not None:
+            pending["reconcile_days"] = fed.reconcile_days
         inbox = scan_inbox(settings, lake_root)
         summary["files_skipped"] = inbox.unchanged
         summary["files_waiting"] = inbox.too_new
@@ -275,10 +307,15 @@ def _update(settings: Settings, summary: dict, log) -> None:
             unsupported=inbox.unsupported,
             new_files=[str(p) for p in inbox.files[:20]] + (["…"] if len(inbox.files) > 20 else []),
         )
-        if inbox.files:
+        files = [*inbox.files, *([fed.file] if fed is not None and fed.file is not None else [])]
+        if files:
             from pipeline.ingest.run import Options, ingest  # polars and pandera: only when needed
 
-            result = ingest(inbox.files, lake_root, Options(schema_contract=settings.schema_contract), lock=False)
+            options = Options(
+                schema_contract=settings.schema_contract,
+                summary_details={"collect": fed.details} if fed is not None else None,
+            )
+            result = ingest(files, lake_root, options, lock=False)
             for key in ("run_id", "files", "rows_read", "rows_written", "rows_quarantined", "rows_duplicate"):
                 summary[key] = result[key]
             summary["files_skipped"] += result["files_skipped"]
@@ -296,22 +333,80 @@ def _update(settings: Settings, summary: dict, log) -> None:
             log.info("ingest", **{k: result[k] for k in counts})
             for warning in result["warnings"]:
                 log.warning("ingest_warning", **warning)
+        if fed is not None:
+            from pipeline.openrouter.feed import finish, record_summary
+
+            if not summary["published"]:  # nothing new was published: the watermark moves alone
+                summary["run_id"] = record_summary(lake_root, fed.details)
+                log.info("collect_recorded", run_id=summary["run_id"], until=fed.details["until"])
+            finish(fed)
         ratio_error = _quarantine_ratio(summary, settings, lake_root, log)
         version = lake.current_version()
         if version is not None:
             # The ingest rebuilds the views whenever it publishes; they are refreshed here when
             # the lake changed otherwise (compact, prune, replay) or the file is missing or stale.
             summary["views_refreshed"] = _refresh_views(lake_root, log, published=summary["published"])
-            summary["reports_written"] = _reports(lake_root, settings, version.name, log)
+            summary["reports_written"] = _reports(lake_root, settings, version.name, log, as_of)
+    if collect_error is not None:
+        if ratio_error is not None:
+            _failed(ratio_error, summary, log)
+        raise collect_error
     if ratio_error is not None:
         raise ratio_error
 
 
-def _check(settings: Settings, as_of: datetime | None, log) -> int:
-    """The checks (a reader: no lock) and the webhook; returns the number of alerts."""
+def _collect(settings: Settings, summary: dict, log) -> tuple:
+    """The scheduled collection (pipeline/openrouter/feed.py): new records into the spool file.
+    Returns (fed, None), or (None, the error) when the API could not be used for a passing
+    reason (unreachable, 5xx, an unexpected answer): then the inbox is still ingested, and the
+    error ends the run with exit 1 afterwards. A missing or refused key, a watermark older than 31
+    days and a bad setting stop the run at once."""
+    from pipeline.openrouter.collect import AuthError, KeyMissing
+    from pipeline.openrouter.discover import WindowTooOld
+    from pipeline.openrouter.feed import feed
+
+    try:
+        fed = feed(settings.lake, settings.inbox.paths, settings.collect, datetime.now(UTC), log=log)
+    except (AuthError, KeyMissing, WindowTooOld, ConfigError):
+        raise
+    except OrusageError as exc:
+        log.warning("collect_failed", message=exc.message())
+        return None, exc
+    summary["collected"] = fed.details["collected"]
+    summary["collect_missing"] = fed.details["missing"]
+    return fed, None
+
+
+def _reconcile(settings: Settings, days: list, summary: dict, log) -> list[dict]:
+    """The daily reconcile with GET /api/v1/activity (collect.reconcile_daily); returns its alert
+    (none when the lake agrees within collect.reconcile_tolerance_usd)."""
+    from pipeline.openrouter.collect import read_key
+    from pipeline.openrouter.reconcile import reconcile_fetched
+
+    c = settings.collect
+    key = read_key(c.management_key_env, c.key_file, what="management key", option="collect.management_key_env")
+    result = reconcile_fetched(settings.lake, c.base_url, key, c.management_key_env, days, c.reconcile_tolerance_usd)
+    differing = result.differing
+    span = f"{days[0]} .. {days[-1]}"
+    summary["reconciled"] = "agrees" if result.agrees else "differs"
+    log.info("reconcile", days=span, keys=len(result.rows), differing=len(differing), agrees=result.agrees)
+    if result.agrees:
+        return []
+    message = (
+        f"the lake and OpenRouter's activity differ on {len(differing)} of {len(result.rows)} day x model x provider "
+        f"keys of {span} (UTC), beyond {c.reconcile_tolerance_usd:g} USD; see `orusage reconcile --fetch --days "
+        f"{len(days)}`"
+    )
+    return [{"key": f"reconcile:{days[-1]}", "kind": "reconcile", "message": message}]
+
+
+def _check(settings: Settings, as_of: datetime | None, log, extra: list[dict] | None = None) -> int:
+    """The checks (a reader: no lock) and the webhook, with the `extra` alerts of this run (the
+    daily reconcile); returns the number of alerts."""
     from pipeline.ops.checks import notify, run_checks
 
     result = run_checks(settings.lake, settings, as_of=as_of)
+    result["alerts"] = [*result["alerts"], *(extra or [])]
     notes = dict.fromkeys(
         (item["status"], item["message"])
         for item in result["budgets"] + result["anomalies"]
@@ -398,10 +493,11 @@ def _refresh_views(lake_root: Path, log, published: bool = False) -> bool:
     return True
 
 
-def _reports(lake_root: Path, settings: Settings, version: str, log) -> int:
-    if reports_fresh(settings, version):
+def _reports(lake_root: Path, settings: Settings, version: str, log, as_of: datetime | None = None) -> int:
+    since = report_since(settings, as_of)
+    if reports_fresh(settings, version, since):
         return 0
-    written = write_reports(lake_root, settings, version)
+    written = write_reports(lake_root, settings, version, since)
     log.info("reports_written", dir=str(settings.report.dir), files=written)
     return len(written)
 

@@ -19,8 +19,9 @@ dimensions are listed once, in pipeline/schema/dimensions.py.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top sa
 # labelled between double quotes, so every label stands for one value.
 NULL_LABEL, EMPTY_LABEL, OTHER_LABEL = dimensions.NULL_LABEL, dimensions.EMPTY_LABEL, dimensions.OTHER_LABEL
 QUOTE = dimensions.QUOTE
+_LOCAL = "%Y-%m-%d %H:%M:%S"  # a local date-time, as --since and --until take it
+_LOCAL_DAY = "%Y-%m-%d"
 
 
 @dataclass(frozen=True)
@@ -107,11 +110,63 @@ def parse_local_time(text: str | None, option: str) -> str | None:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise OrusageError(
-            f"{option} {text!r} is not a date", f"Write {option} YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time in --tz)."
+            f"{option} {text!r} is not a date",
+            f"Write {option} YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time in --tz), or a duration such as 7d or 12w.",
         ) from None
     if value.tzinfo is not None:
         raise OrusageError(f"{option} {text!r} has a UTC offset", "Give a local date-time and the zone with --tz ZONE.")
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# --- periods: relative (7d, 12w), --month, --as-of ---------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
+_MONTH = re.compile(r"^\s*(\d{4})-(\d{2})\s*$")
+
+
+def duration_days(text: str | None) -> int | None:
+    """`7d` -> 7, `12w` -> 84; None when `text` is not a duration (then it is a date)."""
+    match = _DURATION.match(text or "")
+    if not match:
+        return None
+    return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+
+
+def local_now(as_of: datetime | None, tz: str) -> datetime:
+    """`as_of` (default: now) as a naive local date-time in `tz`."""
+    from zoneinfo import ZoneInfo
+
+    return (as_of or datetime.now(UTC)).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def resolve_period(
+    since: str | None, until: str | None, *, month: str | None = None, as_of: datetime | None = None, tz: str = "UTC"
+) -> tuple[str | None, str | None]:
+    """--since and --until as local date-times: a duration (`7d`, `12w`) counts back from `as_of`
+    (default: now) in `tz`, calendar days of the zone (the same wall-clock time, across DST); a
+    date stays as given. `month` (`2026-10`) is that calendar month, [first day, first of the next)."""
+    if month is not None:
+        if since is not None or until is not None:
+            raise OrusageError("--month is given with --since or --until", "Give --month YYYY-MM alone, or --since/--until.")
+        match = _MONTH.match(month)
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            raise OrusageError(f"--month {month!r} is not a month", "Write --month YYYY-MM, e.g. --month 2026-10.")
+        year, mon = int(match.group(1)), int(match.group(2))
+        after_year, after_month = year + mon // 12, mon % 12 + 1
+        return f"{year:04d}-{mon:02d}-01 00:00:00", f"{after_year:04d}-{after_month:02d}-01 00:00:00"
+    now = local_now(as_of, tz)
+
+    def resolve(text: str | None) -> str | None:
+        days = duration_days(text)
+        return text if days is None else (now - timedelta(days=days)).strftime(_LOCAL)
+
+    return resolve(since), resolve(until)
+
+
+def last_days(days: int, as_of: datetime | None, tz: str) -> str:
+    """The start of the last `days` local days up to `as_of` (today counts as one), e.g. the
+    scheduled page's period: `days` = 90 starts 89 days before as_of's local day."""
+    return (local_now(as_of, tz).date() - timedelta(days=days - 1)).strftime(_LOCAL_DAY)
 
 
 def check_options(options: ReportOptions) -> ReportOptions:
@@ -132,7 +187,7 @@ def check_options(options: ReportOptions) -> ReportOptions:
     return replace(options, dims=dims, since=since, until=until)
 
 
-def report_params(options: ReportOptions) -> dict[str, Any]:
+def report_params(options: ReportOptions, from_rollup: bool = False) -> dict[str, Any]:
     """The bound parameters of sql/report.sql."""
     filters: dict[str, list[str]] = {}
     for name, value in options.where:
@@ -145,7 +200,26 @@ def report_params(options: ReportOptions) -> dict[str, Any]:
         "until": options.until,
         "filters": {"key": list(filters), "value": list(filters.values())},
         "top": options.top,
+        "from_rollup": from_rollup,
     }
+
+
+ROLLUP_SOURCE, ROWS_SOURCE = "the daily rollup", "the rows"
+
+
+def rollup_answers(lake_root: Path, options: ReportOptions) -> bool:
+    """Whether the daily rollup gives exactly the sums of this report (checked options): the
+    lake keeps one, the zone is UTC (its grain is the UTC day), --since and --until are whole
+    days, and --by and --where name only its dimensions. Its percentiles would be null."""
+    whole_day = all(bound is None or bound.endswith(" 00:00:00.000000") for bound in (options.since, options.until))
+    rollup_dims = set(dimensions.rollup_names())
+    return (
+        options.tz == "UTC"
+        and whole_day
+        and set(options.dims) <= rollup_dims
+        and {name for name, _value in options.where} <= rollup_dims
+        and views.has_rollup(lake_root)
+    )
 
 
 def check_time_zone(con, tz: str) -> None:
@@ -189,6 +263,7 @@ class Report:
     types: list[str] = field(default_factory=list)
     time_zone: str = "UTC"  # the session's zone, in which DuckDB hands out TIMESTAMPTZ values
     lake_version: str | None = None  # the lake's published version; None: it holds no generations yet
+    source: str = ROWS_SOURCE  # what answered: the rows, or the daily rollup (sums only)
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:
@@ -299,12 +374,14 @@ def _report_rows(con, sql: str, params: dict[str, Any], dims: tuple[str, ...]):
     return described, tuples, time_zone, declared
 
 
-def query_report(con, lake_root: Path, options: ReportOptions) -> Report:
+def query_report(con, lake_root: Path, options: ReportOptions, *, sums_only: bool = False) -> Report:
     """Run sql/report.sql on `con` (the views of the lake at `lake_root`); an empty selection gives
-    an empty Report."""
+    an empty Report. `sums_only`: the caller needs no percentile, so the daily rollup answers
+    when it can (rollup_answers; Report.source says which did)."""
     options = check_options(options)
+    from_rollup = sums_only and not isinstance(con, SparkLake) and rollup_answers(lake_root, options)
     sql = sqlfiles.load("report")
-    params = sqlfiles.check_parameters(sql, report_params(options), what="sql/report.sql")
+    params = sqlfiles.check_parameters(sql, report_params(options, from_rollup), what="sql/report.sql")
     check_time_zone(con, options.tz)
     described, tuples, time_zone, declared = _report_rows(con, sql, params, options.dims)
     keep = [
@@ -318,7 +395,8 @@ def query_report(con, lake_root: Path, options: ReportOptions) -> Report:
         declared.get(name, described[i][1]) if name in options.dims else described[i][1]
         for name, i in zip(columns, keep, strict=True)
     ]
-    return Report(options, Path(lake_root), columns, rows, types, time_zone, views.current_version(lake_root))
+    source = ROLLUP_SOURCE if from_rollup else ROWS_SOURCE
+    return Report(options, Path(lake_root), columns, rows, types, time_zone, views.current_version(lake_root), source)
 
 
 def run_report(lake_root: Path, options: ReportOptions, engine: str = "duckdb", spark_remote: str | None = None) -> Report:
@@ -389,10 +467,18 @@ def _single(report: Report, dim: str) -> list[dict[str, Any]] | None:
 
 
 def gather_page(
-    lake_root: Path, options: ReportOptions, report: Report | None = None, engine: str = "duckdb", spark_remote: str | None = None
+    lake_root: Path,
+    options: ReportOptions,
+    report: Report | None = None,
+    *,
+    headline_in_window: bool = False,
+    engine: str = "duckdb",
+    spark_remote: str | None = None,
 ) -> PageData:
     """Run every query the page needs on one connection (of `engine`), each with the report's
-    window, zone, filters and --top; `report`, when given, is the user's report already gathered."""
+    window, zone, filters and --top; `report`, when given, is the user's report already gathered.
+    `headline_in_window`: the cards compare the last HEADLINE_DAYS days of the window with the
+    HEADLINE_DAYS before also when --since is given (the scheduled run's bounded page)."""
     con = open_lake(lake_root, engine, spark_remote)
     try:
         report = report or query_report(con, lake_root, options)
@@ -411,6 +497,7 @@ def gather_page(
                 "first_created_at": total.get("first_created_at"),
                 "last_created_at": total.get("last_created_at"),
                 "headline_days": HEADLINE_DAYS,
+                "headline_in_window": headline_in_window,
             },
         )[0]
         base = ReportOptions(dims=("model",), since=o.since, until=o.until, tz=o.tz, where=o.where, top=o.top)
@@ -422,7 +509,8 @@ def gather_page(
         before = replace(base, since=win["previous_since"], until=win["previous_until"], top=None)
         previous = query_report(con, lake_root, before)
         granularity = auto_granularity(o, win["days"])
-        timeline = query_report(con, lake_root, replace(base, granularity=granularity))
+        # The trend needs sums only: the daily rollup answers it when it can (UTC periods).
+        timeline = query_report(con, lake_root, replace(base, granularity=granularity), sums_only=True)
         model_provider = query_report(con, lake_root, replace(base, dims=("model", "provider_name")))
         by_dim: dict[str, list[dict[str, Any]]] = {}
         for dim in ("model", "provider_name"):

@@ -28,6 +28,7 @@ from pipeline.errors import OrusageError
 from pipeline.lake import layout as lake_layout
 from pipeline.lake import views as lake_views
 from pipeline.query import spark_sql
+from pipeline.schema import sqlfiles
 
 # Session settings (runtime ones: a Spark Connect session takes them too).
 SESSION_CONF = {
@@ -45,13 +46,14 @@ LOCAL_CONF = {
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 # The lake's trees as Spark reads them: (source view, tree of pipeline/lake/layout.py, file suffix,
-# Spark format). Files are found by suffix under the tree (recursiveFileLookup: no partition
-# column is inferred from the `date=` directories, as DuckDB's hive_partitioning = false).
+# Spark format). Files are found by suffix under the tree (recursiveFileLookup), but for the
+# generations, partitioned by `date` (declared DATE, as DuckDB's hive_types).
 SOURCES = (
     ("lake_generations", lake_layout.GENERATIONS, "*.parquet", "parquet"),
     ("lake_quarantine", lake_layout.QUARANTINE, "*.parquet", "parquet"),
     ("lake_runs", lake_layout.RUNS, "*.json", "binaryFile"),
     ("lake_manifest", lake_layout.MANIFEST, "*.parquet", "parquet"),
+    ("lake_rollup", lake_layout.ROLLUP, "*.parquet", "parquet"),
 )
 RUN_FILES = "orusage_run_files"  # the summary files of lake_runs, one row per file (binaryFile)
 
@@ -99,16 +101,16 @@ def _declared_schema(name: str):
     """The Arrow schema the lake's files of source `name` are written with (pipeline/lake/store.py)."""
     import pyarrow as pa
 
-    if name == "lake_generations":
+    if name == "lake_generations":  # and the partition column of the `date=YYYY-MM-DD` directories
         from pipeline.schema.table import lake_arrow_schema
 
-        return lake_arrow_schema()
+        return lake_arrow_schema().append(pa.field("date", pa.date32()))
     if name == "lake_quarantine":
-        from pipeline.lake.store import QUARANTINE_SCHEMA
+        from pipeline.lake.formats import QUARANTINE_SCHEMA
 
         return QUARANTINE_SCHEMA
     if name == "lake_manifest":
-        from pipeline.lake.store import MANIFEST_SCHEMA
+        from pipeline.lake.formats import MANIFEST_SCHEMA
 
         return MANIFEST_SCHEMA
     return pa.schema([("filename", pa.string()), ("content", pa.string())])
@@ -141,6 +143,8 @@ def _source_statements(name: str, uri: str, tree: str, suffix: str, fmt: str, te
     schema inference), as a temporary view (`temporary`) or an external table of the catalog."""
     create_view = "CREATE OR REPLACE TEMPORARY VIEW" if temporary else "CREATE OR REPLACE VIEW"
     if not has_files:
+        if name == "lake_rollup":
+            return []  # the columns of the rollup's query, once the generations view is there (view_statements)
         return [f"{create_view} {name} AS {_empty_source(name)}"]
     options = f"OPTIONS (path {_string(uri + '/' + tree)}, recursiveFileLookup 'true', pathGlobFilter {_string(suffix)})"
     create_files = "CREATE OR REPLACE TEMPORARY VIEW" if temporary else "CREATE TABLE IF NOT EXISTS"
@@ -153,6 +157,10 @@ def _source_statements(name: str, uri: str, tree: str, suffix: str, fmt: str, te
                 f"CAST(content AS STRING) AS content FROM {RUN_FILES}"
             ),
         ]
+    if name == "lake_rollup":  # files this project writes from one query (sql/rollup_daily.sql): their columns
+        return [f"{create_files} {name} USING {fmt} {options}"]
+    if name == "lake_generations":  # partitioned by `date` (a filter on it skips the other days' files)
+        options = f"OPTIONS (path {_string(uri + '/' + tree)}, pathGlobFilter {_string(suffix)})"
     return [f"{create_files} {name} ({_columns(_declared_schema(name))}) USING {fmt} {options}"]
 
 
@@ -170,10 +178,15 @@ def view_statements(lake: Path | str, temporary: bool = False, local_root: Path 
     `local_root`: the lake on this machine, to find sources without files (None: assume files)."""
     uri = lake_uri(lake)
     out = []
+    has_rollup = True
     for name, tree, suffix, fmt in SOURCES:
         has_files = True if local_root is None else lake_layout.has_files(Path(local_root), tree)
+        has_rollup = has_files if name == "lake_rollup" else has_rollup
         out += _source_statements(name, uri, tree, suffix, fmt, temporary, has_files)
     for view in lake_views.VIEWS:
+        if view == "daily_rollup" and not has_rollup:  # as pipeline/lake/views.py: the query over no day
+            query = spark_sql.translate(sqlfiles.load(lake_views.ROLLUP_SQL), {"days": []}, what="the rollup")[0]
+            out.append(f"{'CREATE OR REPLACE TEMPORARY VIEW' if temporary else 'CREATE OR REPLACE VIEW'} lake_rollup AS {query}")
         statements = lake_views.view_statements(view)
         if view in lake_views.GENERATED:
             statements = statements[:1]  # the view; the table macro is inlined where it is used
@@ -195,10 +208,18 @@ def _pyspark():
     return SparkSession
 
 
+def _quiet_python_logs() -> None:
+    """pyspark logs each failed query as a long JSON record on stderr; orusage says it in one line."""
+    import logging
+
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+
+
 def start_session(remote: str | None = None, master: str = "local[*]", conf: dict[str, str] | None = None):
     """A Spark session: a Spark Connect client of `remote` (sc://HOST:PORT), else Spark in this
     process (`master`, local[*] by default; Java 17 must be installed)."""
     session_class = _pyspark()
+    _quiet_python_logs()
     if remote:
         try:
             spark = session_class.builder.remote(remote).getOrCreate()

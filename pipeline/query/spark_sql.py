@@ -6,7 +6,8 @@ statement before Spark's text is generated, mends what it gets wrong or cannot k
     DuckDB                                   Spark                              why
     $name (a bound parameter)                a literal, CAST to the type the    Spark binds no list/map
                                              file's header declares             parameters inside views
-    labelled_generations(dims, filters)      its body, inlined as a subquery    Spark has no table macros
+    labelled_generations(dims, filters),     its body, inlined as a subquery    Spark has no table macros
+    labelled_rollup(dims, filters)
     quantile_cont(x, p)                      percentile(x, p)                   sqlglot writes
                                                                                 PERCENTILE_CONT(x, p),
                                                                                 which Spark rejects
@@ -69,6 +70,7 @@ FORBIDDEN = (
     "READ_JSON",
     "PERCENTILE_CONT(",
     "LABELLED_GENERATIONS",
+    "LABELLED_ROLLUP",
     "TIMEZONE(",
     "TO_DAYS(",
     "EPOCH_MS",
@@ -179,26 +181,36 @@ def _replace_placeholders(tree, params: dict[str, Any] | None, types: dict[str, 
     return tree.transform(swap)
 
 
-def _macro_body():
-    """The select of the table macro labelled_generations(dims, filters), parsed (DuckDB)."""
-    import sqlglot
-
+def _macros() -> dict:
+    """The table macros of the views (pipeline/schema/dimensions.py builds them): name -> builder."""
     from pipeline.schema import dimensions
 
-    text = dimensions.labelled_generations_sql()
+    return {
+        "labelled_generations": dimensions.labelled_generations_sql,
+        "labelled_rollup": dimensions.labelled_rollup_sql,
+    }
+
+
+def _macro_body(name: str):
+    """The select of table macro `name`(dims, filters), parsed (DuckDB)."""
+    import sqlglot
+
+    text = _macros()[name]()
     body = re.split(r"\bas\s+table\b", text, maxsplit=1, flags=re.IGNORECASE)[1].strip().rstrip(";")
     return sqlglot.parse_one(body, read="duckdb")
 
 
 def _inline_macros(tree):
-    """labelled_generations(a, b) in a FROM: its body as a subquery, with dims := a, filters := b."""
+    """A table macro called in a FROM (labelled_generations(a, b), labelled_rollup(a, b)): its
+    body as a subquery, with dims := a, filters := b."""
     from sqlglot import exp
 
+    macros = _macros()
     for table in list(tree.find_all(exp.Table)):
         call = table.this
-        if isinstance(call, exp.Anonymous) and call.name.lower() == "labelled_generations":
+        if isinstance(call, exp.Anonymous) and call.name.lower() in macros:
             dims, filters = call.expressions
-            body = _macro_body()
+            body = _macro_body(call.name.lower())
 
             def bind(node, dims=dims, filters=filters):
                 if isinstance(node, exp.Column) and not node.table and node.name in ("dims", "filters"):
