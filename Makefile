@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 LAKE ?= lake
 BENCH_N ?= 1000000
+BENCH_PERIOD_N ?= 10000000
 # Optional extras to install with the venv: `make venv EXTRAS=spark` (Apache Spark, sqlglot).
 EXTRAS ?=
 # The native JSON lines parser (pipeline/ingest/jsonl_native.cpp on simdjson): built by the
@@ -68,8 +69,12 @@ docs: $(BIN)/orusage ## Regenerate docs/fields.md from the field table, and the 
 	$(BIN)/python -m pipeline.schema.docs > docs/fields.md
 	$(BIN)/python -m pipeline.schema.docs --update docs/report.md
 
-bench: $(BIN)/orusage $(NATIVE) ## Speed and memory against a raw DuckDB baseline (BENCH_N records, default 1M)
+bench: $(BIN)/orusage $(NATIVE) ## Speed and memory against a raw DuckDB baseline (BENCH_N records, default 1M), then bench-period
 	$(BIN)/python -m tools.bench --records $(BENCH_N)
+	$(MAKE) bench-period
+
+bench-period: $(BIN)/orusage $(NATIVE) ## Report cost follows the period, not the history (a year of BENCH_PERIOD_N records, default 10M; long)
+	$(BIN)/python -m tools.bench_period --records $(BENCH_PERIOD_N)
 
 report: $(BIN)/orusage $(NATIVE) ## Usage and cost report of the lake, and the page reports/latest.html (ingests data/sample first when there is no lake)
 	@test -e $(LAKE)/current || $(BIN)/orusage ingest data/sample --lake $(LAKE)
@@ -90,4 +95,4 @@ cron: $(BIN)/orusage $(NATIVE) ## One scheduled run: ingest the inbox, views, re
 clean: ## Remove the lake, reports and benchmark files (not the venv)
 	rm -rf $(LAKE) reports bench
 
-.PHONY: help venv native fuzz ingest test lint sample docs bench clean report sql golden cron
+.PHONY: help venv native fuzz ingest test lint sample docs bench bench-period clean report sql golden cron

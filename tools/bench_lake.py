@@ -165,7 +165,7 @@ def generate(lake: Path, records: int, days: int, *, last: int | None = None, en
     schema = lake_arrow_schema()
     counts = day_counts(records, days)
     first = end - timedelta(days=days - 1)
-    keep = range(days - (last or days), days)
+    keep = range(days - min(last or days, days), days)
     written = 0
     with Lake(lake).transaction("bench", doing="generating the bench lake") as tx:
         writer = PartitionWriter(tx.version, tx.run_id, schema)

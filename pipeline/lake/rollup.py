@@ -48,7 +48,7 @@ def changed_days(before: Path | None, version: Path) -> list[str]:
 
 def compute(version: Path, days: list[str]) -> pa.Table:
     """The rollup rows of `days`, from the rows of `version` (only those days' files are read)."""
-    con = views.connect(version)
+    con = views.connect_generations(version)
     try:
         con.execute("SET TimeZone = 'UTC'")
         return sqlfiles.run_file(con, "rollup_daily", {"days": [date.fromisoformat(d) for d in days]}).to_arrow_table()

@@ -137,14 +137,36 @@ def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.unregister("_orusage_empty")
 
 
+def _generations_source(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
+    """lake_generations: the files through the schema file, the unpruned reader of a lake that
+    has none yet, or an empty table when there is no generation file."""
+    if not lake_layout.has_files(lake_root, lake_layout.GENERATIONS):
+        _empty_source(con, "lake_generations")
+    elif lake_layout.schema_file(lake_root).is_file():
+        con.execute(sqlfiles.load(SOURCES["lake_generations"][0]))
+    else:
+        con.execute(sqlfiles.load(UNPRUNED))
+
+
+def connect_generations(root: Path) -> duckdb.DuckDBPyConnection:
+    """A connection with only the `generations` view of the lake or version at `root`: what the
+    rollup (pipeline/lake/rollup.py) reads while a transaction builds a version."""
+    con = duckdb.connect(config=_config(root))
+    _prepare(con)
+    _generations_source(con, Path(root))
+    for statement in view_statements("generations"):
+        con.execute(statement)
+    return con
+
+
 def create_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
     """Create the source and user views in `con`, for the lake at `lake_root` (the connection's
     file_search_path must point at it for relative paths to resolve)."""
     lake_root = Path(lake_root)
     for name, (file, tree) in SOURCES.items():
-        if name == "lake_generations" and not lake_layout.schema_file(lake_root).is_file():
-            file = UNPRUNED
-        if lake_layout.has_files(lake_root, tree):
+        if name == "lake_generations":
+            _generations_source(con, lake_root)
+        elif lake_layout.has_files(lake_root, tree):
             con.execute(sqlfiles.load(file))
         elif name != "lake_rollup":
             _empty_source(con, name)
