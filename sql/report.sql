@@ -28,6 +28,13 @@
 --                                    the values ('(null)' matches null, '(empty)' '')
 --           $top          BIGINT     keep the N largest groups by total_cost in each breakdown,
 --                                    fold the rest into '(other)'; NULL keeps every group
+--           $from_rollup  BOOLEAN    add the finest groups up from the daily rollup
+--                                    (labelled_rollup: sql/views/daily_rollup.sql) instead of
+--                                    reading the rows; the caller (pipeline/query/report.py)
+--                                    asks it only when the rollup answers exactly: $tz 'UTC',
+--                                    $since and $until whole UTC days, $dims and $filters on the
+--                                    rollup's dimensions. The sums are the same; the percentiles
+--                                    are null (the rollup keeps no values).
 -- Output    Units: USD for money, tokens for token counts, ms for times, tokens/s for
 --           throughput; shares and rates are fractions 0..1. docs/report.md defines each column.
 --           breakdown (VARCHAR), period (DATE: first day of the period in $tz, null without
@@ -52,7 +59,7 @@
 -- By hand, in a DuckDB shell opened in the lake directory on orusage.duckdb:
 --   PREPARE report AS <the query below>;
 --   EXECUTE report(dims := ['model'], granularity := 'month', tz := 'UTC', since := NULL,
---                  until := NULL, filters := MAP {}, top := 10);
+--                  until := NULL, filters := MAP {}, top := 10, from_rollup := false);
 -- Parameters are used directly in row-level expressions (not through a settings CTE): DuckDB
 -- folds them as constants, so the columns of dimensions and filters not asked for are not read.
 -- How: every metric is computed once per finest group (period x all dimensions), in one pass over
@@ -100,6 +107,7 @@ selected as not materialized (
         -- files are opened (partition pruning)
         and ($since is null or date >= cast(cast($since as timestamp) - interval 1 day as date))
         and ($until is null or date <= cast(cast($until as timestamp) + interval 1 day as date))
+        and not coalesce($from_rollup, false)
 ),
 
 -- The request metrics of the selected rows (read by the one pass of fine_requests).
@@ -193,7 +201,7 @@ fine_attempts as (
     group by period, d1, d2, d3, d4
 ),
 
-fine as (
+fine_rows as (
     select
         r.*,
         coalesce(a.requests_with_attempts, 0) as requests_with_attempts,
@@ -209,6 +217,61 @@ fine as (
         and r.d2 is not distinct from a.d2
         and r.d3 is not distinct from a.d3
         and r.d4 is not distinct from a.d4
+),
+
+-- With $from_rollup: the same finest groups added up from the daily rollup's days (UTC), the
+-- value lists empty (its percentiles are null).
+fine_rollup as (
+    select
+        case
+            when $granularity is not null then cast(date_trunc($granularity, day) as date)
+        end as period,
+        d1, d2, d3, d4,
+        sum(requests) as requests,
+        min(first_created_at) as first_created_at,
+        max(last_created_at) as last_created_at,
+        sum(total_cost) as total_cost,
+        sum(usage) as usage,
+        sum(upstream_inference_cost) as upstream_inference_cost,
+        sum(cache_discount) as cache_discount,
+        sum(tokens_prompt) as tokens_prompt,
+        sum(tokens_completion) as tokens_completion,
+        sum(native_tokens_prompt) as native_tokens_prompt,
+        sum(native_tokens_completion) as native_tokens_completion,
+        sum(native_tokens_reasoning) as native_tokens_reasoning,
+        sum(native_tokens_cached) as native_tokens_cached,
+        sum(billed_tokens) as billed_tokens,
+        sum(cancelled) as cancelled,
+        sum(streamed) as streamed,
+        sum(byok) as byok,
+        sum(finish_stop) as finish_stop,
+        sum(finish_length) as finish_length,
+        sum(finish_tool_calls) as finish_tool_calls,
+        sum(finish_content_filter) as finish_content_filter,
+        sum(finish_error) as finish_error,
+        sum(finish_other) as finish_other,
+        sum(finish_null) as finish_null,
+        sum(response_cache_hits) as response_cache_hits,
+        cast([] as double[]) as latency_values,
+        cast([] as double[]) as generation_time_values,
+        cast([] as double[]) as throughput_values,
+        sum(requests_with_attempts) as requests_with_attempts,
+        sum(fallbacks) as fallbacks,
+        sum(attempts) as attempts,
+        sum(attempts_429) as attempts_429,
+        sum(attempts_5xx) as attempts_5xx,
+        sum(attempts_other_failed) as attempts_other_failed
+    from labelled_rollup($dims, $filters)
+    where coalesce($from_rollup, false)
+        and ($since is null or day >= cast(cast($since as timestamp) as date))
+        and ($until is null or day < cast(cast($until as timestamp) as date))
+    group by 1, d1, d2, d3, d4
+),
+
+fine as (
+    select * from fine_rows
+    union all
+    select * from fine_rollup
 ),
 
 -- The groups $top keeps in each breakdown: the largest by spend over the whole selection.
@@ -423,76 +486,73 @@ shown as (
         and q.dim4 is not distinct from r.dim4
         and q.is_other = r.is_other
     where r.requests > 0
-),
-
-final as (
-    select
-        case r.breakdown_order
-            when 0 then 'total'
-            when 1 then 'period'
-            when 2 then array_to_string($dims, '+')
-            else $dims[r.breakdown_order - 2]
-        end as breakdown,
-        r.period,
-        r.dim1,
-        r.dim2,
-        r.dim3,
-        r.dim4,
-        r.is_other,
-        r.first_created_at,
-        r.last_created_at,
-        r.requests,
-        r.total_cost,
-        r.usage,
-        r.upstream_inference_cost,
-        r.cache_discount,
-        r.tokens_prompt,
-        r.tokens_completion,
-        r.native_tokens_prompt,
-        r.native_tokens_completion,
-        r.native_tokens_reasoning,
-        r.native_tokens_cached,
-        r.billed_tokens,
-        r.total_cost / nullif(
-            sum(r.total_cost) over (partition by r.breakdown_order, r.period), 0
-        ) as spend_share,
-        r.total_cost / r.requests as cost_per_request,
-        r.total_cost / nullif(r.billed_tokens, 0) * 1000000 as cost_per_million_billed_tokens,
-        r.native_tokens_cached / nullif(r.native_tokens_prompt, 0) as cache_hit_rate,
-        r.latency_q[1] as latency_p50_ms,
-        r.latency_q[2] as latency_p90_ms,
-        r.latency_q[3] as latency_p99_ms,
-        r.generation_time_q[1] as generation_time_p50_ms,
-        r.generation_time_q[2] as generation_time_p90_ms,
-        r.generation_time_q[3] as generation_time_p99_ms,
-        r.throughput_q[1] as throughput_p50_tps,
-        r.throughput_q[2] as throughput_p90_tps,
-        r.throughput_q[3] as throughput_p99_tps,
-        r.cancelled / r.requests as cancelled_share,
-        r.streamed / r.requests as streamed_share,
-        r.byok / r.requests as byok_share,
-        r.finish_stop / r.requests as finish_reason_stop_share,
-        r.finish_length / r.requests as finish_reason_length_share,
-        r.finish_tool_calls / r.requests as finish_reason_tool_calls_share,
-        r.finish_content_filter / r.requests as finish_reason_content_filter_share,
-        r.finish_error / r.requests as finish_reason_error_share,
-        r.finish_other / r.requests as finish_reason_other_share,
-        r.finish_null / r.requests as finish_reason_null_share,
-        r.finish_error / r.requests as error_rate,
-        r.requests_with_attempts,
-        r.fallbacks / nullif(r.requests_with_attempts, 0) as fallback_rate,
-        r.attempts,
-        r.attempts_429 / nullif(r.attempts, 0) as attempt_429_share,
-        r.attempts_5xx / nullif(r.attempts, 0) as attempt_5xx_share,
-        r.attempts_other_failed / nullif(r.attempts, 0) as attempt_other_failed_share,
-        r.response_cache_hits,
-        r.response_cache_hits / r.requests as response_cache_hit_share,
-        r.breakdown_order
-    from shown as r
 )
 
-select * exclude (breakdown_order)
-from final
+-- The rows, in the order of the breakdowns (ordered by columns of `shown`: the query selects no
+-- helper column it would have to leave out, so it reads the same in Spark, which has no EXCLUDE).
+select
+    case r.breakdown_order
+        when 0 then 'total'
+        when 1 then 'period'
+        when 2 then array_to_string($dims, '+')
+        else $dims[r.breakdown_order - 2]
+    end as breakdown,
+    r.period,
+    r.dim1,
+    r.dim2,
+    r.dim3,
+    r.dim4,
+    r.is_other,
+    r.first_created_at,
+    r.last_created_at,
+    r.requests,
+    r.total_cost,
+    r.usage,
+    r.upstream_inference_cost,
+    r.cache_discount,
+    r.tokens_prompt,
+    r.tokens_completion,
+    r.native_tokens_prompt,
+    r.native_tokens_completion,
+    r.native_tokens_reasoning,
+    r.native_tokens_cached,
+    r.billed_tokens,
+    r.total_cost / nullif(
+        sum(r.total_cost) over (partition by r.breakdown_order, r.period), 0
+    ) as spend_share,
+    r.total_cost / r.requests as cost_per_request,
+    r.total_cost / nullif(r.billed_tokens, 0) * 1000000 as cost_per_million_billed_tokens,
+    r.native_tokens_cached / nullif(r.native_tokens_prompt, 0) as cache_hit_rate,
+    r.latency_q[1] as latency_p50_ms,
+    r.latency_q[2] as latency_p90_ms,
+    r.latency_q[3] as latency_p99_ms,
+    r.generation_time_q[1] as generation_time_p50_ms,
+    r.generation_time_q[2] as generation_time_p90_ms,
+    r.generation_time_q[3] as generation_time_p99_ms,
+    r.throughput_q[1] as throughput_p50_tps,
+    r.throughput_q[2] as throughput_p90_tps,
+    r.throughput_q[3] as throughput_p99_tps,
+    r.cancelled / r.requests as cancelled_share,
+    r.streamed / r.requests as streamed_share,
+    r.byok / r.requests as byok_share,
+    r.finish_stop / r.requests as finish_reason_stop_share,
+    r.finish_length / r.requests as finish_reason_length_share,
+    r.finish_tool_calls / r.requests as finish_reason_tool_calls_share,
+    r.finish_content_filter / r.requests as finish_reason_content_filter_share,
+    r.finish_error / r.requests as finish_reason_error_share,
+    r.finish_other / r.requests as finish_reason_other_share,
+    r.finish_null / r.requests as finish_reason_null_share,
+    r.finish_error / r.requests as error_rate,
+    r.requests_with_attempts,
+    r.fallbacks / nullif(r.requests_with_attempts, 0) as fallback_rate,
+    r.attempts,
+    r.attempts_429 / nullif(r.attempts, 0) as attempt_429_share,
+    r.attempts_5xx / nullif(r.attempts, 0) as attempt_5xx_share,
+    r.attempts_other_failed / nullif(r.attempts, 0) as attempt_other_failed_share,
+    r.response_cache_hits,
+    r.response_cache_hits / r.requests as response_cache_hit_share
+from shown as r
 -- spend rounded to 1e-9 USD: float sums differ in their last bits from run to run, and the
 -- order must not
-order by breakdown_order, period nulls first, is_other, round(total_cost, 9) desc, dim1, dim2, dim3, dim4
+order by
+    r.breakdown_order, r.period nulls first, r.is_other, round(r.total_cost, 9) desc, r.dim1, r.dim2, r.dim3, r.dim4

@@ -156,3 +156,21 @@ def test_a_lake_without_the_schema_file_is_read_until_its_next_write(tmp_path):
     assert layout.schema_file(layout.current_version(lake)).is_file()
     out = run("report", "--lake", lake, "--format", "json")
     assert [r["requests"] for r in json.loads(out.stdout) if r["breakdown"] == "total"] == [7]
+
+
+def test_reconcile_opens_only_the_days_it_compares(tmp_path):
+    from pipeline.openrouter.reconcile import reconcile
+    from test_reconcile import activity_items, lake_records
+
+    results = []
+    for name in ("intact", "spoiled"):
+        lake = tmp_path / name / "lake"
+        ingest([write_jsonl(tmp_path / name / "records.jsonl", lake_records())], lake)
+        if name == "spoiled":  # the activity covers 2026-09-01..03; the lake also holds 08-31 and 09-04
+            assert spoil_outside(lake, date(2026, 9, 1), date(2026, 9, 3)) == 2
+        activity = tmp_path / name / "activity.json"
+        activity.write_text(json.dumps({"data": activity_items()}))
+        result = reconcile([activity], lake)
+        results.append((result.rows, result.lake_days_skipped))
+    assert results[0][1] == {date(2026, 8, 31): 1, date(2026, 9, 4): 1}
+    assert results[0] == results[1]

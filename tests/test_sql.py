@@ -304,6 +304,8 @@ def test_sql_command_runs_files_by_path_and_by_name(report_sample_lake, tmp_path
         "filters={}",
         "-p",
         "top=2",
+        "-p",
+        "from_rollup=false",
     )
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines()[0].startswith("breakdown,period,dim1,dim2,dim3,dim4,is_other,")

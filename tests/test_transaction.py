@@ -9,11 +9,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, ingest, lake_rows, record, write_jsonl
 from pipeline.errors import LakeError, LockHeld, Terminated
 from pipeline.lake.store import RUN_SUMMARY_KEYS, Lake, RunSummary
+from pipeline.schema.table import lake_arrow_schema
 
 STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -35,7 +37,8 @@ def lock_is_free(lake: Path) -> bool:
 def add_file(tx) -> Path:
     path = tx.version / "generations" / "date=2026-01-01" / f"part-{tx.run_id}-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"not read by these tests")
+    # A Parquet file of the declared columns and no rows: the transaction rolls its day up.
+    pq.write_table(lake_arrow_schema().empty_table(), path)
     return path
 
 

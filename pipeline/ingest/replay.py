@@ -46,7 +46,8 @@ from pipeline.ingest.run import (
     validate_batch,
 )
 from pipeline.lake import layout as lake_layout
-from pipeline.lake.store import QUARANTINE_SCHEMA, Lake, Transaction
+from pipeline.lake.formats import QUARANTINE_SCHEMA
+from pipeline.lake.store import Lake, Transaction
 from pipeline.schema import sqlfiles
 from pipeline.schema.table import FieldTable, lake_arrow_schema, load_table
 from pipeline.sources.read import input_kind

@@ -33,7 +33,8 @@ from pipeline.ingest.steps import StepClock
 from pipeline.ingest.threads import Background, prefetch
 from pipeline.ingest.validate import failure_reasons
 from pipeline.lake import layout as lake_layout
-from pipeline.lake.store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Lake, RunSummary, Transaction, fsync_path
+from pipeline.lake.formats import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
+from pipeline.lake.store import Lake, RunSummary, Transaction, fsync_path
 from pipeline.schema.table import FieldTable, dictionary_columns, lake_arrow_schema, load_table
 from pipeline.sources.csv_import import csv_agreement_sql, csv_source_sql
 from pipeline.sources.files import describe_ignored, discover, iter_chunks

@@ -9,6 +9,7 @@ checks that no other module does):
     <root>/_manifest/<run_id>.parquet              manifest_file, manifest_files
     <root>/_runs/<run_id>.json                     run_summary_file
     <root>/_schema/date=1970-01-01/generations.parquet   schema_file: no rows, the declared columns
+    <root>/rollup/month=YYYY-MM/rollup.parquet     rollup_file, rollup_files: the daily rollup
 
 where <root> is the lake (its trees are links into `current`) or one version directory.
 The schema file is the first file the `lake_generations` view names: DuckDB takes the columns
@@ -31,7 +32,8 @@ QUARANTINE = "quarantine"
 MANIFEST = "_manifest"
 RUNS = "_runs"
 SCHEMA = "_schema"
-TREES = (GENERATIONS, QUARANTINE, MANIFEST, RUNS, SCHEMA)  # the directories of a version
+ROLLUP = "rollup"
+TREES = (GENERATIONS, QUARANTINE, MANIFEST, RUNS, SCHEMA, ROLLUP)  # the directories of a version
 # The files of each tree, as a glob relative to the tree (the views read the same files).
 FILES = {
     GENERATIONS: "*/*.parquet",
@@ -39,7 +41,9 @@ FILES = {
     MANIFEST: "*.parquet",
     RUNS: "*.json",
     SCHEMA: "*/*.parquet",
+    ROLLUP: "*/*.parquet",
 }
+MONTH_PREFIX = "month="
 PARTITION_PREFIX = "date="
 
 
@@ -100,3 +104,14 @@ def run_summary_file(root: Path, run_id: str) -> Path:
 def schema_file(root: Path) -> Path:
     """The empty Parquet file with the declared columns of the generations (see above)."""
     return Path(root) / SCHEMA / f"{PARTITION_PREFIX}1970-01-01" / "generations.parquet"
+
+
+def rollup_file(root: Path, month: str) -> Path:
+    """The daily rollup of the UTC month `month` (YYYY-MM)."""
+    return Path(root) / ROLLUP / f"{MONTH_PREFIX}{month}" / "rollup.parquet"
+
+
+def rollup_files(root: Path) -> dict[str, Path]:
+    """month (YYYY-MM) -> its rollup file, in order of month."""
+    found = sorted((Path(root) / ROLLUP).glob(f"{MONTH_PREFIX}*/rollup.parquet"))
+    return {path.parent.name.removeprefix(MONTH_PREFIX): path for path in found}

@@ -35,38 +35,11 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import LakeError, LockHeld
 from pipeline.lake import layout as lake_layout
+from pipeline.lake import rollup
 from pipeline.schema.table import lake_arrow_schema
 
 TREES = lake_layout.TREES
 KEEP_OLD_VERSIONS = 1  # versions kept besides the current one, for readers still on them
-
-# quarantine/<run_id>.parquet: one row per quarantined input row.
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("source_file", pa.string(), nullable=False),
-        pa.field("source_line", pa.int64(), nullable=False),
-        pa.field("id", pa.string()),
-        pa.field("reasons", pa.list_(pa.string()), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-        pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
-
-# _manifest/<run_id>.parquet: one row per input file a run read.
-MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("size", pa.int64(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("rows_read", pa.int64(), nullable=False),
-        pa.field("rows_written", pa.int64(), nullable=False),
-        pa.field("rows_quarantined", pa.int64(), nullable=False),
-        pa.field("rows_duplicate", pa.int64(), nullable=False),
-    ]
-)
 
 # _runs/<run_id>.json: the keys in the order they are written, the common ones (read by
 # sql/views/runs.sql) among each command's own.
@@ -351,6 +324,8 @@ class Lake:
                         yield tx
                         if tx.publishing:
                             write_schema_file(tx.version)
+                            # The rollup of every day the run changed, in the version it publishes.
+                            rollup.update(tx.current, tx.version)
                             tx.summary.write(tx.version)
                     except OSError as exc:
                         raise disk_error(exc, doing) from exc

@@ -8,6 +8,9 @@
     quarantine         rows that failed validation
     runs               one row per ingest run
     manifest           one row per input file a run read
+    daily_rollup       every count and sum of the report per UTC day x model x provider_name x
+                       data_region (pipeline/lake/rollup.py keeps it)
+    daily_rollup_labels, labelled_rollup(dims, filters)  its labels, as for the generations
 
 Every view reads the lake's files through **relative** paths (`generations/*/*.parquet`,
 `_schema/date=1970-01-01/generations.parquet`,
@@ -49,14 +52,29 @@ SOURCES = {
     "lake_quarantine": ("views/lake_quarantine", lake_layout.QUARANTINE),
     "lake_runs": ("views/lake_runs", lake_layout.RUNS),
     "lake_manifest": ("views/lake_manifest", lake_layout.MANIFEST),
+    "lake_rollup": ("views/lake_rollup", lake_layout.ROLLUP),
 }
 # A lake written before the schema file existed (pipeline/lake/layout.py: schema_file): its
 # generations are read by this file instead, until its next write adds the schema file.
 UNPRUNED = "views/lake_generations_unpruned"
+# A lake without rollup files: lake_rollup is this query's result over no day (its columns).
+ROLLUP_SQL = "rollup_daily"
 # The views users query, in dependency order.
-VIEWS = ("generations", "generation_labels", "provider_attempts", "quarantine", "runs", "manifest")
+VIEWS = (
+    "generations",
+    "generation_labels",
+    "provider_attempts",
+    "quarantine",
+    "runs",
+    "manifest",
+    "daily_rollup",
+    "daily_rollup_labels",
+)
 # Views built from the list of report dimensions (pipeline/schema/dimensions.py), not from a file of sql/.
-GENERATED = {"generation_labels": (dimensions.generation_labels_sql, dimensions.labelled_generations_sql)}
+GENERATED = {
+    "generation_labels": (dimensions.generation_labels_sql, dimensions.labelled_generations_sql),
+    "daily_rollup_labels": (dimensions.rollup_labels_sql, dimensions.labelled_rollup_sql),
+}
 
 
 def current_version(lake_root: Path) -> str | None:
@@ -75,7 +93,7 @@ def view_statements(view: str) -> list[str]:
 def sql_digest() -> str:
     """Digest of the view definitions: a database built by other SQL is rebuilt."""
     digest = hashlib.sha256()
-    for name in [f for f, _tree in SOURCES.values()] + [UNPRUNED]:
+    for name in [f for f, _tree in SOURCES.values()] + [UNPRUNED, ROLLUP_SQL]:
         digest.update(sqlfiles.load(name).encode())
     for view in VIEWS:
         for statement in view_statements(view):
@@ -101,11 +119,11 @@ def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
         empty = lake_arrow_schema().append(pa.field("date", pa.date32())).empty_table()  # the partition column
     elif name == "lake_quarantine":
-        from pipeline.lake.store import QUARANTINE_SCHEMA
+        from pipeline.lake.formats import QUARANTINE_SCHEMA
 
         empty = QUARANTINE_SCHEMA.empty_table()
     elif name == "lake_manifest":
-        from pipeline.lake.store import MANIFEST_SCHEMA
+        from pipeline.lake.formats import MANIFEST_SCHEMA
 
         empty = MANIFEST_SCHEMA.empty_table()
     else:
@@ -119,20 +137,53 @@ def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.unregister("_orusage_empty")
 
 
+def _generations_source(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
+    """lake_generations: the files through the schema file, the unpruned reader of a lake that
+    has none yet, or an empty table when there is no generation file."""
+    if not lake_layout.has_files(lake_root, lake_layout.GENERATIONS):
+        _empty_source(con, "lake_generations")
+    elif lake_layout.schema_file(lake_root).is_file():
+        con.execute(sqlfiles.load(SOURCES["lake_generations"][0]))
+    else:
+        con.execute(sqlfiles.load(UNPRUNED))
+
+
+def connect_generations(root: Path) -> duckdb.DuckDBPyConnection:
+    """A connection with only the `generations` view of the lake or version at `root`: what the
+    rollup (pipeline/lake/rollup.py) reads while a transaction builds a version."""
+    con = duckdb.connect(config=_config(root))
+    _prepare(con)
+    _generations_source(con, Path(root))
+    for statement in view_statements("generations"):
+        con.execute(statement)
+    return con
+
+
 def create_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
     """Create the source and user views in `con`, for the lake at `lake_root` (the connection's
     file_search_path must point at it for relative paths to resolve)."""
     lake_root = Path(lake_root)
     for name, (file, tree) in SOURCES.items():
-        if name == "lake_generations" and not lake_layout.schema_file(lake_root).is_file():
-            file = UNPRUNED
-        if lake_layout.has_files(lake_root, tree):
+        if name == "lake_generations":
+            _generations_source(con, lake_root)
+        elif lake_layout.has_files(lake_root, tree):
             con.execute(sqlfiles.load(file))
-        else:
+        elif name != "lake_rollup":
             _empty_source(con, name)
     for view in VIEWS:
+        if view == "daily_rollup" and not lake_layout.has_files(lake_root, lake_layout.ROLLUP):
+            # The columns of the rollup's query, over the generations view just created.
+            con.execute(
+                "CREATE OR REPLACE TABLE lake_rollup AS " + sqlfiles.load(ROLLUP_SQL), {"days": []}
+            )  # the file's own SQL, no value spliced
         for statement in view_statements(view):
             con.execute(statement)
+
+
+def has_rollup(lake_root: Path) -> bool:
+    """Whether the lake keeps a daily rollup (a lake written before it existed gets one at its
+    next write; until then, reports add up the rows)."""
+    return lake_layout.has_files(lake_root, lake_layout.ROLLUP)
 
 
 def _config(lake_root: Path) -> dict:

@@ -244,7 +244,9 @@ def reconcile(
     con = views.connect(lake_root)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        per_day = dict(sqlfiles.run_file(con, "generations_per_day").fetchall())
+        # The days the lake holds: from the rollup when it keeps one (no day's file is opened).
+        counts = "rollup_per_day" if views.has_rollup(lake_root) else "generations_per_day"
+        per_day = dict(sqlfiles.run_file(con, counts).fetchall())
         if not per_day:
             raise _no_records(lake_root)
         wanted = set(days)

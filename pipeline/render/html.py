@@ -458,7 +458,8 @@ def charts(data: PageData) -> list[Chart]:
         Chart(
             "spend-over-time",
             f"Spend per {data.granularity}, by model",
-            f"Stacked by model: {fold}. Periods are calendar {data.granularity}s in {data.report.options.tz}.",
+            f"Stacked by model: {fold}. Periods are calendar {data.granularity}s in {data.report.options.tz}; "
+            f"added up from {data.timeline.source}.",
             _svg(chart_spend_over_time(data, model_order), "c1"),
         ),
         Chart(

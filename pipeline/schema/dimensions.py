@@ -31,13 +31,14 @@ MAX_DIMS = 4  # the slots d1..d4 of labelled_generations, dim1..dim4 of sql/repo
 class Dimension:
     name: str  # a field of the field table
     default: bool = False  # part of the default --by
+    rollup: bool = False  # a column of the daily rollup (sql/rollup_daily.sql groups by it)
 
 
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("model", default=True),
-    Dimension("provider_name", default=True),
-    Dimension("data_region", default=True),
-    Dimension("app_id", default=True),
+    Dimension("model", default=True, rollup=True),
+    Dimension("provider_name", default=True, rollup=True),
+    Dimension("data_region", default=True, rollup=True),
+    Dimension("app_id", default=True),  # not in the rollup: apps multiply its rows (make bench measures it)
     Dimension("api_type"),
     Dimension("external_user"),
     Dimension("is_byok"),
@@ -57,6 +58,11 @@ def names() -> tuple[str, ...]:
 def default_names() -> tuple[str, ...]:
     """The dimensions of the default --by."""
     return tuple(d.name for d in DIMENSIONS if d.default)
+
+
+def rollup_names() -> tuple[str, ...]:
+    """The dimensions of the daily rollup: a report on these alone can be added up from it."""
+    return tuple(d.name for d in DIMENSIONS if d.rollup)
 
 
 def listing() -> str:
@@ -98,26 +104,49 @@ def generation_labels_sql() -> str:
     )
 
 
+def _labelled_macro(macro: str, source: str, names_: tuple[str, ...]) -> str:
+    slots = []
+    for slot in range(1, MAX_DIMS + 1):
+        cases = "\n".join(f"            when '{name}' then {name}_label" for name in names_)
+        slots.append(f"        case dims[{slot}]\n{cases}\n        end as d{slot}")
+    kept = "\n        and ".join(
+        f"(not map_contains(filters, '{name}') or list_contains(filters['{name}'], {name}_label))" for name in names_
+    )
+    return (
+        f"-- {macro}(dims, filters): {source} filtered on labels, with the\n"
+        "-- labels of the dimensions dims[1..4] in slots d1..d4; built from pipeline/schema/dimensions.py.\n"
+        f"create or replace macro {macro}(dims, filters) as table\n"
+        "    select\n        *,\n" + ",\n".join(slots) + f"\n    from {source}\n"
+        f"    where {kept};\n"
+    )
+
+
 def labelled_generations_sql() -> str:
     """The table macro labelled_generations(dims, filters): the rows of generation_labels that
     the filters keep (a MAP dimension -> accepted labels: a row is kept when, for every dimension
     in the map, its label is one of the values), with the labels of dims[1..4] in slots d1..d4
     (null beyond the dimensions given). Used by sql/report.sql and sql/html_provider_errors.sql;
     DuckDB folds the bound arguments, so the columns of dimensions not asked for are not read."""
-    slots = []
-    for slot in range(1, MAX_DIMS + 1):
-        cases = "\n".join(f"            when '{name}' then {name}_label" for name in names())
-        slots.append(f"        case dims[{slot}]\n{cases}\n        end as d{slot}")
-    kept = "\n        and ".join(
-        f"(not map_contains(filters, '{name}') or list_contains(filters['{name}'], {name}_label))" for name in names()
-    )
+    return _labelled_macro("labelled_generations", "generation_labels", names())
+
+
+def rollup_labels_sql() -> str:
+    """The view daily_rollup_labels: the daily rollup with a label per rollup dimension."""
+    columns = ",\n".join(f"    {label_expression(name)} as {name}_label" for name in rollup_names())
     return (
-        "-- labelled_generations(dims, filters): generation_labels filtered on labels, with the\n"
-        "-- labels of the dimensions dims[1..4] in slots d1..d4; built from pipeline/schema/dimensions.py.\n"
-        "create or replace macro labelled_generations(dims, filters) as table\n"
-        "    select\n        *,\n" + ",\n".join(slots) + "\n    from generation_labels\n"
-        f"    where {kept};\n"
+        "-- daily_rollup_labels: the daily rollup with each of its dimensions as a text label\n"
+        "-- (<dimension>_label), built from pipeline/schema/dimensions.py.\n"
+        "-- Grain     one row per (day, model, provider_name, data_region), as daily_rollup.\n"
+        "-- Params    none.\n"
+        "create or replace view daily_rollup_labels as\n"
+        f"select\n    *,\n{columns}\nfrom daily_rollup;\n"
     )
+
+
+def labelled_rollup_sql() -> str:
+    """The table macro labelled_rollup(dims, filters): labelled_generations for the daily rollup
+    (only the rollup's dimensions; pipeline/query/report.py asks it for no other)."""
+    return _labelled_macro("labelled_rollup", "daily_rollup_labels", rollup_names())
 
 
 def docs_markdown() -> str:

@@ -1,0 +1,93 @@
+"""The daily rollup: every count and sum the report uses, per UTC day and combination of the
+rollup's dimensions (sql/rollup_daily.sql), kept with the lake as
+`rollup/month=YYYY-MM/rollup.parquet` and read through the view `daily_rollup`.
+
+`update(before, version)` is called by `Lake.transaction` (pipeline/lake/store.py) for every
+writer (ingest, compact, prune, replay) before it publishes `version`, so rows and rollup always
+belong to the same version and a kill -9 leaves both old. The days it rolls up again are those
+whose partition files differ from the version before (a new version is made of hard links: a
+file that is the same inode is unchanged), and it reads only those days' files; their months'
+files are rewritten with the other days' rows kept as they were. A version without a rollup (a
+lake written before the rollup existed), or whose rollup has other columns than
+sql/rollup_daily.sql gives, gets the rollup of every day.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.lake import layout as lake_layout
+from pipeline.lake import views
+from pipeline.schema import sqlfiles
+
+
+def _partition_files(root: Path | None) -> dict[str, frozenset[int]]:
+    """day -> the inodes of its partition's files."""
+    if root is None:
+        return {}
+    return {
+        day: frozenset(path.stat().st_ino for path in directory.glob("*.parquet"))
+        for day, directory in lake_layout.partition_dirs(root).items()
+    }
+
+
+def changed_days(before: Path | None, version: Path) -> list[str]:
+    """The UTC days (YYYY-MM-DD) whose files differ between `before` and `version`; every day of
+    `version` when it has no rollup yet."""
+    after = _partition_files(version)
+    if not lake_layout.rollup_files(version):
+        return sorted(after)
+    old = _partition_files(before)
+    return sorted(day for day in set(old) | set(after) if old.get(day) != after.get(day))
+
+
+def compute(version: Path, days: list[str]) -> pa.Table:
+    """The rollup rows of `days`, from the rows of `version` (only those days' files are read)."""
+    con = views.connect_generations(version)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        return sqlfiles.run_file(con, "rollup_daily", {"days": [date.fromisoformat(d) for d in days]}).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    if path.exists():
+        path.unlink()  # a hard link shared with older versions: never rewritten in place
+    if table.num_rows == 0:
+        if path.parent.is_dir() and not any(path.parent.iterdir()):
+            path.parent.rmdir()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+
+
+def update(before: Path | None, version: Path) -> int:
+    """Roll up again the days that changed between `before` and `version`, in `version`;
+    returns how many days were rolled up."""
+    days = changed_days(before, version)
+    if not days:
+        return 0
+    fresh = compute(version, days)
+    existing = lake_layout.rollup_files(version)
+    if any(not pq.read_schema(path).equals(fresh.schema, check_metadata=False) for path in existing.values()):
+        days = sorted(_partition_files(version))  # another rollup's columns: build it again whole
+        fresh = compute(version, days)
+        for path in existing.values():
+            _write(path, fresh.slice(0, 0))
+        existing = {}
+    months = sorted({day[:7] for day in days})
+    for month in months:
+        month_days = pa.array([date.fromisoformat(d) for d in days if d.startswith(month)], pa.date32())
+        rows = [fresh.filter(pc.is_in(fresh["day"], value_set=month_days))]
+        if month in existing:
+            old = pq.read_table(existing[month])
+            rows.insert(0, old.filter(pc.invert(pc.is_in(old["day"], value_set=month_days))))
+        merged = pa.concat_tables(rows).sort_by([("day", "ascending")])
+        _write(lake_layout.rollup_file(version, month), merged)
+    return len(days)

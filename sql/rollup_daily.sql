@@ -1,0 +1,125 @@
+-- rollup_daily: the daily rollup of the additive metrics, for the UTC days $days.
+--
+-- Purpose   The rows of `<lake>/rollup/month=YYYY-MM/rollup.parquet`, which
+--           pipeline/lake/rollup.py rebuilds for every day a write changes, in the transaction
+--           that publishes the rows: every count and sum the report uses, so that sums over long
+--           periods (spend per month by model over all of history, the page's trend) add up a
+--           few rows per day instead of every record. Percentiles are not additive: the report
+--           computes them from the rows.
+-- Grain     one row per (day, model, provider_name, data_region): the UTC day and the
+--           dimensions marked rollup=True in pipeline/schema/dimensions.py, their values as
+--           stored (null kept); tests/test_rollup.py checks the grain. app_id is left out: on
+--           the bench's lake (300 Zipf-popular apps, each using a few models) it multiplies the
+--           rows about 9x, from about 1 row per 118 records to 1 per 13 (make bench measures it).
+-- Inputs    generations (sql/views/generations.sql), only the partitions of $days (the `date`
+--           column: no other file is opened).
+-- Output    day (DATE, UTC), model, provider_name, data_region (VARCHAR),
+--           requests, first_created_at, last_created_at (TIMESTAMPTZ), total_cost, usage,
+--           upstream_inference_cost, cache_discount (DOUBLE, USD), tokens_prompt,
+--           tokens_completion, native_tokens_prompt, native_tokens_completion,
+--           native_tokens_reasoning, native_tokens_cached, billed_tokens (BIGINT, tokens),
+--           cancelled, streamed, byok, finish_stop, finish_length, finish_tool_calls,
+--           finish_content_filter, finish_error, finish_other, finish_null,
+--           response_cache_hits (BIGINT, requests), requests_with_attempts, fallbacks
+--           (BIGINT, requests), attempts, attempts_429, attempts_5xx, attempts_other_failed
+--           (BIGINT, provider attempts): the columns of the same names in sql/report.sql.
+-- Params    $days  DATE[]  the UTC days to roll up
+with
+
+selected as (
+    select *
+    from generations
+    where list_contains($days, date) and list_contains($days, day)
+),
+
+requests as (
+    select
+        day, model, provider_name, data_region,
+        count(*) as requests,
+        min(created_at) as first_created_at,
+        max(created_at) as last_created_at,
+        sum(total_cost) as total_cost,
+        sum(usage) as usage,
+        sum(upstream_inference_cost) as upstream_inference_cost,
+        sum(cache_discount) as cache_discount,
+        cast(sum(tokens_prompt) as bigint) as tokens_prompt,
+        cast(sum(tokens_completion) as bigint) as tokens_completion,
+        cast(sum(native_tokens_prompt) as bigint) as native_tokens_prompt,
+        cast(sum(native_tokens_completion) as bigint) as native_tokens_completion,
+        cast(sum(native_tokens_reasoning) as bigint) as native_tokens_reasoning,
+        cast(sum(native_tokens_cached) as bigint) as native_tokens_cached,
+        cast(sum(billed_tokens) as bigint) as billed_tokens,
+        count(*) filter (where cancelled) as cancelled,
+        count(*) filter (where streamed) as streamed,
+        count(*) filter (where is_byok) as byok,
+        count(*) filter (where finish_reason = 'stop') as finish_stop,
+        count(*) filter (where finish_reason = 'length') as finish_length,
+        count(*) filter (where finish_reason = 'tool_calls') as finish_tool_calls,
+        count(*) filter (where finish_reason = 'content_filter') as finish_content_filter,
+        count(*) filter (where finish_reason = 'error') as finish_error,
+        count(*) filter (
+            where finish_reason not in ('stop', 'length', 'tool_calls', 'content_filter', 'error')
+        ) as finish_other,
+        count(*) filter (where finish_reason is null) as finish_null,
+        count(*) filter (where is_response_cache_hit) as response_cache_hits
+    from selected
+    group by day, model, provider_name, data_region
+),
+
+-- One row per provider attempt, with the number of attempts of its request (as sql/report.sql).
+attempt_list as (
+    select
+        day, model, provider_name, data_region,
+        len(provider_responses) as attempt_count,
+        unnest(provider_responses) as attempt
+    from selected
+    where len(provider_responses) > 0
+),
+
+attempt_counts as (
+    select
+        day, model, provider_name, data_region, attempt_count,
+        count(*) as attempts,
+        count(*) filter (where attempt.status = 429) as attempts_429,
+        count(*) filter (where attempt.status between 500 and 599) as attempts_5xx,
+        count(*) filter (
+            where attempt.status not between 200 and 299
+                and attempt.status <> 429
+                and attempt.status not between 500 and 599
+        ) as attempts_other_failed
+    from attempt_list
+    group by day, model, provider_name, data_region, attempt_count
+),
+
+attempts as (
+    select
+        day, model, provider_name, data_region,
+        cast(sum(attempts // attempt_count) as bigint) as requests_with_attempts,
+        cast(coalesce(sum(attempts // attempt_count) filter (where attempt_count >= 2), 0) as bigint) as fallbacks,
+        cast(sum(attempts) as bigint) as attempts,
+        cast(sum(attempts_429) as bigint) as attempts_429,
+        cast(sum(attempts_5xx) as bigint) as attempts_5xx,
+        cast(sum(attempts_other_failed) as bigint) as attempts_other_failed
+    from attempt_counts
+    group by day, model, provider_name, data_region
+),
+
+final as (
+    select
+        r.*,
+        coalesce(a.requests_with_attempts, 0) as requests_with_attempts,
+        coalesce(a.fallbacks, 0) as fallbacks,
+        coalesce(a.attempts, 0) as attempts,
+        coalesce(a.attempts_429, 0) as attempts_429,
+        coalesce(a.attempts_5xx, 0) as attempts_5xx,
+        coalesce(a.attempts_other_failed, 0) as attempts_other_failed
+    from requests as r
+    left join attempts as a
+        on r.day = a.day
+        and r.model is not distinct from a.model
+        and r.provider_name is not distinct from a.provider_name
+        and r.data_region is not distinct from a.data_region
+)
+
+select * from final
+order by day, model, provider_name, data_region
