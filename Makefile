@@ -7,6 +7,8 @@ UV := $(BIN)/uv
 LAKE ?= lake
 BENCH_N ?= 1000000
 BENCH_PERIOD_N ?= 10000000
+# Optional extras to install with the venv: `make venv EXTRAS=spark` (Apache Spark, sqlglot).
+EXTRAS ?=
 # The native JSON lines parser (pipeline/ingest/jsonl_native.cpp on simdjson): built by the
 # targets that ingest when a C++ compiler and simdjson are installed; without them the ingest
 # uses Arrow's JSON reader, with the same results (README: Performance).
@@ -23,10 +25,15 @@ help: ## List the targets
 # The locked environment: built from uv.lock only when missing or when the lock changes.
 $(BIN)/orusage: pyproject.toml uv.lock
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check 'uv>=0.5'; }
-	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(BIN)/python
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --inexact --python $(BIN)/python
 	@touch $@
 
-venv: $(BIN)/orusage $(NATIVE) ## Build the locked environment in .venv/ and the native parser (other targets do it when needed)
+# The extra `spark` (pyspark, sqlglot), added to the venv: the tests need it (the Spark parity tests).
+$(VENV)/.extra-spark: $(BIN)/orusage
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --inexact --extra spark --python $(BIN)/python
+	@touch $@
+
+venv: $(BIN)/orusage $(NATIVE) $(foreach extra,$(EXTRAS),$(VENV)/.extra-$(extra)) ## Build the locked environment in .venv/ and the native parser (other targets do it when needed; EXTRAS=spark adds Spark)
 
 # Built only when a compiler and simdjson (pkg-config, or the header alone) are found; a failed
 # build is reported and the ingest falls back to Arrow's reader.
@@ -47,7 +54,7 @@ fuzz: $(BIN)/orusage ## Mutation fuzz of the native parser under AddressSanitize
 ingest: $(BIN)/orusage $(NATIVE) ## Ingest the bundled sample data (data/sample) into ./lake
 	$(BIN)/orusage ingest data/sample --lake $(LAKE)
 
-test: $(BIN)/orusage $(NATIVE) ## Run the test suite
+test: $(BIN)/orusage $(NATIVE) $(VENV)/.extra-spark ## Run the test suite (installs the extra `spark` into the venv first)
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/orusage ## Lint and check the formatting (ruff; the rules are in pyproject.toml)

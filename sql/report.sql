@@ -486,76 +486,73 @@ shown as (
         and q.dim4 is not distinct from r.dim4
         and q.is_other = r.is_other
     where r.requests > 0
-),
-
-final as (
-    select
-        case r.breakdown_order
-            when 0 then 'total'
-            when 1 then 'period'
-            when 2 then array_to_string($dims, '+')
-            else $dims[r.breakdown_order - 2]
-        end as breakdown,
-        r.period,
-        r.dim1,
-        r.dim2,
-        r.dim3,
-        r.dim4,
-        r.is_other,
-        r.first_created_at,
-        r.last_created_at,
-        r.requests,
-        r.total_cost,
-        r.usage,
-        r.upstream_inference_cost,
-        r.cache_discount,
-        r.tokens_prompt,
-        r.tokens_completion,
-        r.native_tokens_prompt,
-        r.native_tokens_completion,
-        r.native_tokens_reasoning,
-        r.native_tokens_cached,
-        r.billed_tokens,
-        r.total_cost / nullif(
-            sum(r.total_cost) over (partition by r.breakdown_order, r.period), 0
-        ) as spend_share,
-        r.total_cost / r.requests as cost_per_request,
-        r.total_cost / nullif(r.billed_tokens, 0) * 1000000 as cost_per_million_billed_tokens,
-        r.native_tokens_cached / nullif(r.native_tokens_prompt, 0) as cache_hit_rate,
-        r.latency_q[1] as latency_p50_ms,
-        r.latency_q[2] as latency_p90_ms,
-        r.latency_q[3] as latency_p99_ms,
-        r.generation_time_q[1] as generation_time_p50_ms,
-        r.generation_time_q[2] as generation_time_p90_ms,
-        r.generation_time_q[3] as generation_time_p99_ms,
-        r.throughput_q[1] as throughput_p50_tps,
-        r.throughput_q[2] as throughput_p90_tps,
-        r.throughput_q[3] as throughput_p99_tps,
-        r.cancelled / r.requests as cancelled_share,
-        r.streamed / r.requests as streamed_share,
-        r.byok / r.requests as byok_share,
-        r.finish_stop / r.requests as finish_reason_stop_share,
-        r.finish_length / r.requests as finish_reason_length_share,
-        r.finish_tool_calls / r.requests as finish_reason_tool_calls_share,
-        r.finish_content_filter / r.requests as finish_reason_content_filter_share,
-        r.finish_error / r.requests as finish_reason_error_share,
-        r.finish_other / r.requests as finish_reason_other_share,
-        r.finish_null / r.requests as finish_reason_null_share,
-        r.finish_error / r.requests as error_rate,
-        r.requests_with_attempts,
-        r.fallbacks / nullif(r.requests_with_attempts, 0) as fallback_rate,
-        r.attempts,
-        r.attempts_429 / nullif(r.attempts, 0) as attempt_429_share,
-        r.attempts_5xx / nullif(r.attempts, 0) as attempt_5xx_share,
-        r.attempts_other_failed / nullif(r.attempts, 0) as attempt_other_failed_share,
-        r.response_cache_hits,
-        r.response_cache_hits / r.requests as response_cache_hit_share,
-        r.breakdown_order
-    from shown as r
 )
 
-select * exclude (breakdown_order)
-from final
+-- The rows, in the order of the breakdowns (ordered by columns of `shown`: the query selects no
+-- helper column it would have to leave out, so it reads the same in Spark, which has no EXCLUDE).
+select
+    case r.breakdown_order
+        when 0 then 'total'
+        when 1 then 'period'
+        when 2 then array_to_string($dims, '+')
+        else $dims[r.breakdown_order - 2]
+    end as breakdown,
+    r.period,
+    r.dim1,
+    r.dim2,
+    r.dim3,
+    r.dim4,
+    r.is_other,
+    r.first_created_at,
+    r.last_created_at,
+    r.requests,
+    r.total_cost,
+    r.usage,
+    r.upstream_inference_cost,
+    r.cache_discount,
+    r.tokens_prompt,
+    r.tokens_completion,
+    r.native_tokens_prompt,
+    r.native_tokens_completion,
+    r.native_tokens_reasoning,
+    r.native_tokens_cached,
+    r.billed_tokens,
+    r.total_cost / nullif(
+        sum(r.total_cost) over (partition by r.breakdown_order, r.period), 0
+    ) as spend_share,
+    r.total_cost / r.requests as cost_per_request,
+    r.total_cost / nullif(r.billed_tokens, 0) * 1000000 as cost_per_million_billed_tokens,
+    r.native_tokens_cached / nullif(r.native_tokens_prompt, 0) as cache_hit_rate,
+    r.latency_q[1] as latency_p50_ms,
+    r.latency_q[2] as latency_p90_ms,
+    r.latency_q[3] as latency_p99_ms,
+    r.generation_time_q[1] as generation_time_p50_ms,
+    r.generation_time_q[2] as generation_time_p90_ms,
+    r.generation_time_q[3] as generation_time_p99_ms,
+    r.throughput_q[1] as throughput_p50_tps,
+    r.throughput_q[2] as throughput_p90_tps,
+    r.throughput_q[3] as throughput_p99_tps,
+    r.cancelled / r.requests as cancelled_share,
+    r.streamed / r.requests as streamed_share,
+    r.byok / r.requests as byok_share,
+    r.finish_stop / r.requests as finish_reason_stop_share,
+    r.finish_length / r.requests as finish_reason_length_share,
+    r.finish_tool_calls / r.requests as finish_reason_tool_calls_share,
+    r.finish_content_filter / r.requests as finish_reason_content_filter_share,
+    r.finish_error / r.requests as finish_reason_error_share,
+    r.finish_other / r.requests as finish_reason_other_share,
+    r.finish_null / r.requests as finish_reason_null_share,
+    r.finish_error / r.requests as error_rate,
+    r.requests_with_attempts,
+    r.fallbacks / nullif(r.requests_with_attempts, 0) as fallback_rate,
+    r.attempts,
+    r.attempts_429 / nullif(r.attempts, 0) as attempt_429_share,
+    r.attempts_5xx / nullif(r.attempts, 0) as attempt_5xx_share,
+    r.attempts_other_failed / nullif(r.attempts, 0) as attempt_other_failed_share,
+    r.response_cache_hits,
+    r.response_cache_hits / r.requests as response_cache_hit_share
+from shown as r
 -- spend rounded to 1e-9 USD: float sums differ in their last bits from run to run, and the
 -- order must not
-order by breakdown_order, period nulls first, is_other, round(total_cost, 9) desc, dim1, dim2, dim3, dim4
+order by
+    r.breakdown_order, r.period nulls first, r.is_other, round(r.total_cost, 9) desc, r.dim1, r.dim2, r.dim3, r.dim4

@@ -294,10 +294,11 @@ def quarantine_show(ctx, where, lake, config):
     render_full(find_rows(lake_root(found), where))
 
 
-from pipeline.cli.report import report, sql  # noqa: E402
+from pipeline.cli.report import report, sql, views  # noqa: E402
 
 main.add_command(report)
 main.add_command(sql)
+main.add_command(views)
 
 
 from pipeline.cli.ops import register as _register_ops  # noqa: E402  (run, check, compact, prune, quarantine replay)

@@ -37,6 +37,28 @@ SQL_EXIT_CODES = {
     2: "usage error: a bad option or option value (-p, --format, ...), or a bad setting",
 }
 
+# --- engines ---------------------------------------------------------------------------------
+
+ENGINE_HELP = (
+    "duckdb (in this process, the default) or spark: Apache Spark runs the same SQL, translated "
+    "(needs `pip install 'orusage[spark]'` and Java 17; docs/scaling.md)."
+)
+
+
+def engine_options(func):
+    """--engine and --spark-remote, shared by report and sql."""
+    func = click.option(
+        "--spark-remote",
+        metavar="sc://HOST:PORT",
+        default=None,
+        help="With --engine spark: a Spark Connect server instead of Spark in this process. "
+        "Default: $ORUSAGE_SPARK_REMOTE, else `spark_remote` of the settings file.",
+    )(func)
+    return click.option(
+        "--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True, help=ENGINE_HELP
+    )(func)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -144,12 +166,14 @@ def _zone(ctx, param, value: str | None) -> str | None:
     show_default=True, help="Output: terminal tables, or a file format (docs/report.md lists the columns).",
 )  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (needed for parquet).")
-def report(lake, config, by, granularity, since, until, month, as_of, tz, where, top, fmt, out):
+@engine_options
+def report(lake, config, by, granularity, since, until, month, as_of, tz, where, top, fmt, out, engine, spark_remote):
     """Usage, cost, latency and reliability by model, provider, region and app.
 
     An overview (period, requests, spend, tokens, savings, error and fallback rates) and one
     breakdown per dimension set: the --by dimensions together, then each alone, with the same
-    metrics per group. Every number is computed by DuckDB from the lake (sql/report.sql).
+    metrics per group. Every number is computed by DuckDB from the lake (sql/report.sql), or by
+    Apache Spark with --engine spark (the same SQL, translated; the same rows).
 
     csv, json and parquet hold one row per (breakdown, period, group) with stable column names,
     listed with their units in docs/report.md, so a scheduled run's output can be diffed. The
@@ -169,7 +193,7 @@ def report(lake, config, by, granularity, since, until, month, as_of, tz, where,
 
     if fmt == "parquet" and out is None:
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
-    found = settings(config, lake=lake, timezone=tz)
+    found = settings(config, lake=lake, timezone=tz, spark_remote=spark_remote)
     outside_lake(out, found.lake)
     if top is None:
         top = DEFAULT_TOP_ON_SCREEN if fmt in ("table", "md", "html") else None
@@ -188,7 +212,11 @@ def report(lake, config, by, granularity, since, until, month, as_of, tz, where,
     except OrusageError as exc:  # every check of the options: a bad option value
         raise OptionError(exc.what, exc.fix) from None
     # Gathered on one connection (the page's queries too), then rendered without a query.
-    data = gather_page(lake_root(found), options) if fmt == "html" else run_report(lake_root(found), options)
+    remote = found.spark_remote or None
+    if fmt == "html":
+        data = gather_page(lake_root(found), options, engine=engine, spark_remote=remote)
+    else:
+        data = run_report(lake_root(found), options, engine=engine, spark_remote=remote)
     result = data.report if fmt == "html" else data
     if result.empty:
         click.echo(result.empty_message(), err=True)
@@ -266,8 +294,9 @@ def outside_lake(out: Path | None, lake_dir: Path) -> None:
     help="Write the result to FILE (outside the lake): the way to save a result, since the SQL itself writes no files.",
 )  # fmt: skip
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind $NAME (repeat). VALUE is JSON or text.")
+@engine_options
 @click.pass_context
-def sql(ctx, query, lake, config, fmt, out, params):
+def sql(ctx, query, lake, config, fmt, out, params, engine, spark_remote):
     """Run DuckDB SQL over the lake's views; without QUERY, a shell (or a script from stdin).
 
     QUERY is SQL text, a path to a .sql file, or the name of a file in sql/ (e.g. `report`,
@@ -285,6 +314,9 @@ def sql(ctx, query, lake, config, fmt, out, params):
 
     The same views are in <lake>/orusage.duckdb for a stock DuckDB shell: open it from the lake
     directory (`cd lake && duckdb orusage.duckdb`), since the views read relative paths.
+
+    With --engine spark, QUERY (still DuckDB SQL) is translated and run by Apache Spark over the
+    same views; a query only (no shell, no other statement).
     """
     from pipeline.cli.sql_shell import refuse_writes, seal, shell, write_relation
     from pipeline.lake import views
@@ -294,8 +326,11 @@ def sql(ctx, query, lake, config, fmt, out, params):
         raise click.UsageError("--format parquet writes a file: pass --out FILE.parquet.")
     if query is None and (params or out is not None or fmt != "table"):
         raise click.UsageError("-p, --format and --out apply to a QUERY; the shell takes none of them.")
+    if engine == "spark" and query is None:
+        raise click.UsageError("--engine spark runs a QUERY; the shell runs on DuckDB only.")
     bound = dict(parse_param(p) for p in params)
-    root = lake_root(settings(config, lake=lake))
+    found = settings(config, lake=lake, spark_remote=spark_remote)
+    root = lake_root(found)
     outside_lake(out, root)
     if query is not None:
         text, what = _query_text(query)
@@ -305,6 +340,9 @@ def sql(ctx, query, lake, config, fmt, out, params):
             raise OptionError(f"-p: {exc.what}", exc.fix) from None
     if not root.is_dir():
         raise OrusageError(f"no lake at {root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    if engine == "spark":
+        _spark_query(root, found.spark_remote or None, text, bound, what, fmt, out)
+        return
     con = views.connect(root)
     try:
         seal(con)
@@ -316,6 +354,25 @@ def sql(ctx, query, lake, config, fmt, out, params):
             click.echo("done (the statement returns no rows)", err=True)
             return
         write_relation(relation, fmt, out)
+    finally:
+        con.close()
+
+
+def _spark_query(root: Path, remote: str | None, text: str, params: dict, what: str, fmt: str, out: Path | None) -> None:
+    """QUERY run by Spark; its result written as DuckDB's would be (through an in-memory DuckDB)."""
+    import duckdb
+
+    from pipeline.cli.sql_shell import write_relation
+    from pipeline.query.spark import SparkLake
+
+    lake = SparkLake.open(root, remote=remote)
+    try:
+        table = lake.arrow(text, params, what)
+    finally:
+        lake.close()
+    con = duckdb.connect()
+    try:
+        write_relation(con.from_arrow(table), fmt, out)
     finally:
         con.close()
 
@@ -333,3 +390,71 @@ def _run(con, text: str, params: dict, what: str):
             f"{what} failed: {first}",
             "Fix the SQL; the views are generations, provider_attempts, quarantine and runs (docs/report.md).",
         ) from None
+
+
+# --- views -----------------------------------------------------------------------------------
+
+VIEWS_EXIT_CODES = {
+    0: "done",
+    1: "the statements could not be built (no lake, sqlglot missing, a view that does not translate)",
+    2: "usage error: a bad option or option value",
+}
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog=epilog(
+        VIEWS_EXIT_CODES,
+        """
+        orusage views --dialect spark > views.sql         # then run views.sql in spark-sql or a notebook
+        orusage views --dialect spark --lake s3a://bucket/orusage-lake
+        orusage views --dialect duckdb                      # the same views for a DuckDB shell
+        """,
+    ),
+)
+@click.option(
+    "--lake",
+    "lake",
+    default=None,
+    metavar="DIR|URI",
+    help="The lake: a directory, or a URI the Spark cluster reads (s3a://, abfss://, gs://). "
+    "Default: $ORUSAGE_LAKE, else `lake` of the settings file, else ./lake.",
+)
+@config_option
+@click.option(
+    "--dialect",
+    type=click.Choice(["spark", "duckdb"]),
+    default="spark",
+    show_default=True,
+    help="spark: CREATE statements for a Spark or Databricks catalog; duckdb: the statements orusage runs itself.",
+)
+def views(lake, config, dialect):
+    """Print the SQL that registers the lake's views in another engine.
+
+    With --dialect spark: an external table over each of the lake's file trees (with the declared
+    columns, no schema inference), then `CREATE OR REPLACE VIEW` for generations,
+    generation_labels, provider_attempts, quarantine, runs and manifest, translated from sql/views/
+    (DuckDB's dialect) by sqlglot. Run them once in `spark-sql`, a `pyspark` shell or a notebook;
+    the views then read the lake's current files at every query. Needs sqlglot
+    (`pip install 'orusage[spark]'`).
+    """
+    if lake is not None and "://" in lake:
+        uri, local = lake, None
+    else:
+        root = lake_root(settings(config, lake=Path(lake) if lake is not None else None))
+        if not root.is_dir():
+            raise OrusageError(f"no lake at {root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+        uri, local = str(root.resolve()), root
+    if dialect == "duckdb":
+        from pipeline.lake import views as lake_views
+        from pipeline.schema import sqlfiles
+
+        # The statements of <lake>/orusage.duckdb: its views read paths relative to the lake directory.
+        statements = [sqlfiles.load(file) for file, _tree in lake_views.SOURCES.values()]
+        statements += [text for view in lake_views.VIEWS for text in lake_views.view_statements(view)]
+    else:
+        from pipeline.query.spark import view_statements
+
+        statements = view_statements(uri, temporary=False, local_root=local)
+    for statement in statements:
+        click.echo(statement.strip().rstrip(";") + ";\n")

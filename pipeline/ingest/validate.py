@@ -9,11 +9,30 @@ failure at once (`lazy=True`) so that each bad row can be quarantined with all o
 from __future__ import annotations
 
 import functools
+import sys
 
-import pandera.polars as pa
 import polars as pl
 
 from pipeline.schema.table import Field, FieldTable, load_table
+
+
+def _import_pandera_polars():
+    """`pandera.polars`, without pandera importing `pyspark.pandas` on the way: when pyspark is
+    installed (the extra `orusage[spark]`), pandera's package import loads it (seconds, and a
+    warning under pandas 3), and the ingest uses none of it. A None entry in sys.modules makes
+    that one import fail, which pandera expects; the entry is removed afterwards."""
+    blocked = "pyspark.pandas" not in sys.modules
+    if blocked:
+        sys.modules["pyspark.pandas"] = None
+    try:
+        import pandera.polars
+    finally:
+        if blocked and sys.modules.get("pyspark.pandas", False) is None:
+            del sys.modules["pyspark.pandas"]
+    return pandera.polars
+
+
+pa = _import_pandera_polars()
 
 _POLARS_SCALARS = {
     "string": pl.String,

@@ -249,6 +249,12 @@ class CollectSettings:
 class Settings:
     lake: Path = setting("lake", "The lake directory (also `--lake`).", "path")
     timezone: str = setting("UTC", "IANA time zone of days and months for budgets, anomalies and reports.", "tz")
+    spark_remote: str = setting(
+        "",
+        "The Spark Connect server (sc://HOST:PORT) that `--engine spark` runs on (also `--spark-remote`); "
+        "empty: Spark in this process.",
+        "str",
+    )
     schema_contract: str = setting(
         "evolve",
         "evolve: keep unknown top-level keys in `_extra`; freeze: quarantine such rows.",

@@ -28,6 +28,7 @@ from typing import Any
 
 from pipeline.errors import OrusageError
 from pipeline.lake import views
+from pipeline.query.spark import SparkLake
 from pipeline.schema import dimensions, sqlfiles
 
 DIMENSIONS = dimensions.names()  # the registry: pipeline/schema/dimensions.py
@@ -35,6 +36,7 @@ DEFAULT_DIMS = dimensions.default_names()
 MAX_DIMS = dimensions.MAX_DIMS  # the slots of sql/report.sql
 GRANULARITIES = ("day", "week", "month")
 FORMATS = ("table", "csv", "json", "md", "parquet", "html")
+ENGINES = ("duckdb", "spark")  # DuckDB in this process (the default), or Apache Spark (pipeline/query/spark.py)
 DEFAULT_TOP_ON_SCREEN = 10  # table and md fold beyond 10 groups unless --top says otherwise
 
 # Labels the report gives to values that are not plain text (pipeline/schema/dimensions.py builds the
@@ -221,6 +223,8 @@ def rollup_answers(lake_root: Path, options: ReportOptions) -> bool:
 
 
 def check_time_zone(con, tz: str) -> None:
+    if isinstance(con, SparkLake):  # Spark refuses an unknown zone itself; the CLI checks --tz with zoneinfo
+        return
     known = sqlfiles.run_file(con, "time_zone_known", {"tz": tz}).fetchall()[0][0]
     if not known:
         raise OrusageError(f"unknown time zone {tz!r}", "Give an IANA zone such as UTC, Europe/Berlin or America/New_York.")
@@ -340,12 +344,34 @@ def _arrow_type(kind: str, time_zone: str) -> Any:
     return types[kind]
 
 
-def open_lake(lake_root: Path):
-    """A connection with the views of the lake at `lake_root`; OrusageError when there is none."""
+def open_lake(lake_root: Path, engine: str = "duckdb", spark_remote: str | None = None):
+    """A connection with the views of the lake at `lake_root`: DuckDB's, or with engine="spark" a
+    SparkLake (in-process, or the Spark Connect server `spark_remote`); OrusageError when there is
+    no lake."""
     lake_root = Path(lake_root)
     if not lake_root.is_dir():
         raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
+    if engine == "spark":
+        return SparkLake.open(lake_root, remote=spark_remote or None)
     return views.connect(lake_root)
+
+
+def _report_rows(con, sql: str, params: dict[str, Any], dims: tuple[str, ...]):
+    """(columns with their type names, rows as tuples, the zone of its timestamps, the declared
+    type of each dimension) of sql/report.sql on `con`."""
+    if isinstance(con, SparkLake):
+        described, tuples = con.rows(sql, params, "sql/report.sql")
+        declared = con.column_types("generations")
+        return described, tuples, "UTC", {name: declared[name] for name in dims}
+    # Executed once, rows fetched as tuples: a relation (con.sql) would bind the query a second
+    # time, and an Arrow table converted to rows costs more than the tuples.
+    result = con.execute(sql, params)
+    described = [(column[0], str(column[1])) for column in result.description]
+    tuples = result.fetchall()
+    context = sqlfiles.run_file(con, "report_context", {"dims": list(dims)}).fetchall()
+    time_zone = context[0][0]  # at least one dimension is always asked for
+    declared = {name: kind for _zone, name, kind in context}
+    return described, tuples, time_zone, declared
 
 
 def query_report(con, lake_root: Path, options: ReportOptions, *, sums_only: bool = False) -> Report:
@@ -353,18 +379,11 @@ def query_report(con, lake_root: Path, options: ReportOptions, *, sums_only: boo
     an empty Report. `sums_only`: the caller needs no percentile, so the daily rollup answers
     when it can (rollup_answers; Report.source says which did)."""
     options = check_options(options)
-    from_rollup = sums_only and rollup_answers(lake_root, options)
+    from_rollup = sums_only and not isinstance(con, SparkLake) and rollup_answers(lake_root, options)
     sql = sqlfiles.load("report")
     params = sqlfiles.check_parameters(sql, report_params(options, from_rollup), what="sql/report.sql")
     check_time_zone(con, options.tz)
-    # Executed once, rows fetched as tuples: a relation (con.sql) would bind the query a second
-    # time, and an Arrow table converted to rows costs more than the tuples.
-    result = con.execute(sql, params)
-    described = [(column[0], str(column[1])) for column in result.description]
-    tuples = result.fetchall()
-    context = sqlfiles.run_file(con, "report_context", {"dims": list(options.dims)}).fetchall()
-    time_zone = context[0][0]  # at least one dimension is always asked for
-    declared = {name: kind for _zone, name, kind in context}
+    described, tuples, time_zone, declared = _report_rows(con, sql, params, options.dims)
     keep = [
         i
         for i, (name, _kind) in enumerate(described)
@@ -380,10 +399,10 @@ def query_report(con, lake_root: Path, options: ReportOptions, *, sums_only: boo
     return Report(options, Path(lake_root), columns, rows, types, time_zone, views.current_version(lake_root), source)
 
 
-def run_report(lake_root: Path, options: ReportOptions) -> Report:
-    """Run sql/report.sql over the lake at `lake_root`, on one connection; an empty selection
-    gives an empty Report."""
-    con = open_lake(lake_root)
+def run_report(lake_root: Path, options: ReportOptions, engine: str = "duckdb", spark_remote: str | None = None) -> Report:
+    """Run sql/report.sql over the lake at `lake_root`, on one connection (of `engine`); an empty
+    selection gives an empty Report."""
+    con = open_lake(lake_root, engine, spark_remote)
     try:
         return query_report(con, lake_root, options)
     finally:
@@ -431,6 +450,10 @@ class PageData:
 
 
 def _query_rows(con, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(con, SparkLake):
+        described, tuples = con.rows(sqlfiles.load(name), params, f"sql/{name}.sql")
+        columns = [c for c, _kind in described]
+        return [dict(zip(columns, row, strict=True)) for row in tuples]
     relation = sqlfiles.run_file(con, name, params)
     columns = relation.columns
     return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
@@ -444,13 +467,19 @@ def _single(report: Report, dim: str) -> list[dict[str, Any]] | None:
 
 
 def gather_page(
-    lake_root: Path, options: ReportOptions, report: Report | None = None, *, headline_in_window: bool = False
+    lake_root: Path,
+    options: ReportOptions,
+    report: Report | None = None,
+    *,
+    headline_in_window: bool = False,
+    engine: str = "duckdb",
+    spark_remote: str | None = None,
 ) -> PageData:
-    """Run every query the page needs on one connection, each with the report's window, zone,
-    filters and --top; `report`, when given, is the user's report already gathered.
+    """Run every query the page needs on one connection (of `engine`), each with the report's
+    window, zone, filters and --top; `report`, when given, is the user's report already gathered.
     `headline_in_window`: the cards compare the last HEADLINE_DAYS days of the window with the
     HEADLINE_DAYS before also when --since is given (the scheduled run's bounded page)."""
-    con = open_lake(lake_root)
+    con = open_lake(lake_root, engine, spark_remote)
     try:
         report = report or query_report(con, lake_root, options)
         rows = _query_rows(con, "html_last_run", {})
