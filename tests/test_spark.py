@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -280,3 +282,59 @@ def test_engine_spark_without_pyspark_says_how_to_install_it(report_sample_lake)
             "Install it with `pip install 'orusage[spark]'` (or `make venv EXTRAS=spark` in a checkout)."
         )
         assert result.stderr.strip().splitlines() == [expected]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory):
+    """A Spark Connect server on 127.0.0.1 (the jar ships with pyspark 4), stopped at the end."""
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    port = _free_port()
+    log = tmp_path_factory.mktemp("spark-connect") / "server.log"
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    command = [
+        str(home / "bin" / "spark-submit"),
+        "--master", "local[2]",
+        "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf", f"spark.connect.grpc.binding.port={port}",
+        "--conf", "spark.ui.enabled=false",
+        "spark-internal",
+    ]  # fmt: skip
+    with log.open("w") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline, "the Spark Connect server did not start within 120 s"
+                time.sleep(0.5)
+        yield f"sc://127.0.0.1:{port}", log
+    finally:
+        server.terminate()
+        server.wait(60)
+
+
+def test_the_report_runs_on_a_spark_connect_server(connect_server, report_sample_lake):
+    """`orusage report --engine spark` with the server from $ORUSAGE_SPARK_REMOTE: DuckDB's rows."""
+    options = ("--by", "model,data_region", "--granularity", "month", "--tz", "Europe/Berlin", "--top", "4", "--format", "json")
+    duck = cli("report", "--lake", report_sample_lake, *options)
+    assert duck.returncode == 0, duck.stderr
+    remote, log = connect_server
+    assert "SessionHolder: Session with" not in log.read_text()
+    spark = cli("report", "--lake", report_sample_lake, "--engine", "spark", *options, env={"ORUSAGE_SPARK_REMOTE": remote})
+    assert spark.returncode == 0, spark.stderr
+    assert "SessionHolder: Session with" in log.read_text()  # the server ran it
+    same_rows(json.loads(duck.stdout), json.loads(spark.stdout), "report through Spark Connect")

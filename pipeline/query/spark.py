@@ -249,8 +249,13 @@ def start_session(remote: str | None = None, master: str = "local[*]", conf: dic
                 "Install Java 17 (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME; "
                 "or pass --spark-remote sc://HOST:PORT.",
             ) from None
-    for key, value in SESSION_CONF.items():
-        spark.conf.set(key, value)
+    try:
+        for key, value in SESSION_CONF.items():
+            spark.conf.set(key, value)
+    except Exception as exc:  # noqa: BLE001 (a Connect client meets its server here)
+        raise OrusageError(
+            f"Spark did not answer: {_first_line(exc)}", "Check --spark-remote (sc://HOST:PORT) and that the server runs."
+        ) from None
     return spark
 
 
