@@ -29,12 +29,15 @@ with
 selected as (
     select *
     from generations
-    where list_contains($days, date) and list_contains($days, day)
+    where list_contains($days, date)
 ),
 
-requests as (
+final as (
     select
-        day, model, provider_name, data_region,
+        -- the partition's UTC day: the lake writes each row under the UTC day of its
+        -- created_at, so this is `day` without converting every created_at
+        date as day,
+        model, provider_name, data_region,
         count(*) as requests,
         min(created_at) as first_created_at,
         max(created_at) as last_created_at,
@@ -61,64 +64,21 @@ requests as (
             where finish_reason not in ('stop', 'length', 'tool_calls', 'content_filter', 'error')
         ) as finish_other,
         count(*) filter (where finish_reason is null) as finish_null,
-        count(*) filter (where is_response_cache_hit) as response_cache_hits
+        count(*) filter (where is_response_cache_hit) as response_cache_hits,
+        -- The provider attempts, counted per request with list functions: one pass, no unnest.
+        count(*) filter (where len(provider_responses) > 0) as requests_with_attempts,
+        count(*) filter (where len(provider_responses) >= 2) as fallbacks,
+        cast(coalesce(sum(len(provider_responses)), 0) as bigint) as attempts,
+        cast(coalesce(sum(len(list_filter(provider_responses, lambda a: a.status = 429))), 0) as bigint)
+            as attempts_429,
+        cast(coalesce(sum(len(list_filter(provider_responses, lambda a: a.status between 500 and 599))), 0) as bigint)
+            as attempts_5xx,
+        cast(coalesce(sum(len(list_filter(
+            provider_responses,
+            lambda a: a.status not between 200 and 299 and a.status <> 429 and a.status not between 500 and 599
+        ))), 0) as bigint) as attempts_other_failed
     from selected
-    group by day, model, provider_name, data_region
-),
-
--- One row per provider attempt, with the number of attempts of its request (as sql/report.sql).
-attempt_list as (
-    select
-        day, model, provider_name, data_region,
-        len(provider_responses) as attempt_count,
-        unnest(provider_responses) as attempt
-    from selected
-    where len(provider_responses) > 0
-),
-
-attempt_counts as (
-    select
-        day, model, provider_name, data_region, attempt_count,
-        count(*) as attempts,
-        count(*) filter (where attempt.status = 429) as attempts_429,
-        count(*) filter (where attempt.status between 500 and 599) as attempts_5xx,
-        count(*) filter (
-            where attempt.status not between 200 and 299
-                and attempt.status <> 429
-                and attempt.status not between 500 and 599
-        ) as attempts_other_failed
-    from attempt_list
-    group by day, model, provider_name, data_region, attempt_count
-),
-
-attempts as (
-    select
-        day, model, provider_name, data_region,
-        cast(sum(attempts // attempt_count) as bigint) as requests_with_attempts,
-        cast(coalesce(sum(attempts // attempt_count) filter (where attempt_count >= 2), 0) as bigint) as fallbacks,
-        cast(sum(attempts) as bigint) as attempts,
-        cast(sum(attempts_429) as bigint) as attempts_429,
-        cast(sum(attempts_5xx) as bigint) as attempts_5xx,
-        cast(sum(attempts_other_failed) as bigint) as attempts_other_failed
-    from attempt_counts
-    group by day, model, provider_name, data_region
-),
-
-final as (
-    select
-        r.*,
-        coalesce(a.requests_with_attempts, 0) as requests_with_attempts,
-        coalesce(a.fallbacks, 0) as fallbacks,
-        coalesce(a.attempts, 0) as attempts,
-        coalesce(a.attempts_429, 0) as attempts_429,
-        coalesce(a.attempts_5xx, 0) as attempts_5xx,
-        coalesce(a.attempts_other_failed, 0) as attempts_other_failed
-    from requests as r
-    left join attempts as a
-        on r.day = a.day
-        and r.model is not distinct from a.model
-        and r.provider_name is not distinct from a.provider_name
-        and r.data_region is not distinct from a.data_region
+    group by date, model, provider_name, data_region
 )
 
 select * from final

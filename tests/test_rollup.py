@@ -82,7 +82,7 @@ def test_the_grain_is_one_row_per_day_and_rollup_dimension(report_sample_lake):
     assert requests == records > rows
     # sql/rollup_daily.sql groups by the dimensions the registry marks rollup=True.
     sql = (ROOT / "sql" / "rollup_daily.sql").read_text()
-    assert f"group by day, {dims}\n" in sql
+    assert f"group by date, {dims}\n" in sql
 
 
 def test_every_writer_keeps_the_rollup_in_its_transaction(tmp_path):

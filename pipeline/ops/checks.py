@@ -85,6 +85,9 @@ class _Lake:
         self.con.execute("SET TimeZone = 'UTC'")
 
     def span(self) -> tuple[datetime | None, datetime | None]:
+        if views.has_rollup(self.lake_root):  # no day's file is opened
+            first, last = sqlfiles.run_file(self.con, "rollup_span").fetchall()[0]
+            return first, last
         days = list(lake_layout.partition_dirs(self.lake_root))  # only these two days' files are read
         params = {"first_day": days[0] if days else None, "last_day": days[-1] if days else None}
         first, last = sqlfiles.run_file(self.con, "generations_span", params).fetchall()[0]
