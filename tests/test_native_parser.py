@@ -32,9 +32,10 @@ NOT_JSON = ["line: not valid JSON"]
 
 def test_the_expected_parser_is_the_one_used(tmp_path: Path):
     expected = "native" if os.environ.get("ORUSAGE_EXPECT_NATIVE") == "1" else chosen_parser()
-    summary = ingest([write_jsonl(tmp_path / "in.jsonl", [record(1), record(2)])], tmp_path / "lake")
+    rows = [record(i) for i in range(3000)]  # enough for each step to take measurable CPU time
+    summary = ingest([write_jsonl(tmp_path / "in.jsonl", rows)], tmp_path / "lake")
     assert summary["parser"] == expected
-    assert summary["rows_written"] == 2
+    assert summary["rows_written"] == 3000
     steps = summary["cpu_seconds"]
     assert set(steps) == {"read", "hash", "parse", "validate", "write", "duplicates", "other"}
     assert all(v >= 0 for v in steps.values()) and steps["parse"] > 0
