@@ -384,9 +384,9 @@ def test_the_runs_reports_open_one_connection_per_report(tmp_path, monkeypatch):
     opened = []
     real = report.open_lake
 
-    def counting(lake_root):
+    def counting(lake_root, *args, **kwargs):
         opened.append(lake_root)
-        return real(lake_root)
+        return real(lake_root, *args, **kwargs)
 
     monkeypatch.setattr(report, "open_lake", counting)
     settings = load_settings(config)
