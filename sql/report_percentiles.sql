@@ -1,13 +1,14 @@
--- report_percentiles: the exact p50, p90 and p99 of one measure (latency, generation time or
--- throughput) for every group of one breakdown of the report (sql/report.sql).
+-- report_percentiles: the exact p50, p90 and p99 of the measures asked for (latency, generation
+-- time, throughput) for every group of one breakdown of the report (sql/report.sql).
 --
 -- Purpose   The percentile columns of `orusage report`. A percentile cannot be added up from
---           groups, so it is taken over the rows of each group, one breakdown and one measure
---           per statement: quantile_cont in DuckDB keeps the values of its groups in memory (a
---           state that cannot spill to disk), and one statement holds only one measure of one
---           breakdown, about 8 bytes per selected row, whatever else the report asks.
---           pipeline/query/report.py runs it for each breakdown of the report and each measure,
---           on the connection of the report, and fills its percentile columns with it.
+--           groups, so it is taken over the rows of each group, one breakdown per statement:
+--           quantile_cont keeps the values of its groups in memory (a state that cannot spill
+--           to disk), so a statement holds the values of one breakdown only, 8 bytes per
+--           selected row and measure asked for. pipeline/query/report.py runs it for each
+--           breakdown of the report, with all three measures when the period is small, one
+--           measure at a time when it is large, on the connection of the report, and fills its
+--           percentile columns with it.
 -- Grain     one row per (breakdown, period, dim1, dim2, dim3, dim4, is_other) of the breakdown
 --           $breakdown: the same keys as the rows of sql/report.sql.
 -- Inputs    labelled_generations($dims, $filters), as sql/report.sql, with its period filter.
@@ -20,7 +21,8 @@
 --           $filters      MAP(VARCHAR, VARCHAR[])
 --           $breakdown    INTEGER    0 'total', 1 'period', 2 the dimensions together, 3 to 6
 --                                    dimension 1 to 4 alone (the breakdown order of sql/report.sql)
---           $measure      VARCHAR    'latency' | 'generation_time' | 'throughput'
+--           $measures     VARCHAR[]  of 'latency', 'generation_time', 'throughput': the others
+--                                    are null (and their columns not read)
 --           $kept         VARCHAR[]  with --top: the groups sql/report.sql keeps in the
 --                                    breakdown of the dimensions together, each as its labels
 --                                    joined by chr(31); the others fold into '(other)'. NULL:
@@ -30,20 +32,22 @@
 --           $kept3        VARCHAR[]  the same for dimension 3
 --           $kept4        VARCHAR[]  the same for dimension 4
 -- Output    breakdown (VARCHAR), period (DATE), dim1..dim4 (VARCHAR), is_other (BOOLEAN): the keys
---           of the rows of sql/report.sql; p50, p90, p99 (DOUBLE): quantile_cont of the measure over
---           the rows of the group (ms for latency and generation time, tokens/s for throughput; null
---           when the group has no value).
+--           of the rows of sql/report.sql; latency_p50_ms, latency_p90_ms, latency_p99_ms,
+--           generation_time_p50_ms, generation_time_p90_ms, generation_time_p99_ms,
+--           throughput_p50_tps, throughput_p90_tps, throughput_p99_tps (DOUBLE): quantile_cont
+--           of the measure over the rows of the group, as the columns of sql/report.sql (null
+--           when the group has no value or the measure is not asked for).
 -- By hand, in a DuckDB shell opened in the lake directory on orusage.duckdb:
 --   PREPARE q AS <the query below>;
 --   EXECUTE q(dims := ['model'], granularity := NULL, tz := 'UTC', since := NULL, until := NULL,
---             filters := MAP {}, breakdown := 3, measure := 'latency', kept := NULL,
+--             filters := MAP {}, breakdown := 3, measures := ['latency'], kept := NULL,
 --             kept1 := NULL, kept2 := NULL, kept3 := NULL, kept4 := NULL);
--- The parameters are folded as constants: only the column of the measure and the dimensions of
+-- The parameters are folded as constants: only the columns of the measures and the dimensions of
 -- the breakdown are read.
 with
 
 -- The generations of the period that the filters keep (the same selection as sql/report.sql),
--- with the measure asked for.
+-- with the measures asked for.
 selected as not materialized (
     select
         case
@@ -51,11 +55,9 @@ selected as not materialized (
                 then cast(date_trunc($granularity, timezone($tz, created_at)) as date)
         end as period,
         d1, d2, d3, d4,
-        case $measure
-            when 'latency' then latency
-            when 'generation_time' then generation_time
-            when 'throughput' then throughput
-        end as value
+        case when list_contains($measures, 'latency') then latency end as latency,
+        case when list_contains($measures, 'generation_time') then generation_time end as generation_time,
+        case when list_contains($measures, 'throughput') then throughput end as throughput
     from labelled_generations($dims, $filters)
     where ($since is null or created_at >= timezone($tz, cast($since as timestamp)))
         and ($until is null or created_at < timezone($tz, cast($until as timestamp)))
@@ -108,14 +110,18 @@ keyed as not materialized (
             when 6 then folded4
             else false
         end as is_other,
-        value
+        latency,
+        generation_time,
+        throughput
     from flagged
 ),
 
 final as (
     select
         period, dim1, dim2, dim3, dim4, is_other,
-        quantile_cont(value, [0.5, 0.9, 0.99]) as q
+        quantile_cont(latency, [0.5, 0.9, 0.99]) as latency_q,
+        quantile_cont(generation_time, [0.5, 0.9, 0.99]) as generation_time_q,
+        quantile_cont(throughput, [0.5, 0.9, 0.99]) as throughput_q
     from keyed
     group by period, dim1, dim2, dim3, dim4, is_other
 )
@@ -136,7 +142,13 @@ select
     dim3,
     dim4,
     is_other,
-    q[1] as p50,
-    q[2] as p90,
-    q[3] as p99
+    latency_q[1] as latency_p50_ms,
+    latency_q[2] as latency_p90_ms,
+    latency_q[3] as latency_p99_ms,
+    generation_time_q[1] as generation_time_p50_ms,
+    generation_time_q[2] as generation_time_p90_ms,
+    generation_time_q[3] as generation_time_p99_ms,
+    throughput_q[1] as throughput_p50_tps,
+    throughput_q[2] as throughput_p90_tps,
+    throughput_q[3] as throughput_p99_tps
 from final

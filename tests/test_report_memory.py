@@ -74,13 +74,18 @@ def test_the_list_percentiles_run_out_of_memory_under_the_limit(big_lake, tight)
         con.close()
 
 
+@pytest.mark.parametrize("batch", [report.PERCENTILE_BATCH_ROWS, 100_000], ids=["measures-together", "measure-by-measure"])
 @pytest.mark.parametrize(
     "options",
     [ReportOptions(), ReportOptions(dims=("model", "app_id"), granularity="week", top=5)],
     ids=["default", "week-top5"],
 )
-def test_the_report_runs_under_the_limit_with_the_same_numbers(big_lake, options, monkeypatch):
+def test_the_report_runs_under_the_limit_with_the_same_numbers(big_lake, options, batch, monkeypatch):
+    """Without the limit, then under it; the percentiles of all three measures per statement (a
+    selection of up to PERCENTILE_BATCH_ROWS generations), or one measure per statement."""
     free = run_report(big_lake, options)
+    monkeypatch.setattr(report, "PERCENTILE_BATCH_ROWS", batch)
+    assert len(report.measure_batches(500_000)) == (1 if batch > 500_000 else 3)
     real = report.limit_memory
     monkeypatch.setattr(report, "limit_memory", lambda con, memory_limit=None: (real(con, LIMIT), con.execute("SET threads = 2")))
     tight = run_report(big_lake, options)

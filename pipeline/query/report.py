@@ -453,12 +453,27 @@ def kept_groups(options: ReportOptions, columns: list[str], tuples: list[tuple])
     return kept
 
 
+# Up to this many generations in the report's selection, one statement per breakdown takes the
+# percentiles of all three measures (24 bytes a generation, 96 MB at most); beyond it, one
+# measure per statement (8 bytes a generation): fewer passes over a short period, a bounded
+# memory over a long one.
+PERCENTILE_BATCH_ROWS = 4_000_000
+
+
+def measure_batches(requests: int) -> list[tuple[str, ...]]:
+    """The measures of each statement of sql/report_percentiles.sql, for a selection of `requests`."""
+    if requests <= PERCENTILE_BATCH_ROWS:
+        return [tuple(PERCENTILE_COLUMNS)]
+    return [(measure,) for measure in PERCENTILE_COLUMNS]
+
+
 def _with_percentiles(
     con, options: ReportOptions, columns: list[str], tuples: list[tuple], breakdowns: tuple[str, ...] | None = None
 ) -> list[tuple]:
     """The rows of sql/report.sql with the percentile columns of `breakdowns` (default: every
-    breakdown) filled by sql/report_percentiles.sql: one statement per breakdown and measure, so
-    that DuckDB holds the values of one measure of one breakdown at a time (docs/report.md, Memory)."""
+    breakdown) filled by sql/report_percentiles.sql: one statement per breakdown (and per measure
+    beyond PERCENTILE_BATCH_ROWS), so that DuckDB holds the values of one breakdown at a time
+    (docs/report.md, Memory)."""
     orders = [order for name, order in breakdown_orders(options).items() if breakdowns is None or name in breakdowns]
     if not tuples or not orders:
         return tuples
@@ -467,18 +482,24 @@ def _with_percentiles(
     del base["top"], base["from_rollup"]
     base.update(kept_groups(options, columns, tuples))
     key_at = [columns.index(name) for name in _KEY_COLUMNS]
+    total = next(row for row in tuples if row[key_at[0]] == "total")
     values: dict[tuple, dict[str, Any]] = {}
     for order in orders:
-        for measure, targets in PERCENTILE_COLUMNS.items():
-            params = sqlfiles.check_parameters(
-                sql, {**base, "breakdown": order, "measure": measure}, "sql/report_percentiles.sql"
-            )
+        for measures in measure_batches(total[columns.index("requests")] or 0):
+            params = {**base, "breakdown": order, "measures": list(measures)}
+            params = sqlfiles.check_parameters(sql, params, "sql/report_percentiles.sql")
             if isinstance(con, SparkLake):
-                _described, rows = con.rows(sql, params, "sql/report_percentiles.sql")
+                described, rows = con.rows(sql, params, "sql/report_percentiles.sql")
+                names = [name for name, _kind in described]
             else:
-                rows = con.execute(sql, params).fetchall()
+                result = con.execute(sql, params)
+                names = [column[0] for column in result.description]
+                rows = result.fetchall()
+            wanted = [(names.index(name), name) for measure in measures for name in PERCENTILE_COLUMNS[measure]]
             for row in rows:
-                values.setdefault(tuple(row[:7]), {}).update(zip(targets, row[7:], strict=True))
+                found = values.setdefault(tuple(row[:7]), {})
+                for i, name in wanted:
+                    found[name] = row[i]
     fill = [(columns.index(name), name) for targets in PERCENTILE_COLUMNS.values() for name in targets]
     out = []
     for row in tuples:
