@@ -232,6 +232,9 @@ def start_session(remote: str | None = None, master: str = "local[*]", conf: dic
             ) from None
     else:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Spark's own default heap (1 GB) runs out on a report of about 10M records; the
+        # launcher takes spark.driver.memory from spark-defaults.conf first, then this variable.
+        os.environ.setdefault("SPARK_DRIVER_MEMORY", default_driver_memory())
         if LOG_CONFIG.is_file():  # the driver's JVM options reach it only through spark-submit's arguments
             os.environ.setdefault(
                 "PYSPARK_SUBMIT_ARGS",
@@ -257,6 +260,15 @@ def start_session(remote: str | None = None, master: str = "local[*]", conf: dic
             f"Spark did not answer: {_first_line(exc)}", "Check --spark-remote (sc://HOST:PORT) and that the server runs."
         ) from None
     return spark
+
+
+def default_driver_memory() -> str:
+    """The heap of an in-process Spark: half of this machine's memory, at least 1 GB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "1g"
+    return f"{max(total // 2 // 2**30, 1)}g"
 
 
 def _first_line(exc: BaseException) -> str:
