@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,15 +89,27 @@ def ensure_lakes(root: Path, days: int, per_day: int) -> dict[str, Path]:
     # The same records in a few files: a copy (hard links; compaction never rewrites a file in
     # place) whose months that ended 31 days before the lake's last day are merged by compact.
     subprocess.run(["cp", "-al", str(lakes["daily"]), str(lakes["monthly"])], check=True)
-    older_than = (date.today() - bench_lake.END).days + KEEP_DAILY_DAYS
+    older_than = (datetime.now(UTC).date() - bench_lake.END).days + KEEP_DAILY_DAYS
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pipeline", "compact", "--lake", str(lakes["monthly"].resolve()), "--months-older-than", f"{older_than}d"],
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "compact",
+            "--lake",
+            str(lakes["monthly"].resolve()),
+            "--months-older-than",
+            f"{older_than}d",
+        ],
         check=True,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
-    print(f"merged its old months (orusage compact --months-older-than {older_than}d) in {time.perf_counter() - start:.1f} s", flush=True)
+    print(
+        f"merged its old months (orusage compact --months-older-than {older_than}d) in {time.perf_counter() - start:.1f} s",
+        flush=True,
+    )
     marker.write_text(json.dumps(wanted))
     return lakes
 
@@ -136,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, extra in (("all", []), ("since", ["--since", since.isoformat()])):
         for name, lake in lakes.items():
             out = work / f"{label}-{name}.csv"
-            results[f"{label}_{name}"] = best(args.repeat, "-c", REPORT, str(lake.resolve()), *extra, "--format", "csv", "--out", str(out))
+            results[f"{label}_{name}"] = best(
+                args.repeat, "-c", REPORT, str(lake.resolve()), *extra, "--format", "csv", "--out", str(out)
+            )
         results[f"{label}_ratio"] = results[f"{label}_daily"]["seconds"] / results[f"{label}_monthly"]["seconds"]
         what = "all of history" if label == "all" else f"--since {since} ({SINCE_DAYS} days)"
         files = results["files"] if label == "all" else results["files_since"]

@@ -289,8 +289,9 @@ def prune_command(config, lake, days, dry_run, wait, as_json):
 
     A partition generations/date=D is dropped when D (a UTC day) is more than DURATION before
     today (UTC); a merged month (generations/month=YYYY-MM/, see `orusage compact`) is dropped
-    whole when it ends before that, or rewritten without those days when the cutoff falls in it. The manifest keeps the files' sha256, so a pruned export found again in the inbox
-    is not ingested again. --dry-run lists the same partitions the real run would drop.
+    whole when it ends before that, or rewritten without those days when the cutoff falls in it.
+    The manifest keeps the files' sha256, so a pruned export found again in the inbox is not
+    ingested again. --dry-run lists the same partitions the real run would drop.
     """
     from pipeline.ops.maintain import prune
 
@@ -302,7 +303,10 @@ def prune_command(config, lake, days, dry_run, wait, as_json):
     verb = "would drop" if dry_run else "dropped"
     for item in result["partitions"]:
         if "month" in item and item["rewritten"]:
-            click.echo(f"month={item['month']}: {item['rows']:,} rows of the days before the cutoff ({item['rewritten']} files rewritten)")
+            click.echo(
+                f"month={item['month']}: {item['rows']:,} rows of the days before the cutoff "
+                f"({item['rewritten']} files rewritten)"
+            )
         elif "month" in item:
             click.echo(f"month={item['month']}: {item['files']} files, {item['rows']:,} rows, {item['bytes']:,} bytes")
         else:

@@ -133,6 +133,9 @@ def compact(
                 month = day[:7]
                 if _DATE.match(day) and files and _month_end(month) < cutoff:
                     month_plan.setdefault(month, ([], existing.get(month, [])))[0].extend(files)
+            # A merged month's empty day directories (an ingest whose rows of a day were all
+            # duplicates leaves one) go with its files.
+            empty = [day for day, files in partitions.items() if not files and day[:7] in month_plan]
             partitions = {day: files for day, files in partitions.items() if day[:7] not in month_plan}
         if partition is not None:
             if partition not in partitions:
@@ -155,6 +158,8 @@ def compact(
             try:
                 for month, (daily, monthly) in sorted(month_plan.items()):
                     merged_months.append(_compact_month(con, tx.version, month, daily, monthly, tx.run_id, rows_per_file))
+                for day in empty:
+                    lake_layout.partition_dir(tx.version, day).rmdir()
                 for day, (small, large) in plan.items():
                     merged.append(_compact_partition(con, tx.version, day, small, large, tx.run_id, rows_per_file))
             finally:
@@ -243,7 +248,9 @@ def _compact_month(
     into the files of generations/month=YYYY-MM/, each id once, with the `date` column."""
     schema = month_schema()
     directory = lake_layout.month_dir(version, month)
-    daily_files = [str(lake_layout.partition_dir(version, f.parent.name.removeprefix(lake_layout.PARTITION_PREFIX)) / f.name) for f in daily]
+    daily_files = [
+        str(lake_layout.partition_dir(version, f.parent.name.removeprefix(lake_layout.PARTITION_PREFIX)) / f.name) for f in daily
+    ]
     monthly_files = [str(directory / f.name) for f in monthly]
     params = {"daily": daily_files, "monthly": monthly_files or daily_files[:1], "has_monthly": bool(monthly_files)}
     rows_before, expected, first_day, last_day = sqlfiles.run_file(con, "compact_month_expected", params).fetchall()[0]
