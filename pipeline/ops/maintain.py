@@ -127,6 +127,7 @@ def compact(
         current = _require_version(lake)
         partitions = _partitions(current)
         month_plan: dict[str, tuple[list[Path], list[Path]]] = {}
+        empty: list[str] = []
         if cutoff is not None:
             existing = _months(current)
             for day, files in partitions.items():

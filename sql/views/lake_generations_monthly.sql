@@ -1,5 +1,6 @@
--- lake_generations (with merged months): the lake's generation records exactly as stored, when
--- `orusage compact --months-older-than` has merged whole old months into monthly files.
+-- lake_generations_monthly: lake_generations of a lake with merged months, records as stored.
+--
+-- (`orusage compact --months-older-than` merged whole old months into monthly files.)
 --
 -- Purpose   As sql/views/lake_generations.sql, for a lake that also holds merged months: the
 --           daily partitions' files, read through the schema file with the Hive partition

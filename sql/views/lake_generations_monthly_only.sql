@@ -1,5 +1,6 @@
--- lake_generations (merged months only): the lake's generation records exactly as stored, when
--- every day of the lake is in a merged month (no daily partition left).
+-- lake_generations_monthly_only: lake_generations of a lake of merged months only.
+--
+-- (Every day of the lake is in a merged month: no daily partition is left.)
 --
 -- Purpose   As sql/views/lake_generations_monthly.sql, without the daily partitions' files
 --           (DuckDB refuses a pattern that matches no file): the schema file gives the declared
