@@ -8,7 +8,8 @@ files), and the same records in a few files: a copy of it on which `orusage comp
 into one file per month (`monthly`: the last month or two stay daily, as they would on a lake
 compacted by a weekly job). Both are kept in `--dir` and reused by later runs with the same sizes.
 
-Then, each in a process of its own (best of `--repeat`, peak RSS the largest):
+Then, each in a process of its own (best of `--repeat` for the time and the CPU seconds of all
+its threads, which move less than the time on a shared machine; peak RSS the largest):
 
 1. `orusage report` over all of history on each lake, and the ratio;
 2. `orusage report --since` the last 30 days on each, and the ratio;
@@ -48,8 +49,9 @@ except SystemExit as exit:
 """
 
 
-def _child(*args: str) -> tuple[float, float]:
-    """Run `python args` from the repository; return (seconds, peak RSS in MB)."""
+def _child(*args: str) -> tuple[float, float, float]:
+    """Run `python args` from the repository; return (seconds, CPU seconds of all its threads,
+    peak RSS in MB)."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -58,12 +60,12 @@ def _child(*args: str) -> tuple[float, float]:
     proc.stdout.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"bench step failed: {' '.join(args[:3])}: {err.strip()[-500:]}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def best(repeat: int, *args: str) -> dict:
     runs = [_child(*args) for _ in range(repeat)]
-    return {"seconds": min(r[0] for r in runs), "rss_mb": max(r[1] for r in runs)}
+    return {"seconds": min(r[0] for r in runs), "cpu_seconds": min(r[1] for r in runs), "rss_mb": max(r[2] for r in runs)}
 
 
 def ensure_lakes(root: Path, days: int, per_day: int) -> dict[str, Path]:
@@ -154,11 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         results[f"{label}_ratio"] = results[f"{label}_daily"]["seconds"] / results[f"{label}_monthly"]["seconds"]
         what = "all of history" if label == "all" else f"--since {since} ({SINCE_DAYS} days)"
         files = results["files"] if label == "all" else results["files_since"]
+        daily, monthly = results[f"{label}_daily"], results[f"{label}_monthly"]
+        results[f"{label}_cpu_ratio"] = daily["cpu_seconds"] / monthly["cpu_seconds"]
         print(
-            f"report over {what}: {results[f'{label}_daily']['seconds']:.2f} s on the daily lake ({files['daily']:,} files, "
-            f"peak RSS {results[f'{label}_daily']['rss_mb']:,.0f} MB), {results[f'{label}_monthly']['seconds']:.2f} s with "
-            f"old months merged ({files['monthly']:,} files, peak RSS {results[f'{label}_monthly']['rss_mb']:,.0f} MB): "
-            f"{results[f'{label}_ratio']:.2f}x",
+            f"report over {what}: {daily['seconds']:.2f} s ({daily['cpu_seconds']:.2f} CPU s) on the daily lake "
+            f"({files['daily']:,} files, peak RSS {daily['rss_mb']:,.0f} MB), {monthly['seconds']:.2f} s "
+            f"({monthly['cpu_seconds']:.2f} CPU s) with old months merged ({files['monthly']:,} files, peak RSS "
+            f"{monthly['rss_mb']:,.0f} MB): {results[f'{label}_ratio']:.2f}x the time, "
+            f"{results[f'{label}_cpu_ratio']:.2f}x the CPU",
             flush=True,
         )
     (args.dir / "last.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
