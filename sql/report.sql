@@ -33,8 +33,8 @@
 --                                    reading the rows; the caller (pipeline/query/report.py)
 --                                    asks it only when the rollup answers exactly: $tz 'UTC',
 --                                    $since and $until whole UTC days, $dims and $filters on the
---                                    rollup's dimensions. The sums are the same; the percentiles
---                                    are null (the rollup keeps no values).
+--                                    rollup's dimensions. The sums are the same (the rollup
+--                                    keeps no values for percentiles).
 -- Output    Units: USD for money, tokens for token counts, ms for times, tokens/s for
 --           throughput; shares and rates are fractions 0..1. docs/report.md defines each column.
 --           breakdown (VARCHAR), period (DATE: first day of the period in $tz, null without
@@ -64,9 +64,12 @@
 -- folds them as constants, so the columns of dimensions and filters not asked for are not read.
 -- How: every metric is computed once per finest group (period x all dimensions), in one pass over
 -- the request columns and one over the attempts; each breakdown then adds the finest groups up.
--- Sums add up directly; a percentile cannot, so each finest group keeps the list of its values
--- and a breakdown's percentiles are taken over the concatenated lists of its groups (exact, and
--- without reading the rows again, also for the '(other)' rows of $top).
+-- Sums add up directly; a percentile cannot. The nine percentile columns (latency_p50_ms ..
+-- throughput_p99_tps) are null here: sql/report_percentiles.sql takes them over the rows, one
+-- breakdown and one measure per statement, and pipeline/query/report.py fills them in. Keeping
+-- the values of every finest group here instead would hold all of them at once, in states
+-- DuckDB cannot spill to disk (5.4 GB for a year of 10M records; docs/report.md, Memory).
+-- Everything this query holds per group is a fixed-size sum or count, which DuckDB spills.
 with
 
 -- The generations of the period that the filters keep, with the labels of the chosen dimensions
@@ -132,8 +135,7 @@ attempt_list as (
     where len(provider_responses) > 0
 ),
 
--- Every request metric at the finest grain (period x all dimensions): the additive ones, and
--- for the percentiles the values themselves (nulls included; quantile_cont skips them).
+-- Every additive request metric at the finest grain (period x all dimensions).
 fine_requests as (
     select
         period, d1, d2, d3, d4,
@@ -163,10 +165,7 @@ fine_requests as (
             where finish_reason not in ('stop', 'length', 'tool_calls', 'content_filter', 'error')
         ) as finish_other,
         count(*) filter (where finish_reason is null) as finish_null,
-        count(*) filter (where is_response_cache_hit) as response_cache_hits,
-        list(latency) as latency_values,
-        list(generation_time) as generation_time_values,
-        list(throughput) as throughput_values
+        count(*) filter (where is_response_cache_hit) as response_cache_hits
     from request_rows
     group by period, d1, d2, d3, d4
 ),
@@ -219,8 +218,7 @@ fine_rows as (
         and r.d4 is not distinct from a.d4
 ),
 
--- With $from_rollup: the same finest groups added up from the daily rollup's days (UTC), the
--- value lists empty (its percentiles are null).
+-- With $from_rollup: the same finest groups added up from the daily rollup's days (UTC).
 fine_rollup as (
     select
         case
@@ -252,9 +250,6 @@ fine_rollup as (
         sum(finish_other) as finish_other,
         sum(finish_null) as finish_null,
         sum(response_cache_hits) as response_cache_hits,
-        cast([] as double[]) as latency_values,
-        cast([] as double[]) as generation_time_values,
-        cast([] as double[]) as throughput_values,
         sum(requests_with_attempts) as requests_with_attempts,
         sum(fallbacks) as fallbacks,
         sum(attempts) as attempts,
@@ -308,7 +303,7 @@ kept as (
 -- Each finest group with its folding flags (folded_all: in the breakdown of all dimensions
 -- together; folded1..4: in the breakdown of dimension i alone) and its key in every breakdown:
 -- t1..t4 all dimensions together, s1..s4 each alone ('(other)' when folded). Not materialized:
--- a cheap projection of `fine`, which holds the value lists once.
+-- a cheap projection of `fine`.
 fine_keyed as not materialized (
     select
         *,
@@ -393,99 +388,15 @@ rolled as (
     )
 ),
 
--- The percentiles of every group of the breakdowns asked for, over the values of its finest
--- groups: a branch per breakdown, those not asked for have a false condition and return nothing.
-rolled_quantiles as (
-    select
-        0 as breakdown_order, null as period, null as dim1, null as dim2, null as dim3, null as dim4,
-        false as is_other,
-        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]) as latency_q,
-        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99])
-            as generation_time_q,
-        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99]) as throughput_q
-    from fine_keyed
-    union all
-    select
-        1, period, null, null, null, null, false,
-        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
-    from fine_keyed
-    where $granularity is not null
-    group by period
-    union all
-    -- all dimensions together: a kept group is one finest group, the '(other)' row many
-    select
-        2, period, t1, t2, t3, t4, false,
-        list_aggregate(latency_values, 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(generation_time_values, 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(throughput_values, 'quantile_cont', [0.5, 0.9, 0.99])
-    from fine_keyed
-    where len($dims) >= 2 and not folded_all
-    union all
-    select
-        2, period, t1, t2, t3, t4, true,
-        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
-    from fine_keyed
-    where len($dims) >= 2 and folded_all
-    group by period, t1, t2, t3, t4
-    union all
-    select
-        3, period, s1, null, null, null, folded1,
-        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
-    from fine_keyed
-    group by period, s1, folded1
-    union all
-    select
-        4, period, null, s2, null, null, folded2,
-        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
-    from fine_keyed
-    where len($dims) >= 2
-    group by period, s2, folded2
-    union all
-    select
-        5, period, null, null, s3, null, folded3,
-        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
-    from fine_keyed
-    where len($dims) >= 3
-    group by period, s3, folded3
-    union all
-    select
-        6, period, null, null, null, s4, folded4,
-        list_aggregate(flatten(list(latency_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(generation_time_values)), 'quantile_cont', [0.5, 0.9, 0.99]),
-        list_aggregate(flatten(list(throughput_values)), 'quantile_cont', [0.5, 0.9, 0.99])
-    from fine_keyed
-    where len($dims) >= 4
-    group by period, s4, folded4
-),
-
--- The breakdowns asked for (the grouping sets of rolled cover the most: 4 dimensions, periods;
--- rolled_quantiles holds only those asked for).
+-- The breakdowns asked for (the grouping sets of rolled cover the most: 4 dimensions, periods).
 shown as (
-    select
-        r.*,
-        q.latency_q,
-        q.generation_time_q,
-        q.throughput_q
-    from rolled as r
-    join rolled_quantiles as q
-        on q.breakdown_order = r.breakdown_order
-        and q.period is not distinct from r.period
-        and q.dim1 is not distinct from r.dim1
-        and q.dim2 is not distinct from r.dim2
-        and q.dim3 is not distinct from r.dim3
-        and q.dim4 is not distinct from r.dim4
-        and q.is_other = r.is_other
-    where r.requests > 0
+    select *
+    from rolled
+    where requests > 0
+        and (breakdown_order <> 1 or $granularity is not null)
+        and (breakdown_order not in (2, 4) or len($dims) >= 2)
+        and (breakdown_order <> 5 or len($dims) >= 3)
+        and (breakdown_order <> 6 or len($dims) >= 4)
 )
 
 -- The rows, in the order of the breakdowns (ordered by columns of `shown`: the query selects no
@@ -523,15 +434,15 @@ select
     r.total_cost / r.requests as cost_per_request,
     r.total_cost / nullif(r.billed_tokens, 0) * 1000000 as cost_per_million_billed_tokens,
     r.native_tokens_cached / nullif(r.native_tokens_prompt, 0) as cache_hit_rate,
-    r.latency_q[1] as latency_p50_ms,
-    r.latency_q[2] as latency_p90_ms,
-    r.latency_q[3] as latency_p99_ms,
-    r.generation_time_q[1] as generation_time_p50_ms,
-    r.generation_time_q[2] as generation_time_p90_ms,
-    r.generation_time_q[3] as generation_time_p99_ms,
-    r.throughput_q[1] as throughput_p50_tps,
-    r.throughput_q[2] as throughput_p90_tps,
-    r.throughput_q[3] as throughput_p99_tps,
+    cast(null as double) as latency_p50_ms,
+    cast(null as double) as latency_p90_ms,
+    cast(null as double) as latency_p99_ms,
+    cast(null as double) as generation_time_p50_ms,
+    cast(null as double) as generation_time_p90_ms,
+    cast(null as double) as generation_time_p99_ms,
+    cast(null as double) as throughput_p50_tps,
+    cast(null as double) as throughput_p90_tps,
+    cast(null as double) as throughput_p99_tps,
     r.cancelled / r.requests as cancelled_share,
     r.streamed / r.requests as streamed_share,
     r.byok / r.requests as byok_share,

@@ -25,6 +25,9 @@ def test_bench_period_measures_every_target_on_the_same_lakes(tmp_path: Path, ca
     assert f"{results['since7_ratio']:.2f}x (target <= 1.5x)" in out
     assert f"{results['page_ratio']:.2f}x (target <= 2.0x)" in out
     assert f"= {ingest['rollup_cost_share']:.1%} (target <= 5%)" in out
+    assert results["rss_growth"] == results["all_history"]["rss_mb"] / results["all_history_90d"]["rss_mb"]
+    assert f"every report ran under DuckDB's memory_limit of {results['memory_limit']}" in out
+    assert f"({results['rss_growth']:.2f}x for 0.006M records" in out
     assert set(results["met"]) == {"since7_ratio", "page_ratio", "rollup_speedup", "rollup_cost_share", "rss_mb"}
     # The lakes are kept for the next run and reused when the sizes match.
     marker = (tmp_path / "lakes.json").stat().st_mtime_ns

@@ -1,5 +1,6 @@
-"""The usage report's query layer: `sql/report.sql` (and, for the page, `sql/html_*.sql`) run
-over the lake's views with bound parameters, gathered into data objects on one connection.
+"""The usage report's query layer: `sql/report.sql`, its percentiles `sql/report_percentiles.sql`
+(and, for the page, `sql/html_*.sql`) run over the lake's views with bound parameters, gathered
+into data objects on one connection, under the report's DuckDB memory limit (MEMORY_LIMIT).
 
 All aggregation happens in DuckDB; this module checks the options, binds them as parameters,
 names the dimension columns and returns a Report (the rows of sql/report.sql) or, for the HTML
@@ -19,12 +20,16 @@ dimensions are listed once, in pipeline/schema/dimensions.py.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from pipeline.errors import OrusageError
 from pipeline.lake import views
@@ -344,16 +349,42 @@ def _arrow_type(kind: str, time_zone: str) -> Any:
     return types[kind]
 
 
+# The memory DuckDB may use for a report (and the page) on one connection: beyond it, its hash
+# tables and sorts spill to a temporary directory of their own (removed when the connection
+# closes). What cannot spill (the values of one measure of one breakdown that quantile_cont
+# holds, sql/report_percentiles.sql: about 8 bytes per row of the period) counts against it, so
+# a report that needs more fails with one Error line (docs/report.md, Memory).
+MEMORY_LIMIT = "500MB"
+
+
+def limit_memory(con, memory_limit: str | None = None) -> None:
+    """Give the DuckDB connection `con` the report's memory limit (default MEMORY_LIMIT) and a
+    temporary directory of its own to spill to."""
+    con.execute("SET memory_limit = $limit", {"limit": memory_limit or MEMORY_LIMIT})
+    spill = Path(tempfile.gettempdir()) / f"orusage-report-{os.getpid()}-{id(con)}"
+    con.execute("SET temp_directory = $dir", {"dir": str(spill)})
+
+
 def open_lake(lake_root: Path, engine: str = "duckdb", spark_remote: str | None = None):
-    """A connection with the views of the lake at `lake_root`: DuckDB's, or with engine="spark" a
-    SparkLake (in-process, or the Spark Connect server `spark_remote`); OrusageError when there is
-    no lake."""
+    """A connection with the views of the lake at `lake_root`: DuckDB's (with the report's memory
+    limit, limit_memory), or with engine="spark" a SparkLake (in-process, or the Spark Connect
+    server `spark_remote`); OrusageError when there is no lake."""
     lake_root = Path(lake_root)
     if not lake_root.is_dir():
         raise OrusageError(f"no lake at {lake_root}", "Run `orusage ingest PATH --lake DIR` first, or pass --lake DIR.")
     if engine == "spark":
         return SparkLake.open(lake_root, remote=spark_remote or None)
-    return views.connect(lake_root)
+    con = views.connect(lake_root)
+    limit_memory(con)
+    return con
+
+
+def _out_of_memory(con, exc: Exception) -> OrusageError:
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    return OrusageError(
+        f"the report needs more memory than DuckDB's limit of {limit} ({str(exc).splitlines()[0]})",
+        "Report a shorter period with --since: a percentile holds about 8 bytes per generation of the period.",
+    )
 
 
 def _report_rows(con, sql: str, params: dict[str, Any], dims: tuple[str, ...]):
@@ -374,16 +405,131 @@ def _report_rows(con, sql: str, params: dict[str, Any], dims: tuple[str, ...]):
     return described, tuples, time_zone, declared
 
 
-def query_report(con, lake_root: Path, options: ReportOptions, *, sums_only: bool = False) -> Report:
+# The measures of sql/report_percentiles.sql and the report columns their p50, p90, p99 fill.
+PERCENTILE_COLUMNS = {
+    "latency": ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms"),
+    "generation_time": ("generation_time_p50_ms", "generation_time_p90_ms", "generation_time_p99_ms"),
+    "throughput": ("throughput_p50_tps", "throughput_p90_tps", "throughput_p99_tps"),
+}
+_KEY_COLUMNS = ("breakdown", "period", "dim1", "dim2", "dim3", "dim4", "is_other")
+
+
+def breakdown_orders(options: ReportOptions) -> dict[str, int]:
+    """The breakdowns of the report (checked options) by name, with their order in sql/report.sql:
+    0 'total', 1 'period' (with --granularity), 2 the dimensions together (2 or more), 3.. each alone."""
+    orders = {"total": 0}
+    if options.granularity is not None:
+        orders["period"] = 1
+    if len(options.dims) >= 2:
+        orders["+".join(options.dims)] = 2
+    for i, dim in enumerate(options.dims):
+        orders[dim] = 3 + i
+    return orders
+
+
+def kept_groups(options: ReportOptions, columns: list[str], tuples: list[tuple]) -> dict[str, list[str] | None]:
+    """The $kept, $kept1..$kept4 of sql/report_percentiles.sql: with --top, the groups that the
+    rows of sql/report.sql keep in each breakdown (the others fold into '(other)'); None without."""
+    kept: dict[str, list[str] | None] = dict.fromkeys(("kept", "kept1", "kept2", "kept3", "kept4"))
+    if options.top is None:
+        return kept
+    at = {name: columns.index(name) for name in _KEY_COLUMNS}
+    dims = options.dims
+    together: set[str] = set()
+    alone: list[set[str]] = [set() for _ in dims]
+    for row in tuples:
+        if row[at["is_other"]]:
+            continue
+        breakdown = row[at["breakdown"]]
+        if len(dims) >= 2 and breakdown == "+".join(dims):
+            together.add(chr(31).join(row[at[f"dim{i + 1}"]] for i in range(len(dims))))
+        elif breakdown in dims:
+            i = dims.index(breakdown)
+            alone[i].add(row[at[f"dim{i + 1}"]])
+    if len(dims) >= 2:
+        kept["kept"] = sorted(together)
+    for i, labels in enumerate(alone):
+        kept[f"kept{i + 1}"] = sorted(labels)
+    return kept
+
+
+# Up to this many generations in the report's selection, one statement per breakdown takes the
+# percentiles of all three measures (24 bytes a generation, 96 MB at most); beyond it, one
+# measure per statement (8 bytes a generation): fewer passes over a short period, a bounded
+# memory over a long one.
+PERCENTILE_BATCH_ROWS = 4_000_000
+
+
+def measure_batches(requests: int) -> list[tuple[str, ...]]:
+    """The measures of each statement of sql/report_percentiles.sql, for a selection of `requests`."""
+    if requests <= PERCENTILE_BATCH_ROWS:
+        return [tuple(PERCENTILE_COLUMNS)]
+    return [(measure,) for measure in PERCENTILE_COLUMNS]
+
+
+def _with_percentiles(
+    con, options: ReportOptions, columns: list[str], tuples: list[tuple], breakdowns: tuple[str, ...] | None = None
+) -> list[tuple]:
+    """The rows of sql/report.sql with the percentile columns of `breakdowns` (default: every
+    breakdown) filled by sql/report_percentiles.sql: one statement per breakdown (and per measure
+    beyond PERCENTILE_BATCH_ROWS), so that DuckDB holds the values of one breakdown at a time
+    (docs/report.md, Memory)."""
+    orders = [order for name, order in breakdown_orders(options).items() if breakdowns is None or name in breakdowns]
+    if not tuples or not orders:
+        return tuples
+    sql = sqlfiles.load("report_percentiles")
+    base = report_params(options)
+    del base["top"], base["from_rollup"]
+    base.update(kept_groups(options, columns, tuples))
+    key_at = [columns.index(name) for name in _KEY_COLUMNS]
+    total = next(row for row in tuples if row[key_at[0]] == "total")
+    values: dict[tuple, dict[str, Any]] = {}
+    for order in orders:
+        for measures in measure_batches(total[columns.index("requests")] or 0):
+            params = {**base, "breakdown": order, "measures": list(measures)}
+            params = sqlfiles.check_parameters(sql, params, "sql/report_percentiles.sql")
+            if isinstance(con, SparkLake):
+                described, rows = con.rows(sql, params, "sql/report_percentiles.sql")
+                names = [name for name, _kind in described]
+            else:
+                result = con.execute(sql, params)
+                names = [column[0] for column in result.description]
+                rows = result.fetchall()
+            wanted = [(names.index(name), name) for measure in measures for name in PERCENTILE_COLUMNS[measure]]
+            for row in rows:
+                found = values.setdefault(tuple(row[:7]), {})
+                for i, name in wanted:
+                    found[name] = row[i]
+    fill = [(columns.index(name), name) for targets in PERCENTILE_COLUMNS.values() for name in targets]
+    out = []
+    for row in tuples:
+        found = values.get(tuple(row[i] for i in key_at), {})
+        row = list(row)
+        for i, name in fill:
+            row[i] = found.get(name)
+        out.append(tuple(row))
+    return out
+
+
+def query_report(
+    con, lake_root: Path, options: ReportOptions, *, sums_only: bool = False, percentiles: tuple[str, ...] | None = None
+) -> Report:
     """Run sql/report.sql on `con` (the views of the lake at `lake_root`); an empty selection gives
     an empty Report. `sums_only`: the caller needs no percentile, so the daily rollup answers
-    when it can (rollup_answers; Report.source says which did)."""
+    when it can (rollup_answers; Report.source says which did). `percentiles`: the breakdowns
+    whose percentile columns the caller needs (by name, e.g. ("model+provider_name",); the
+    others stay null); None: every breakdown's."""
     options = check_options(options)
     from_rollup = sums_only and not isinstance(con, SparkLake) and rollup_answers(lake_root, options)
     sql = sqlfiles.load("report")
     params = sqlfiles.check_parameters(sql, report_params(options, from_rollup), what="sql/report.sql")
     check_time_zone(con, options.tz)
-    described, tuples, time_zone, declared = _report_rows(con, sql, params, options.dims)
+    try:
+        described, tuples, time_zone, declared = _report_rows(con, sql, params, options.dims)
+        if not from_rollup:
+            tuples = _with_percentiles(con, options, [name for name, _kind in described], tuples, percentiles)
+    except duckdb.OutOfMemoryException as exc:
+        raise _out_of_memory(con, exc) from None
     keep = [
         i
         for i, (name, _kind) in enumerate(described)
@@ -441,10 +587,10 @@ class PageData:
     last_run: dict[str, Any] | None  # the ingest run that last fed the lake (sql/html_last_run.sql)
     window: dict[str, Any] | None = None  # the window, headline and previous periods (sql/html_window.sql)
     current: Report | None = None  # the headline period: the window, or its last HEADLINE_DAYS days without --since
-    previous: Report | None = None  # the period before the headline period, of the same length
+    previous: Report | None = None  # the period before the headline period, of the same length (sums: no percentiles)
     granularity: str = "day"  # of the time axes
     timeline: Report | None = None  # by model, per period
-    model_provider: Report | None = None  # by model and provider_name, over the whole window
+    model_provider: Report | None = None  # by model and provider_name, over the whole window (percentiles: the pairs only)
     by_dim: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each of PAGE_DIMENSIONS alone
     provider_errors: list[dict[str, Any]] = field(default_factory=list)  # sql/html_provider_errors.sql
 
@@ -505,18 +651,21 @@ def gather_page(
             current = report
         else:
             headline = replace(base, since=win["headline_since"], until=win["headline_until"], top=None)
-            current = query_report(con, lake_root, headline)
+            current = query_report(con, lake_root, headline, percentiles=())
         before = replace(base, since=win["previous_since"], until=win["previous_until"], top=None)
-        previous = query_report(con, lake_root, before)
+        previous = query_report(con, lake_root, before, percentiles=())
         granularity = auto_granularity(o, win["days"])
         # The trend needs sums only: the daily rollup answers it when it can (UTC periods).
         timeline = query_report(con, lake_root, replace(base, granularity=granularity), sums_only=True)
-        model_provider = query_report(con, lake_root, replace(base, dims=("model", "provider_name")))
+        # The page shows percentiles of the user's report and of model x provider only.
+        model_provider = query_report(
+            con, lake_root, replace(base, dims=("model", "provider_name")), percentiles=("model+provider_name",)
+        )
         by_dim: dict[str, list[dict[str, Any]]] = {}
         for dim in ("model", "provider_name"):
             by_dim[dim] = _single(report, dim) or model_provider.rows_of(dim)
         missing = tuple(d for d in PAGE_DIMENSIONS if d not in by_dim and _single(report, d) is None)
-        extra = query_report(con, lake_root, replace(base, dims=missing)) if missing else None
+        extra = query_report(con, lake_root, replace(base, dims=missing), percentiles=()) if missing else None
         for dim in PAGE_DIMENSIONS:
             if dim not in by_dim:
                 by_dim[dim] = _single(report, dim) or extra.rows_of(dim)
