@@ -73,8 +73,9 @@ bench: $(BIN)/orusage $(NATIVE) ## Speed and memory against a raw DuckDB baselin
 	$(BIN)/python -m tools.bench --records $(BENCH_N)
 	$(MAKE) bench-period
 
-bench-period: $(BIN)/orusage $(NATIVE) ## Report cost follows the period, not the history (a year of BENCH_PERIOD_N records, default 10M; long)
+bench-period: $(BIN)/orusage $(NATIVE) ## Report cost follows the period, not the history (a year of BENCH_PERIOD_N records, default 10M; long), then what 3 years of small daily files cost a report
 	$(BIN)/python -m tools.bench_period --records $(BENCH_PERIOD_N)
+	$(BIN)/python -m tools.bench_files
 
 report: $(BIN)/orusage $(NATIVE) ## Usage and cost report of the lake, and the page reports/latest.html (ingests data/sample first when there is no lake)
 	@test -e $(LAKE)/current || $(BIN)/orusage ingest data/sample --lake $(LAKE)

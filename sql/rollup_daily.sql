@@ -12,7 +12,8 @@
 --           the bench's lake (300 Zipf-popular apps, each using a few models) it multiplies the
 --           rows about 9x, from about 1 row per 118 records to 1 per 13 (make bench measures it).
 -- Inputs    generations (sql/views/generations.sql), only the partitions of $days (the `date`
---           column: no other file is opened).
+--           column: no other daily file is opened; a merged month's file outside the range of
+--           $days is skipped by its statistics).
 -- Output    day (DATE, UTC), model, provider_name, data_region (VARCHAR),
 --           requests, first_created_at, last_created_at (TIMESTAMPTZ), total_cost, usage,
 --           upstream_inference_cost, cache_discount (DOUBLE, USD), tokens_prompt,
@@ -30,6 +31,9 @@ selected as (
     select *
     from generations
     where list_contains($days, date)
+        -- the same days as a range: lets a merged month's file (the `date` column stored in
+        -- the file) be skipped by its statistics, as a daily file is by its path
+        and date between list_min($days) and list_max($days)
 ),
 
 final as (

@@ -113,11 +113,18 @@ def ingest(paths, lake: Path, **options) -> dict:
 def lake_rows(lake: Path) -> pl.DataFrame:
     """Every published row, read through DuckDB from the lake's public paths."""
     files = sorted((lake / "generations").glob("date=*/*.parquet"))
-    if not files:
+    merged = sorted((lake / "generations").glob("month=*/*.parquet"))  # `orusage compact --months-older-than`
+    if not files + merged:
         return pl.DataFrame()
     con = duckdb.connect()
+    if not merged:
+        return con.sql(
+            "SELECT * FROM read_parquet($files, hive_partitioning = false) ORDER BY id", params={"files": [str(f) for f in files]}
+        ).pl()
+    # The merged months' files also store `date`: the same columns as the daily files, without it.
     return con.sql(
-        "SELECT * FROM read_parquet($files, hive_partitioning = false) ORDER BY id", params={"files": [str(f) for f in files]}
+        "SELECT * EXCLUDE (date) FROM read_parquet($files, hive_partitioning = false, union_by_name = true) ORDER BY id",
+        params={"files": [str(f) for f in files + merged]},
     ).pl()
 
 

@@ -43,6 +43,11 @@ DUCKDB_ONLY = {
     "bench_percentiles": "the benchmark's raw DuckDB percentiles over the files it lists",
     "compact_expected": "maintenance: reads the partition files `orusage compact` lists",
     "compact_partition": "maintenance: rewrites the partition files `orusage compact` lists",
+    "compact_month": "maintenance: rewrites the month's files `orusage compact --months-older-than` lists",
+    "compact_month_expected": "maintenance: reads the month's files `orusage compact --months-older-than` lists",
+    "prune_month": "maintenance: rewrites a merged month's files `orusage prune` lists",
+    "views/lake_generations_monthly": "reads files: as above (a lake with merged months)",
+    "views/lake_generations_monthly_only": "reads files: as above (a lake of merged months only)",
     "quarantine_replay_rows": "a writer's input: the quarantine files `orusage quarantine replay` lists",
     "reconcile_activity": "reads activity_rows, the table `orusage reconcile` registers in DuckDB",
 }
@@ -94,6 +99,25 @@ def generated(tmp_path_factory, spark):
     con = views.connect(lake_root)
     lake = SparkLake(spark.newSession(), lake_root, owned=False)
     yield lake_root, con, lake
+    lake.close()
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def merged(report_sample_lake, tmp_path_factory, spark):
+    """A copy of the sample lake whose months before 2026-10 are merged (generations/month=YYYY-MM/,
+    `orusage compact --months-older-than`), October still daily, on both engines."""
+    import shutil
+
+    from pipeline.ops.maintain import compact
+
+    root = tmp_path_factory.mktemp("spark-merged") / "lake"
+    shutil.copytree(report_sample_lake, root, symlinks=True)
+    (root / "orusage.duckdb").unlink(missing_ok=True)
+    assert len(compact(root, months_older_than=10, today=dt.date(2026, 10, 20))["months"]) == 6
+    con = views.connect(root)
+    lake = SparkLake(spark.newSession(), root, owned=False)
+    yield root, con, lake
     lake.close()
     con.close()
 
@@ -194,7 +218,7 @@ def _view_rows_spark(lake: SparkLake, view: str) -> list[dict]:
     return lake.arrow(f"select * from {view} order by {keys}").to_pylist()
 
 
-@pytest.mark.parametrize("which", ["sample", "generated"])
+@pytest.mark.parametrize("which", ["sample", "generated", "merged"])
 def test_every_view_gives_the_same_rows_on_spark(which, request):
     _root, con, lake = request.getfixturevalue(which)
     for view in VIEW_KEYS:
@@ -237,15 +261,27 @@ def test_the_report_gives_the_same_rows_on_spark_generated(name, generated):
     _compare_reports(root, con, lake, REPORTS[name], f"generated {name}")
 
 
+@pytest.mark.parametrize("name", ["default", "tz-week-where-top"])
+def test_the_report_gives_the_same_rows_on_spark_with_merged_months(name, merged):
+    root, con, lake = merged
+    _compare_reports(root, con, lake, REPORTS[name], f"merged {name}")
+    # A period inside a merged month and the daily days after it: the `date` filter on both layouts.
+    period = ReportOptions(granularity="day", tz="Europe/Berlin", since="2026-09-25", until="2026-10-05")
+    _compare_reports(root, con, lake, period, f"merged {name} period")
+
+
 # --- the command line ------------------------------------------------------------------------------
 
 
-def test_views_dialect_spark_registers_views_a_spark_session_can_query(spark, report_sample_lake):
+@pytest.mark.parametrize("which", ["sample", "merged"])
+def test_views_dialect_spark_registers_views_a_spark_session_can_query(spark, which, request):
     """The printed statements, run as a user would in a pyspark shell, give the lake's views."""
+    report_sample_lake = request.getfixturevalue("report_sample_lake") if which == "sample" else request.getfixturevalue(which)[0]
     result = cli("views", "--dialect", "spark", "--lake", report_sample_lake)
     assert result.returncode == 0, result.stderr
     statements = [s for s in result.stdout.split(";\n") if s.strip()]
-    assert statements[0].startswith("CREATE TABLE IF NOT EXISTS lake_generations (")
+    first = "lake_generations" if which == "sample" else "orusage_generations_daily"
+    assert statements[0].startswith(f"CREATE TABLE IF NOT EXISTS {first} (")
     database = "orusage_views_test"
     spark = spark.newSession()  # a shell of its own: none of the engine's temporary views
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")

@@ -216,33 +216,55 @@ def _partition(ctx, param, text: str | None) -> str | None:
     return text
 
 
-@click.command("compact", epilog=epilog(WRITE_EXIT_CODES, "orusage compact --lake ./lake --partition 2026-10-01"))
+@click.command("compact", epilog=epilog(WRITE_EXIT_CODES, "orusage compact --lake ./lake --months-older-than 60d"))
 @lake_option
 @config_option
 @click.option(
     "--partition", default=None, metavar="DATE", callback=_partition,
     help="Only this partition (YYYY-MM-DD, a UTC day).",
 )  # fmt: skip
+@click.option(
+    "--months-older-than", "months_days", default=None, metavar="DURATION", callback=_duration,
+    help="Also merge each UTC month that ended more than DURATION ago (Nd or Nw, e.g. 60d) into one "
+    "file per month (generations/month=YYYY-MM/), the date column kept in the file.",
+)  # fmt: skip
 @wait_option
 @json_option("the result")
-def compact_command(config, lake, partition, wait, as_json):
+def compact_command(config, lake, partition, months_days, wait, as_json):
     """Merge the small Parquet files of each partition into few large ones, atomically.
 
     A partition (generations/date=YYYY-MM-DD) with two or more files under 64 MB has them
     rewritten into files of up to 1,000,000 rows through the declared schema (zstd), every
-    column kept (lineage included), each id once. The change is published as one new lake
-    version under the lake lock: readers see the old files or the new ones, never a mix.
+    column kept (lineage included), each id once. With --months-older-than, every whole UTC
+    month that ended more than DURATION before today (UTC) and still has daily partitions is
+    first merged with them into generations/month=YYYY-MM/ (files of up to 1,000,000 rows that
+    store the `date` column), so that a report over years of small days opens a few files per
+    month instead of one per day. The change is published as one new lake version under the lake
+    lock: readers see the old files or the new ones, never a mix.
     """
     from pipeline.ops.maintain import compact
 
     settings = _settings(config, lake=lake, lock_wait_seconds=wait)
-    result = compact(settings.lake, partition, wait=settings.lock_wait_seconds)
+    result = compact(settings.lake, partition, wait=settings.lock_wait_seconds, months_older_than=months_days)
     if as_json:
         click.echo(json.dumps(result))
         return
-    if not result["partitions"]:
-        click.echo("Nothing to compact: no partition has two or more small files.")
+    months = result.get("months") or []
+    if not result["partitions"] and not months:
+        if months_days is not None:
+            click.echo(
+                f"Nothing to compact: no month ending before {result['months_cutoff']} has daily partitions, "
+                "and no partition has two or more small files."
+            )
+        else:
+            click.echo("Nothing to compact: no partition has two or more small files.")
         return
+    for item in months:
+        click.echo(
+            f"month={item['month']}: {item['days']} days, {item['files_before']} files -> {item['files_after']}, "
+            f"{item['rows_after']:,} rows"
+            + (f" ({item['duplicates_dropped']:,} duplicate ids dropped)" if item["duplicates_dropped"] else "")
+        )
     for item in result["partitions"]:
         click.echo(
             f"date={item['date']}: {item['files_merged']} files -> {len(item['new_files'])}, "
@@ -266,8 +288,10 @@ def prune_command(config, lake, days, dry_run, wait, as_json):
     """Drop whole partitions older than a duration (retention).
 
     A partition generations/date=D is dropped when D (a UTC day) is more than DURATION before
-    today (UTC). The manifest keeps the files' sha256, so a pruned export found again in the inbox
-    is not ingested again. --dry-run lists the same partitions the real run would drop.
+    today (UTC); a merged month (generations/month=YYYY-MM/, see `orusage compact`) is dropped
+    whole when it ends before that, or rewritten without those days when the cutoff falls in it.
+    The manifest keeps the files' sha256, so a pruned export found again in the inbox is not
+    ingested again. --dry-run lists the same partitions the real run would drop.
     """
     from pipeline.ops.maintain import prune
 
@@ -278,7 +302,15 @@ def prune_command(config, lake, days, dry_run, wait, as_json):
         return
     verb = "would drop" if dry_run else "dropped"
     for item in result["partitions"]:
-        click.echo(f"date={item['date']}: {item['files']} files, {item['rows']:,} rows, {item['bytes']:,} bytes")
+        if "month" in item and item["rewritten"]:
+            click.echo(
+                f"month={item['month']}: {item['rows']:,} rows of the days before the cutoff "
+                f"({item['rewritten']} files rewritten)"
+            )
+        elif "month" in item:
+            click.echo(f"month={item['month']}: {item['files']} files, {item['rows']:,} rows, {item['bytes']:,} bytes")
+        else:
+            click.echo(f"date={item['date']}: {item['files']} files, {item['rows']:,} rows, {item['bytes']:,} bytes")
     click.echo(
         f"{verb} {len(result['partitions'])} partition(s) before {result['cutoff']}: "
         f"{result['files']} files, {result['rows']:,} rows"

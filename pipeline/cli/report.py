@@ -450,7 +450,10 @@ def views(lake, config, dialect):
         from pipeline.schema import sqlfiles
 
         # The statements of <lake>/orusage.duckdb: its views read paths relative to the lake directory.
-        statements = [sqlfiles.load(file) for file, _tree in lake_views.SOURCES.values()]
+        files = [file for file, _tree in lake_views.SOURCES.values()]
+        if local is not None:  # a lake with merged months, or without the schema file, reads its generations otherwise
+            files[0] = lake_views.generations_source_file(local) or files[0]
+        statements = [sqlfiles.load(file) for file in files]
         statements += [text for view in lake_views.VIEWS for text in lake_views.view_statements(view)]
     else:
         from pipeline.query.spark import view_statements

@@ -5,6 +5,9 @@ Every path inside a lake or one of its versions is built here (tests/test_archit
 checks that no other module does):
 
     <root>/generations/date=YYYY-MM-DD/*.parquet   generations_dir, partition_dir, generation_files
+    <root>/generations/month=YYYY-MM/*.parquet     month_dir, month_dirs: whole UTC months merged by
+                                                   `orusage compact --months-older-than`, the
+                                                   `date` column kept inside the files
     <root>/quarantine/<run_id>.parquet             quarantine_file, quarantine_files
     <root>/_manifest/<run_id>.parquet              manifest_file, manifest_files
     <root>/_runs/<run_id>.json                     run_summary_file
@@ -45,6 +48,10 @@ FILES = {
 }
 MONTH_PREFIX = "month="
 PARTITION_PREFIX = "date="
+# The daily files (Hive partition `date` from the directory) and the monthly files (the `date`
+# column stored in the file) of the generations tree, as globs relative to the tree.
+DAILY_FILES = f"{PARTITION_PREFIX}*/*.parquet"
+MONTHLY_FILES = f"{MONTH_PREFIX}*/*.parquet"
 
 
 def current_version(root: Path) -> Path | None:
@@ -77,8 +84,31 @@ def partition_dirs(root: Path) -> dict[str, Path]:
     return {d.name.removeprefix(PARTITION_PREFIX): d for d in sorted(base.glob(f"{PARTITION_PREFIX}*")) if d.is_dir()}
 
 
+def month_dir(root: Path, month: str) -> Path:
+    """The directory of the merged UTC month `month` (YYYY-MM)."""
+    return generations_dir(root) / f"{MONTH_PREFIX}{month}"
+
+
+def month_dirs(root: Path) -> dict[str, Path]:
+    """month (YYYY-MM as named on disk) -> directory of its merged files, in order of month."""
+    base = generations_dir(root)
+    if not base.exists():
+        return {}
+    return {d.name.removeprefix(MONTH_PREFIX): d for d in sorted(base.glob(f"{MONTH_PREFIX}*")) if d.is_dir()}
+
+
+def has_daily_files(root: Path) -> bool:
+    return any(generations_dir(root).glob(DAILY_FILES))
+
+
+def has_monthly_files(root: Path) -> bool:
+    return any(generations_dir(root).glob(MONTHLY_FILES))
+
+
 def generation_files(root: Path) -> list[Path]:
-    return sorted(generations_dir(root).glob(f"{PARTITION_PREFIX}*/*.parquet"))
+    """Every file of the generations: the daily partitions' files, then the merged months'."""
+    base = generations_dir(root)
+    return sorted(base.glob(DAILY_FILES)) + sorted(base.glob(MONTHLY_FILES))
 
 
 def quarantine_file(root: Path, run_id: str) -> Path:

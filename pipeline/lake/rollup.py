@@ -26,14 +26,27 @@ from pipeline.lake import views
 from pipeline.schema import sqlfiles
 
 
+def _month_days(month: str) -> list[str]:
+    first = date.fromisoformat(f"{month}-01")
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return [date.fromordinal(n).isoformat() for n in range(first.toordinal(), following.toordinal())]
+
+
 def _partition_files(root: Path | None) -> dict[str, frozenset[int]]:
-    """day -> the inodes of its partition's files."""
+    """day -> the inodes of the files that may hold its rows: its daily partition's, and those of
+    its merged month (generations/month=YYYY-MM/), which count for every day of the month."""
     if root is None:
         return {}
-    return {
-        day: frozenset(path.stat().st_ino for path in directory.glob("*.parquet"))
+    found: dict[str, set[int]] = {
+        day: {path.stat().st_ino for path in directory.glob("*.parquet")}
         for day, directory in lake_layout.partition_dirs(root).items()
     }
+    for month, directory in lake_layout.month_dirs(root).items():
+        inodes = {path.stat().st_ino for path in directory.glob("*.parquet")}
+        if inodes:
+            for day in _month_days(month):
+                found.setdefault(day, set()).update(inodes)
+    return {day: frozenset(inodes) for day, inodes in found.items()}
 
 
 def changed_days(before: Path | None, version: Path) -> list[str]:

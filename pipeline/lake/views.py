@@ -57,6 +57,10 @@ SOURCES = {
 # A lake written before the schema file existed (pipeline/lake/layout.py: schema_file): its
 # generations are read by this file instead, until its next write adds the schema file.
 UNPRUNED = "views/lake_generations_unpruned"
+# A lake with merged months (generations/month=YYYY-MM/, `orusage compact --months-older-than`):
+# its generations are read by one of these instead, with daily files or without.
+MONTHLY = "views/lake_generations_monthly"
+MONTHLY_ONLY = "views/lake_generations_monthly_only"
 # A lake without rollup files: lake_rollup is this query's result over no day (its columns).
 ROLLUP_SQL = "rollup_daily"
 # The views users query, in dependency order.
@@ -93,7 +97,7 @@ def view_statements(view: str) -> list[str]:
 def sql_digest() -> str:
     """Digest of the view definitions: a database built by other SQL is rebuilt."""
     digest = hashlib.sha256()
-    for name in [f for f, _tree in SOURCES.values()] + [UNPRUNED, ROLLUP_SQL]:
+    for name in [f for f, _tree in SOURCES.values()] + [UNPRUNED, MONTHLY, MONTHLY_ONLY, ROLLUP_SQL]:
         digest.update(sqlfiles.load(name).encode())
     for view in VIEWS:
         for statement in view_statements(view):
@@ -137,15 +141,27 @@ def _empty_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.unregister("_orusage_empty")
 
 
-def _generations_source(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
-    """lake_generations: the files through the schema file, the unpruned reader of a lake that
-    has none yet, or an empty table when there is no generation file."""
+def generations_source_file(lake_root: Path) -> str | None:
+    """The file of sql/ that defines `lake_generations` for the lake or version at `lake_root`:
+    the daily files through the schema file, with the merged months (with or without daily
+    files), the unpruned reader of a lake without the schema file; None when there is no
+    generation file (an empty table then)."""
     if not lake_layout.has_files(lake_root, lake_layout.GENERATIONS):
+        return None
+    if lake_layout.has_monthly_files(lake_root):
+        return MONTHLY if lake_layout.has_daily_files(lake_root) else MONTHLY_ONLY
+    if lake_layout.schema_file(lake_root).is_file():
+        return SOURCES["lake_generations"][0]
+    return UNPRUNED
+
+
+def _generations_source(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
+    """lake_generations as `generations_source_file` says, or an empty table."""
+    file = generations_source_file(lake_root)
+    if file is None:
         _empty_source(con, "lake_generations")
-    elif lake_layout.schema_file(lake_root).is_file():
-        con.execute(sqlfiles.load(SOURCES["lake_generations"][0]))
     else:
-        con.execute(sqlfiles.load(UNPRUNED))
+        con.execute(sqlfiles.load(file))
 
 
 def connect_generations(root: Path) -> duckdb.DuckDBPyConnection:

@@ -56,6 +56,9 @@ SOURCES = (
     ("lake_rollup", lake_layout.ROLLUP, "*.parquet", "parquet"),
 )
 RUN_FILES = "orusage_run_files"  # the summary files of lake_runs, one row per file (binaryFile)
+# A lake with merged months: lake_generations is the union of these two sources.
+DAILY_SOURCE = "orusage_generations_daily"
+MONTHLY_SOURCE = "orusage_generations_monthly"
 
 _QUERY_IDS = itertools.count(1)  # names the stages of each query apart
 
@@ -171,17 +174,53 @@ def _temporary(statement: str) -> str:
     return "CREATE OR REPLACE TEMPORARY VIEW " + statement.removeprefix(prefix)
 
 
+def _generations_statements(uri: str, temporary: bool, daily: bool, monthly: bool) -> list[str]:
+    """lake_generations of a lake with merged months (generations/month=YYYY-MM/, `date` stored
+    in the files) beside, or instead of, the daily partitions: one source per layout (Spark's
+    partition discovery refuses `date=` and `month=` directories side by side), then their union."""
+    create_view = "CREATE OR REPLACE TEMPORARY VIEW" if temporary else "CREATE OR REPLACE VIEW"
+    create_files = "CREATE OR REPLACE TEMPORARY VIEW" if temporary else "CREATE TABLE IF NOT EXISTS"
+    columns = _columns(_declared_schema("lake_generations"))
+    base = uri + "/" + lake_layout.GENERATIONS
+    out, parts = [], []
+    if daily:  # partitioned by `date` below the tree (basePath), as the tree of a lake without merged months
+        options = (
+            f"OPTIONS (path {_string(base + '/' + lake_layout.PARTITION_PREFIX + '*')}, basePath {_string(base)}, "
+            f"pathGlobFilter {_string('*.parquet')})"
+        )
+        out.append(f"{create_files} {DAILY_SOURCE} ({columns}) USING parquet {options}")
+        parts.append(f"SELECT * FROM {DAILY_SOURCE}")
+    if monthly:  # `date` is a column of the files: no partition discovery
+        options = (
+            f"OPTIONS (path {_string(base + '/' + lake_layout.MONTH_PREFIX + '*')}, recursiveFileLookup 'true', "
+            f"pathGlobFilter {_string('*.parquet')})"
+        )
+        out.append(f"{create_files} {MONTHLY_SOURCE} ({columns}) USING parquet {options}")
+        parts.append(f"SELECT * FROM {MONTHLY_SOURCE}")
+    out.append(f"{create_view} lake_generations AS " + " UNION ALL ".join(parts))
+    return out
+
+
 def view_statements(lake: Path | str, temporary: bool = False, local_root: Path | None = None) -> list[str]:
     """The Spark SQL that registers the lake's views: the four source views over the lake's files
     at `lake` (a path or URI), then the views of sql/views/ and generation_labels, translated.
     `temporary`: session views (what `--engine spark` uses); else views for a catalog.
-    `local_root`: the lake on this machine, to find sources without files (None: assume files)."""
+    `local_root`: the lake on this machine, to find sources without files and merged months
+    (None: assume files, and no merged month)."""
     uri = lake_uri(lake)
     out = []
     has_rollup = True
     for name, tree, suffix, fmt in SOURCES:
         has_files = True if local_root is None else lake_layout.has_files(Path(local_root), tree)
         has_rollup = has_files if name == "lake_rollup" else has_rollup
+        if (
+            name == "lake_generations"
+            and has_files
+            and local_root is not None
+            and lake_layout.has_monthly_files(Path(local_root))
+        ):
+            out += _generations_statements(uri, temporary, lake_layout.has_daily_files(Path(local_root)), True)
+            continue
         out += _source_statements(name, uri, tree, suffix, fmt, temporary, has_files)
     for view in lake_views.VIEWS:
         if view == "daily_rollup" and not has_rollup:  # as pipeline/lake/views.py: the query over no day
@@ -351,7 +390,7 @@ class SparkLake:
         if self.owned:
             self.spark.stop()
             return
-        for name in [RUN_FILES, *(s[0] for s in SOURCES), *lake_views.VIEWS]:
+        for name in [RUN_FILES, DAILY_SOURCE, MONTHLY_SOURCE, *(s[0] for s in SOURCES), *lake_views.VIEWS]:
             self.spark.catalog.dropTempView(name)
 
 
