@@ -310,6 +310,24 @@ def default_driver_memory() -> str:
     return f"{max(total // 2 // 2**30, 1)}g"
 
 
+def _jvm_gone(exc: BaseException) -> bool:
+    """Whether `exc` says the Spark driver's JVM is no longer there."""
+    try:
+        from py4j.protocol import Py4JNetworkError
+    except ImportError:  # a Spark Connect client without py4j
+        return isinstance(exc, ConnectionError)
+    return isinstance(exc, ConnectionError | Py4JNetworkError)
+
+
+def _jvm_ended(what: str) -> OrusageError:
+    return OrusageError(
+        f"Spark stopped while running {what}: its JVM ended, most often because it ran out of memory "
+        "(java.lang.OutOfMemoryError)",
+        "Give Spark more memory (in-process: SPARK_DRIVER_MEMORY=16g, or spark.driver.memory in "
+        "spark-defaults.conf), report a shorter period with --since, or run it on a cluster with --spark-remote.",
+    )
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -357,21 +375,49 @@ class SparkLake:
             )
         done = []
         try:
-            for name, query in stages:
-                # Computed now, kept in the executors' memory without its plan (a cached plan
-                # would be compared with every later query's plan, which costs more than it saves).
-                self._sql(query, what).localCheckpoint(eager=True).createOrReplaceTempView(name)
-                done.append(name)
-            frame = self._sql(text, what)
-            try:
-                return frame.toArrow()
-            except Exception as exc:  # noqa: BLE001
-                raise OrusageError(
-                    f"{what} failed on Spark: {_first_line(exc)}", "Fix the SQL, or run it with --engine duckdb."
-                ) from None
+            return self._run_stages(stages, text, what, done)
+        except Exception as exc:
+            if _jvm_gone(exc) or not self.alive():
+                done.clear()  # its views went with it
+                raise _jvm_ended(what) from None
+            raise
         finally:
-            for name in reversed(done):
-                self.spark.catalog.dropTempView(name)
+            try:
+                for name in reversed(done):
+                    self.spark.catalog.dropTempView(name)
+            except Exception as exc:
+                if _jvm_gone(exc) or not self.alive():
+                    raise _jvm_ended(what) from None
+                raise
+
+    def alive(self) -> bool:
+        """Whether the in-process driver's JVM still answers (a Connect session: always)."""
+        try:
+            gateway = self.spark.sparkContext._gateway
+        except Exception:  # noqa: BLE001 (a Connect session has no SparkContext)
+            return True
+        if gateway is None:
+            return True
+        try:
+            gateway.jvm.java.lang.System.currentTimeMillis()
+        except Exception:  # noqa: BLE001 (py4j's errors of a closed connection vary)
+            return False
+        return True
+
+    def _run_stages(self, stages, text: str, what: str, done: list[str]):
+        """Compute each stage into its temporary view (its name added to `done`), then the query."""
+        for name, query in stages:
+            # Computed now, kept in the executors' memory without its plan (a cached plan
+            # would be compared with every later query's plan, which costs more than it saves).
+            self._sql(query, what).localCheckpoint(eager=True).createOrReplaceTempView(name)
+            done.append(name)
+        frame = self._sql(text, what)
+        try:
+            return frame.toArrow()
+        except Exception as exc:  # noqa: BLE001
+            raise OrusageError(
+                f"{what} failed on Spark: {_first_line(exc)}", "Fix the SQL, or run it with --engine duckdb."
+            ) from None
 
     def rows(self, sql: str, params: dict[str, Any] | None = None, what: str = "the query"):
         """(columns with their DuckDB type names, rows as tuples) of one query."""
@@ -387,6 +433,8 @@ class SparkLake:
 
     def close(self) -> None:
         """Stop the session when this object started it; else drop the views it created."""
+        if not self.alive():
+            return  # a JVM that ended has nothing left to stop
         if self.owned:
             self.spark.stop()
             return
