@@ -33,20 +33,11 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from tools.bench_period import REPORT  # the report in a process of its own
+
 ROOT = Path(__file__).resolve().parents[1]
 KEEP_DAILY_DAYS = 31  # months that ended within this many days of the lake's last day stay daily
 SINCE_DAYS = 30
-
-REPORT = """
-import sys
-from pipeline.cli.main import main
-sys.argv = ["orusage", "report", "--lake", sys.argv[1], *sys.argv[2:]]
-try:
-    main()
-except SystemExit as exit:
-    if exit.code:
-        raise
-"""
 
 
 def _child(*args: str) -> tuple[float, float, float]:
