@@ -10,7 +10,7 @@ from tools import bench_period
 
 
 def test_bench_period_measures_every_target_on_the_same_lakes(tmp_path: Path, capsys):
-    assert bench_period.main(["--records", "6000", "--days", "20", "--dir", str(tmp_path), "--repeat", "1"]) == 0
+    assert bench_period.main(["--records", "6000", "--days", "20", "--dir", str(tmp_path), "--repeat", "2"]) == 0
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "last.json").read_text())
     assert results["since7_ratio"] == results["since7_full"]["seconds"] / results["since7_only"]["seconds"]
@@ -21,10 +21,14 @@ def test_bench_period_measures_every_target_on_the_same_lakes(tmp_path: Path, ca
     ingest = results["ingest"]
     assert ingest["rows"] == 1000 and ingest["rollup_cost_share"] == ingest["rollup_seconds"] / ingest["seconds"]
     assert 0 < ingest["rollup_seconds"] < ingest["seconds"]
+    # the best of the runs, each into its own copy of the lake
+    assert len(ingest["runs"]) == 2 and all(r["rows"] == 1000 for r in ingest["runs"])
+    assert ingest["seconds"] == min(r["seconds"] for r in ingest["runs"])
+    assert ingest["rollup_seconds"] == min(r["rollup_seconds"] for r in ingest["runs"])
     assert results["rss_mb"] == max(results[k]["rss_mb"] for k in ("since7_full", "page_full", "all_history"))
     assert f"{results['since7_ratio']:.2f}x (target <= 1.5x)" in out
     assert f"{results['page_ratio']:.2f}x (target <= 2.0x)" in out
-    assert f"= {ingest['rollup_cost_share']:.1%} (target <= 5%)" in out
+    assert f"= {ingest['rollup_cost_share']:.1%} (target <= 5%; best of 2 runs" in out
     assert results["rss_growth"] == results["all_history"]["rss_mb"] / results["all_history_90d"]["rss_mb"]
     assert f"every report ran under DuckDB's memory_limit of {results['memory_limit']}" in out
     assert f"({results['rss_growth']:.2f}x for 0.006M records" in out

@@ -15,12 +15,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, cli, ingest
+from pipeline.errors import OrusageError
 from pipeline.lake import views
 from pipeline.query import spark_sql
 from pipeline.query.report import ReportOptions, query_report
@@ -35,6 +37,7 @@ DUCKDB_ONLY = {
     "views/lake_manifest": "reads files: as above",
     "views/lake_rollup": "reads files: as above",
     "views/lake_generations_unpruned": "reads files: as above (a lake written before the schema file)",
+    "views/lake_generations_files": "reads files: the rollup's source while a write builds a version",
     "report_context": "DuckDB's settings and information_schema: the Spark engine reads its session's schema",
     "time_zone_known": "DuckDB's ICU zone list: with Spark the CLI checks --tz with zoneinfo",
     "shell_tables": "the DuckDB shell's .tables (information_schema)",
@@ -70,7 +73,8 @@ JSON_COLUMNS = {"warnings", "file_details"}  # JSON text: the same object, space
 def spark():
     session = start_session(master="local[2]")
     yield session
-    session.stop()
+    if session.sparkContext._gateway.proc.poll() is None:  # the module's last test ends the JVM
+        session.stop()
 
 
 @pytest.fixture(scope="module")
@@ -374,3 +378,37 @@ def test_the_report_runs_on_a_spark_connect_server(connect_server, report_sample
     assert spark.returncode == 0, spark.stderr
     assert "SessionHolder: Session with" in log.read_text()  # the server ran it
     same_rows(json.loads(duck.stdout), json.loads(spark.stdout), "report through Spark Connect")
+
+
+def test_a_jvm_that_ends_mid_query_is_one_error_saying_what_to_do(spark, report_sample_lake):
+    """Last in the module: it ends the module's JVM. A driver JVM that dies while a query runs (an
+    OutOfMemoryError kills it the same way) is an OrusageError that names the query and how to give
+    Spark more memory, not py4j's traceback; the lake's close has nothing left to stop."""
+    lake = SparkLake(spark.newSession(), report_sample_lake, owned=False)
+    jvm = spark.sparkContext._gateway.proc
+    tracker = spark.sparkContext.statusTracker()
+    ran = []
+
+    def end_the_jvm_once_the_query_runs() -> None:
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not tracker.getActiveStageIds():
+                time.sleep(0.05)
+            ran.append(bool(tracker.getActiveStageIds()))
+        finally:
+            jvm.kill()
+
+    killer = threading.Thread(target=end_the_jvm_once_the_query_runs)
+    killer.start()
+    try:
+        endless = "select count(*) as n from generations a, generations b, generations c, generations d"
+        with pytest.raises(OrusageError) as caught:  # about 2e14 rows: it runs until the JVM ends
+            lake.arrow(endless, what="the cross join")
+    finally:
+        killer.join()
+    assert ran == [True]
+    message = str(caught.value)
+    assert message.startswith("Spark stopped while running the cross join: its JVM ended"), message
+    assert "SPARK_DRIVER_MEMORY" in caught.value.fix and "\n" not in message
+    assert jvm.wait(30) is not None and not lake.alive()
+    lake.close()

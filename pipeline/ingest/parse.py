@@ -21,13 +21,13 @@ import json
 import re
 from itertools import pairwise
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from pipeline.ingest.native import NativeParser, chosen_parser
+from pipeline.lake import views
 from pipeline.schema.table import Field, FieldTable, attempt_duckdb_type, load_table, record_arrow_schema
 
 # DuckDB's json_type names for each declared scalar type.
@@ -379,7 +379,7 @@ class Parser:
         self.native = NativeParser(self.table, self.schema) if self.kind == "native" else None
         self.bare_schema, self.envelope_schema = _fast_read_schemas(self.table)
         self.required = [f.name for f in self.table.fields if not f.nullable]
-        self.con = duckdb.connect()
+        self.con = views.memory_connection()
         self.con.execute("LOAD icu; SET TimeZone = 'UTC'")
 
     def parse_fast(self, body: pa.Buffer, positions: np.ndarray) -> pa.Table | None:

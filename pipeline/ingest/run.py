@@ -33,6 +33,7 @@ from pipeline.ingest.steps import StepClock
 from pipeline.ingest.threads import Background, prefetch
 from pipeline.ingest.validate import failure_reasons
 from pipeline.lake import layout as lake_layout
+from pipeline.lake import views
 from pipeline.lake.formats import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
 from pipeline.lake.store import Lake, RunSummary, Transaction, fsync_path
 from pipeline.schema.table import FieldTable, dictionary_columns, lake_arrow_schema, load_table
@@ -672,7 +673,7 @@ def unknown_value_warnings(new_files: list[Path], table: FieldTable) -> list[dic
         "SELECT 'extra_key' AS kind, '_extra' AS field, k AS value, count(*) AS rows FROM "
         "(SELECT unnest(json_keys(_extra)) AS k FROM read_parquet($files) WHERE _extra IS NOT NULL) GROUP BY k"
     )
-    con = duckdb.connect()
+    con = views.memory_connection()
     try:
         result = con.sql(" UNION ALL ".join(parts) + " ORDER BY kind, field, value", params={"files": files})
         return [dict(zip(("kind", "field", "value", "rows"), r, strict=True)) for r in result.fetchall()]

@@ -14,6 +14,8 @@ sql/rollup_daily.sql gives, gets the rollup of every day.
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -32,41 +34,75 @@ def _month_days(month: str) -> list[str]:
     return [date.fromordinal(n).isoformat() for n in range(first.toordinal(), following.toordinal())]
 
 
-def _partition_files(root: Path | None) -> dict[str, frozenset[int]]:
-    """day -> the inodes of the files that may hold its rows: its daily partition's, and those of
-    its merged month (generations/month=YYYY-MM/), which count for every day of the month."""
+# connect_generations's views live in a catalog that the process shares: one rollup at a time.
+_COMPUTING = threading.Lock()
+
+
+def _files(directory: Path) -> dict[int, str]:
+    """inode -> name of the Parquet files of one directory (the inode from the directory
+    listing: no stat per file)."""
+    with os.scandir(directory) as entries:
+        return {entry.inode(): entry.name for entry in entries if entry.name.endswith(".parquet")}
+
+
+def _partition_files(root: Path | None) -> dict[str, dict[int, str]]:
+    """day -> inode -> path (relative to `root`) of the files that may hold its rows: its daily
+    partition's, and those of its merged month (generations/month=YYYY-MM/), which count for
+    every day of the month."""
     if root is None:
         return {}
-    found: dict[str, set[int]] = {
-        day: {path.stat().st_ino for path in directory.glob("*.parquet")}
-        for day, directory in lake_layout.partition_dirs(root).items()
-    }
-    for month, directory in lake_layout.month_dirs(root).items():
-        inodes = {path.stat().st_ino for path in directory.glob("*.parquet")}
-        if inodes:
+    base = lake_layout.generations_dir(root)
+    if not base.is_dir():
+        return {}
+    found: dict[str, dict[int, str]] = {}
+    months: dict[str, dict[int, str]] = {}
+    with os.scandir(base) as entries:
+        directories = sorted((entry.name, entry.path) for entry in entries if entry.is_dir())
+    for name, path in directories:
+        tree = f"{lake_layout.GENERATIONS}/{name}"
+        if name.startswith(lake_layout.PARTITION_PREFIX):
+            day = name.removeprefix(lake_layout.PARTITION_PREFIX)
+            found.setdefault(day, {}).update((inode, f"{tree}/{file}") for inode, file in _files(path).items())
+        elif name.startswith(lake_layout.MONTH_PREFIX):
+            months[name.removeprefix(lake_layout.MONTH_PREFIX)] = {
+                inode: f"{tree}/{file}" for inode, file in _files(path).items()
+            }
+    for month, files in months.items():
+        if files:
             for day in _month_days(month):
-                found.setdefault(day, set()).update(inodes)
-    return {day: frozenset(inodes) for day, inodes in found.items()}
+                found.setdefault(day, {}).update(files)
+    return found
 
 
-def changed_days(before: Path | None, version: Path) -> list[str]:
+def changed_days(before: Path | None, version: Path, after: dict[str, dict[int, str]] | None = None) -> list[str]:
     """The UTC days (YYYY-MM-DD) whose files differ between `before` and `version`; every day of
     `version` when it has no rollup yet."""
-    after = _partition_files(version)
+    after = _partition_files(version) if after is None else after
     if not lake_layout.rollup_files(version):
         return sorted(after)
     old = _partition_files(before)
-    return sorted(day for day in set(old) | set(after) if old.get(day) != after.get(day))
+    return sorted(day for day in set(old) | set(after) if old.get(day, {}).keys() != after.get(day, {}).keys())
 
 
-def compute(version: Path, days: list[str]) -> pa.Table:
-    """The rollup rows of `days`, from the rows of `version` (only those days' files are read)."""
-    con = views.connect_generations(version)
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        return sqlfiles.run_file(con, "rollup_daily", {"days": [date.fromisoformat(d) for d in days]}).to_arrow_table()
-    finally:
-        con.close()
+def _day_files(files: dict[str, dict[int, str]], days: list[str]) -> tuple[list[str], list[str]]:
+    """(daily files, merged months' files) that hold the rows of `days`."""
+    daily, monthly = set(), set()
+    for day in days:
+        for path in files.get(day, {}).values():
+            (monthly if path.startswith(f"{lake_layout.GENERATIONS}/{lake_layout.MONTH_PREFIX}") else daily).add(path)
+    return sorted(daily), sorted(monthly)
+
+
+def compute(version: Path, days: list[str], files: tuple[list[str], list[str]] | None = None) -> pa.Table:
+    """The rollup rows of `days`, from the rows of `version`: only those days' files are read
+    (`files`, as `_day_files` gives them, or found through the partition column)."""
+    with _COMPUTING:
+        con = views.connect_generations(version, files)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            return sqlfiles.run_file(con, "rollup_daily", {"days": [date.fromisoformat(d) for d in days]}).to_arrow_table()
+        finally:
+            con.close()
 
 
 def _write(path: Path, table: pa.Table) -> None:
@@ -83,18 +119,23 @@ def _write(path: Path, table: pa.Table) -> None:
 def update(before: Path | None, version: Path) -> int:
     """Roll up again the days that changed between `before` and `version`, in `version`;
     returns how many days were rolled up."""
-    days = changed_days(before, version)
+    files = _partition_files(version)
+    days = changed_days(before, version, files)
     if not days:
         return 0
-    fresh = compute(version, days)
+    fresh = compute(version, days, _day_files(files, days))
     existing = lake_layout.rollup_files(version)
-    if any(not pq.read_schema(path).equals(fresh.schema, check_metadata=False) for path in existing.values()):
-        days = sorted(_partition_files(version))  # another rollup's columns: build it again whole
-        fresh = compute(version, days)
+    # An update writes every file it touches with the same columns, and a change of columns
+    # rewrites them all: the first file and those of the months rewritten stand for the rest.
+    months = sorted({day[:7] for day in days})
+    checked = [path for month, path in existing.items() if month in months or path == next(iter(existing.values()))]
+    if any(not pq.read_schema(path).equals(fresh.schema, check_metadata=False) for path in checked):
+        days = sorted(files)  # another rollup's columns: build it again whole
+        fresh = compute(version, days, _day_files(files, days))
         for path in existing.values():
             _write(path, fresh.slice(0, 0))
         existing = {}
-    months = sorted({day[:7] for day in days})
+        months = sorted({day[:7] for day in days})
     for month in months:
         month_days = pa.array([date.fromisoformat(d) for d in days if d.startswith(month)], pa.date32())
         rows = [fresh.filter(pc.is_in(fresh["day"], value_set=month_days))]

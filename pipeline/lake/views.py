@@ -61,6 +61,8 @@ UNPRUNED = "views/lake_generations_unpruned"
 # its generations are read by one of these instead, with daily files or without.
 MONTHLY = "views/lake_generations_monthly"
 MONTHLY_ONLY = "views/lake_generations_monthly_only"
+# The rollup's source: the files of the days it rebuilds, named.
+FILES = "views/lake_generations_files"
 # A lake without rollup files: lake_rollup is this query's result over no day (its columns).
 ROLLUP_SQL = "rollup_daily"
 # The views users query, in dependency order.
@@ -164,12 +166,36 @@ def _generations_source(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None
         con.execute(sqlfiles.load(file))
 
 
-def connect_generations(root: Path) -> duckdb.DuckDBPyConnection:
+_MEMORY_DATABASE: duckdb.DuckDBPyConnection | None = None
+
+
+def memory_connection() -> duckdb.DuckDBPyConnection:
+    """A new connection to the process's in-memory DuckDB database: a new database costs about
+    10 ms, a connection to this one almost nothing (a run opens several: the parser, the checks,
+    the rollup). Session settings (TimeZone, file_search_path, variables, registered tables) are
+    the connection's own; the catalog and the global settings (memory_limit, threads,
+    temp_directory) are shared, so a caller that sets those opens a database of its own."""
+    global _MEMORY_DATABASE
+    if _MEMORY_DATABASE is None:
+        _MEMORY_DATABASE = duckdb.connect()
+    return _MEMORY_DATABASE.cursor()
+
+
+def connect_generations(root: Path, files: tuple[list[str], list[str]] | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with only the `generations` view of the lake or version at `root`: what the
-    rollup (pipeline/lake/rollup.py) reads while a transaction builds a version."""
-    con = duckdb.connect(config=_config(root))
+    rollup (pipeline/lake/rollup.py) reads while a transaction builds a version. With `files`
+    (daily files, merged months' files; paths relative to `root`) it reads only those, when
+    `root` has the schema file (sql/views/lake_generations_files.sql). Its views are in the
+    shared catalog of `memory_connection()`: one caller at a time (rollup.py holds a lock)."""
+    con = memory_connection()
+    con.execute("SET file_search_path = $path", {"path": _config(root)["file_search_path"]})
     _prepare(con)
-    _generations_source(con, Path(root))
+    if files is not None and lake_layout.schema_file(root).is_file():
+        con.execute("SET VARIABLE orusage_daily_files = $files::VARCHAR[]", {"files": files[0]})
+        con.execute("SET VARIABLE orusage_month_files = $files::VARCHAR[]", {"files": files[1]})
+        con.execute(sqlfiles.load(FILES))
+    else:
+        _generations_source(con, Path(root))
     for statement in view_statements("generations"):
         con.execute(statement)
     return con
