@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import cli
 from pipeline.query import report
 from pipeline.query.report import ReportOptions, gather_page, open_lake, run_report
 
@@ -111,9 +112,32 @@ def test_the_page_runs_under_the_limit(big_lake, tight):
 
 
 def test_a_report_beyond_the_limit_is_one_error(big_lake, monkeypatch):
-    real = report.limit_memory
-    monkeypatch.setattr(report, "limit_memory", lambda con, memory_limit=None: real(con, "8MB"))
+    monkeypatch.setenv("ORUSAGE_REPORT_MEMORY", "8MB")  # the limit a user sets, far too small here
     with pytest.raises(report.OrusageError) as info:
         run_report(big_lake, ReportOptions())
-    assert str(info.value).startswith("the report needs more memory than DuckDB's limit of ")
-    assert "--since" in info.value.fix
+    assert str(info.value).startswith("the report needs more memory than DuckDB's limit of 7.6 MiB ")
+    assert "--since" in info.value.fix and "ORUSAGE_REPORT_MEMORY=2GB" in info.value.fix
+
+
+def test_the_limit_is_500MB_unless_the_variable_gives_another(report_sample_lake, monkeypatch):
+    def limit() -> str:
+        con = open_lake(report_sample_lake)
+        try:
+            return con.execute("select current_setting('memory_limit')").fetchone()[0]
+        finally:
+            con.close()
+
+    monkeypatch.delenv("ORUSAGE_REPORT_MEMORY", raising=False)
+    assert limit() == "476.8 MiB"
+    monkeypatch.setenv("ORUSAGE_REPORT_MEMORY", " 2GB ")
+    assert limit() == "1.8 GiB"
+
+
+def test_a_variable_that_is_no_memory_size_is_one_error_line(report_sample_lake):
+    result = cli("report", "--lake", report_sample_lake, env={"ORUSAGE_REPORT_MEMORY": "lots"})
+    assert result.returncode == 1 and result.stdout == ""
+    expected = (
+        "Error: ORUSAGE_REPORT_MEMORY='lots' is not a memory size (Parser Error: Memory must have a number (e.g. 1GB)). "
+        "Give it a size such as 2GB or 800MB, or unset it for the default of 500MB."
+    )
+    assert result.stderr.splitlines() == [expected]

@@ -353,14 +353,26 @@ def _arrow_type(kind: str, time_zone: str) -> Any:
 # tables and sorts spill to a temporary directory of their own (removed when the connection
 # closes). What cannot spill (the values of one measure of one breakdown that quantile_cont
 # holds, sql/report_percentiles.sql: about 8 bytes per row of the period) counts against it, so
-# a report that needs more fails with one Error line (docs/report.md, Memory).
+# a report that needs more fails with one Error line (docs/report.md, Memory). The variable
+# MEMORY_VARIABLE, when set, gives another limit.
 MEMORY_LIMIT = "500MB"
+MEMORY_VARIABLE = "ORUSAGE_REPORT_MEMORY"
 
 
 def limit_memory(con, memory_limit: str | None = None) -> None:
-    """Give the DuckDB connection `con` the report's memory limit (default MEMORY_LIMIT) and a
-    temporary directory of its own to spill to."""
-    con.execute("SET memory_limit = $limit", {"limit": memory_limit or MEMORY_LIMIT})
+    """Give the DuckDB connection `con` the report's memory limit (`memory_limit`, else
+    $ORUSAGE_REPORT_MEMORY, else MEMORY_LIMIT) and a temporary directory of its own to spill to."""
+    from_variable = memory_limit is None and bool(os.environ.get(MEMORY_VARIABLE, "").strip())
+    limit = memory_limit or (os.environ[MEMORY_VARIABLE].strip() if from_variable else MEMORY_LIMIT)
+    try:
+        con.execute("SET memory_limit = $limit", {"limit": limit})
+    except duckdb.Error as exc:
+        if not from_variable:
+            raise
+        raise OrusageError(
+            f"{MEMORY_VARIABLE}={limit!r} is not a memory size ({str(exc).splitlines()[0]})",
+            f"Give it a size such as 2GB or 800MB, or unset it for the default of {MEMORY_LIMIT}.",
+        ) from None
     spill = Path(tempfile.gettempdir()) / f"orusage-report-{os.getpid()}-{id(con)}"
     con.execute("SET temp_directory = $dir", {"dir": str(spill)})
 
@@ -383,7 +395,8 @@ def _out_of_memory(con, exc: Exception) -> OrusageError:
     limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     return OrusageError(
         f"the report needs more memory than DuckDB's limit of {limit} ({str(exc).splitlines()[0]})",
-        "Report a shorter period with --since: a percentile holds about 8 bytes per generation of the period.",
+        "Report a shorter period with --since (a percentile holds about 8 bytes per generation of the period), "
+        f"or raise the limit, e.g. {MEMORY_VARIABLE}=2GB.",
     )
 
 
