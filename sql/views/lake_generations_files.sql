@@ -1,4 +1,4 @@
--- lake_generations over a list of files: the rows of the days the daily rollup rebuilds.
+-- lake_generations_files: lake_generations over a list of files, those of the days the rollup rebuilds.
 --
 -- Purpose   The source of the `generations` view while a transaction rolls up the days it
 --           changed (pipeline/lake/rollup.py): it names the changed days' files instead of
@@ -10,7 +10,7 @@
 --           their paths) and the merged months' files in `orusage_month_files` (the `date`
 --           column stored in them); both lists of paths relative to the version, possibly empty.
 -- Output    the columns of sql/views/lake_generations.sql, `date` last.
--- Params    the two variables above (SET VARIABLE), set by pipeline/lake/views.py.
+-- Params    none: the two lists are DuckDB variables (SET VARIABLE, pipeline/lake/views.py).
 create or replace view lake_generations as
 select *
 from read_parquet(
