@@ -38,6 +38,7 @@ DUCKDB_ONLY = {
     "views/lake_rollup": "reads files: as above",
     "views/lake_generations_unpruned": "reads files: as above (a lake written before the schema file)",
     "views/lake_generations_files": "reads files: the rollup's source while a write builds a version",
+    "views/lake_generations_files_monthly": "reads files: as above, with merged months",
     "report_context": "DuckDB's settings and information_schema: the Spark engine reads its session's schema",
     "time_zone_known": "DuckDB's ICU zone list: with Spark the CLI checks --tz with zoneinfo",
     "shell_tables": "the DuckDB shell's .tables (information_schema)",

@@ -63,6 +63,7 @@ MONTHLY = "views/lake_generations_monthly"
 MONTHLY_ONLY = "views/lake_generations_monthly_only"
 # The rollup's source: the files of the days it rebuilds, named.
 FILES = "views/lake_generations_files"
+FILES_MONTHLY = "views/lake_generations_files_monthly"
 # A lake without rollup files: lake_rollup is this query's result over no day (its columns).
 ROLLUP_SQL = "rollup_daily"
 # The views users query, in dependency order.
@@ -191,9 +192,11 @@ def connect_generations(root: Path, files: tuple[list[str], list[str]] | None = 
     con.execute("SET file_search_path = $path", {"path": _config(root)["file_search_path"]})
     _prepare(con)
     if files is not None and lake_layout.schema_file(root).is_file():
-        con.execute("SET VARIABLE orusage_daily_files = $files::VARCHAR[]", {"files": files[0]})
-        con.execute("SET VARIABLE orusage_month_files = $files::VARCHAR[]", {"files": files[1]})
-        con.execute(sqlfiles.load(FILES))
+        daily, monthly = files
+        con.execute("SET VARIABLE orusage_daily_files = $files::VARCHAR[]", {"files": daily})
+        if monthly:
+            con.execute("SET VARIABLE orusage_month_files = $files::VARCHAR[]", {"files": monthly})
+        con.execute(sqlfiles.load(FILES_MONTHLY if monthly else FILES))
     else:
         _generations_source(con, Path(root))
     for statement in view_statements("generations"):
