@@ -128,7 +128,7 @@ def update(before: Path | None, version: Path) -> int:
     # An update writes every file it touches with the same columns, and a change of columns
     # rewrites them all: the first file and those of the months rewritten stand for the rest.
     months = sorted({day[:7] for day in days})
-    checked = [path for month, path in existing.items() if month in months or path == next(iter(existing.values()))]
+    checked = [path for i, (month, path) in enumerate(existing.items()) if i == 0 or month in months]
     if any(not pq.read_schema(path).equals(fresh.schema, check_metadata=False) for path in checked):
         days = sorted(files)  # another rollup's columns: build it again whole
         fresh = compute(version, days, _day_files(files, days))
